@@ -1,0 +1,106 @@
+"""The embedded data files: where they live, and their checksums from data/MANIFEST."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+MANIFEST_COLUMNS = ("file", "sha256", "bytes", "source", "licence", "made_by")
+
+
+class DataFileError(RuntimeError):
+    """A data file is missing, truncated or does not match its MANIFEST checksum."""
+
+
+def data_dir() -> Path:
+    """The embedded data directory: $WSNAS_DATA, else `data/` at the repository root."""
+    override = os.environ.get("WSNAS_DATA")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "data"
+
+
+def user_cache_dir() -> Path:
+    """Where derived files (decoded images, imported NB-101 tables) go: $WSNAS_CACHE or ~/.cache/wsnas."""
+    override = os.environ.get("WSNAS_CACHE")
+    path = Path(override) if override else Path.home() / ".cache" / "wsnas"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@cache
+def manifest() -> dict[str, dict[str, str]]:
+    """The rows of data/MANIFEST keyed by file name."""
+    path = data_dir() / "MANIFEST"
+    if not path.exists():
+        raise DataFileError(f"{path} is missing: the data directory is incomplete (re-clone the repository)")
+    with open(path, newline="") as handle:
+        rows = [row for row in csv.DictReader(_skip_comments(handle), delimiter="\t")]
+    return {row["file"]: row for row in rows}
+
+
+def _skip_comments(lines):
+    return (line for line in lines if not line.startswith("#"))
+
+
+def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@cache
+def _verified(path: Path, expected_sha256: str, mtime_ns: int, size: int) -> None:
+    actual = sha256_of(path)
+    if actual != expected_sha256:
+        raise DataFileError(
+            f"checksum mismatch for {path}: expected sha256 {expected_sha256}, got {actual}. "
+            "The file is corrupt or was modified; restore it with `git checkout -- data/` "
+            "or regenerate it with the script named in data/MANIFEST."
+        )
+
+
+def data_path(name: str, verify: bool = True) -> Path:
+    """Path of an embedded data file, checked against its MANIFEST sha256 (once per process)."""
+    rows = manifest()
+    if name not in rows:
+        raise DataFileError(f"{name!r} has no row in data/MANIFEST; known files: {sorted(rows)}")
+    path = data_dir() / name
+    if not path.exists():
+        raise DataFileError(f"missing dataset {path}: restore it with `git checkout -- data/{name}`")
+    if verify:
+        stat = path.stat()
+        _verified(path, rows[name]["sha256"], stat.st_mtime_ns, stat.st_size)
+    return path
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` so that a reader sees either the old file or the whole new one."""
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(payload)
+
+
+class atomic_path:
+    """Context manager yielding a temporary path next to `path`, renamed onto it on success."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        os.close(handle)
+        self.temporary = Path(name)
+        return self.temporary
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            with open(self.temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(self.temporary, self.path)
+        else:
+            self.temporary.unlink(missing_ok=True)
