@@ -1,0 +1,153 @@
+"""The `wsnas` command: query the search space, NAS-Bench-101 and the paper's reference numbers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+
+def _print_json(payload: Any) -> None:
+    print(json.dumps(payload, indent=2, sort_keys=False))
+
+
+def _print_table(rows: dict[str, Any], key_header: str, value_header: str) -> None:
+    width = max(len(key_header), *(len(str(key)) for key in rows))
+    print(f"{key_header:<{width}}  {value_header}")
+    for key, value in rows.items():
+        print(f"{key:<{width}}  {value}")
+
+
+def command_spaces(args: argparse.Namespace) -> int:
+    from wsnas import space
+
+    sizes = {name: int(size) for name, size in space.space_sizes().items()}
+    if args.json:
+        _print_json(sizes)
+    else:
+        _print_table({name: f"{size:,}" for name, size in sizes.items()}, "space", "cells")
+    return 0
+
+
+def command_cell(args: argparse.Namespace) -> int:
+    from wsnas import space
+
+    try:
+        description = json.loads(args.json_cell)
+    except json.JSONDecodeError as error:
+        raise CommandError(f"--json is not valid JSON ({error}); expected "
+                           '{"adjacency": [[...]], "ops": ["input", ..., "output"]}') from error
+    if not isinstance(description, dict) or not {"adjacency", "ops"} <= description.keys():
+        raise CommandError('--json must be an object with keys "adjacency" and "ops"')
+    cell = space.Cell.from_dict(description)
+    pruned = cell.pruned()
+    payload = {
+        "hash": cell.hash,
+        **pruned.to_dict(),
+        "trainable_parameters": int(space.trainable_parameters(pruned)),
+        "spaces": pruned.spaces(),
+    }
+    _print_json(payload)
+    return 0
+
+
+def command_nb101_query(args: argparse.Namespace) -> int:
+    from wsnas.nb101 import NB101
+
+    record = NB101.load().query_hash(args.hash)
+    if args.json:
+        _print_json(record)
+    else:
+        for key, value in record.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def command_nb101_import(args: argparse.Namespace) -> int:
+    from wsnas.nb101 import import_tfrecord
+
+    out = import_tfrecord(Path(args.path), Path(args.out) if args.out else None)
+    print(f"imported {args.path} -> {out}; it now takes precedence over the embedded table")
+    return 0
+
+
+def command_reference_table1(args: argparse.Namespace) -> int:
+    from wsnas import reference
+
+    table = reference.table1_json()
+    if args.json:
+        _print_json(table)
+    else:
+        print(reference.side_by_side(reference.paper_table1(), reference.table1_recomputed()).to_string())
+    return 0
+
+
+def command_reference_table2(args: argparse.Namespace) -> int:
+    from wsnas import search
+
+    table = search.table2_json(reading=args.reading)
+    if args.json:
+        _print_json(table)
+    else:
+        for space_name, columns in table.items():
+            cells = "  ".join(f"{column}: {value['p']:.2f} {value['direction']}" for column, value in columns.items())
+            print(f"{space_name:<9} {cells}")
+    return 0
+
+
+class CommandError(RuntimeError):
+    """A user error in a command's arguments."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wsnas", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    spaces = commands.add_parser("spaces", help="sizes of the search spaces A0..A4, A0-res, A0-nores")
+    spaces.add_argument("--json", action="store_true", help="print a JSON object keyed by space name")
+    spaces.set_defaults(handler=command_spaces)
+
+    cell = commands.add_parser("cell", help="hash, pruned form, parameter count and spaces of one cell")
+    cell.add_argument("--json", dest="json_cell", required=True, metavar="CELL",
+                      help='the cell as JSON: {"adjacency": [[...]], "ops": ["input", ..., "output"]}')
+    cell.set_defaults(handler=command_cell)
+
+    nb101 = commands.add_parser("nb101", help="the NAS-Bench-101 ground truth")
+    nb101_commands = nb101.add_subparsers(dest="nb101_command", required=True, metavar="COMMAND")
+    query = nb101_commands.add_parser("query", help="the cell and metrics of one NB-101 hash")
+    query.add_argument("--hash", required=True, help="NB-101 module hash (32 hex characters)")
+    query.add_argument("--json", action="store_true", help="print JSON")
+    query.set_defaults(handler=command_nb101_query)
+    importer = nb101_commands.add_parser(
+        "import", help="convert an official nasbench_only108/nasbench_full .tfrecord into the full table")
+    importer.add_argument("path", help="path of the official .tfrecord file")
+    importer.add_argument("--out", help="where to write the table (default: the user cache, used automatically)")
+    importer.set_defaults(handler=command_nb101_import)
+
+    reference = commands.add_parser("reference", help="the paper's tables recomputed from the authors' evaluations")
+    reference_commands = reference.add_subparsers(dest="reference_command", required=True, metavar="COMMAND")
+    table1 = reference_commands.add_parser("table1", help="Table 1: Spearman correlations per space and variant")
+    table1.add_argument("--json", action="store_true", help="print JSON keyed by space, then column")
+    table1.set_defaults(handler=command_reference_table1)
+    table2 = reference_commands.add_parser("table2", help="Table 2: Wilcoxon p-values, WS vs random search")
+    table2.add_argument("--json", action="store_true", help="print JSON keyed by space, then top1/top10/top100")
+    table2.add_argument("--reading", default="default", help="which reading of the search protocol to use")
+    table2.set_defaults(handler=command_reference_table2)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except (CommandError, ValueError, KeyError, LookupError, OSError, RuntimeError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"wsnas: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""Figures of the search-spaces chapter: the paper's Figure 1, example cells, accuracy per space."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import networkx as nx
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from wsnas.space import Cell
+
+OP_COLOURS = {
+    "input": "#dddddd", "output": "#dddddd",
+    "conv3x3-bn-relu": "#4c72b0", "conv1x1-bn-relu": "#55a868", "maxpool3x3": "#dd8452",
+}
+OP_SHORT = {"input": "IN", "output": "OUT", "conv3x3-bn-relu": "3×3", "conv1x1-bn-relu": "1×1", "maxpool3x3": "MP"}
+
+
+def draw_cell(cell: Cell, ax: plt.Axes, title: str | None = None) -> None:
+    """Draw a cell as a left-to-right DAG coloured by operation."""
+    graph = nx.DiGraph(cell.adjacency)
+    for vertex, generation in enumerate(nx.topological_generations(graph)):
+        for node in generation:
+            graph.nodes[node]["layer"] = vertex
+    positions = nx.multipartite_layout(graph, subset_key="layer")
+    colours = [OP_COLOURS[op] for op in cell.ops]
+    nx.draw_networkx(graph, positions, ax=ax, node_color=colours, node_size=650, arrowsize=10,
+                     labels={i: OP_SHORT[op] for i, op in enumerate(cell.ops)}, font_size=7)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def draw_space_properties(rules: dict[str, dict], axes: np.ndarray) -> None:
+    """The paper's Figure 1: for each space, the edges that discriminate it.
+
+    `rules[space]` holds `output_in_degree` (an int, or None when any) and `input_output_edge`
+    (True, False, or None when either); G stands for the rest of the cell.
+    """
+    for ax, (space, rule) in zip(axes.flat, rules.items()):
+        degree, residual = rule.get("output_in_degree"), rule.get("input_output_edge")
+        fan = degree if degree else 2
+        ax.set_xlim(-0.3, 3.3)
+        ax.set_ylim(-1.3, 1.3)
+        _node(ax, (0, 0), "IN")
+        _node(ax, (1.4, 0), "G")
+        _node(ax, (3, 0), "&" if fan > 1 else "OUT")
+        ax.annotate("", (1.2, 0), (0.2, 0), arrowprops={"arrowstyle": "->", "linestyle": ":"})
+        for offset in np.linspace(-0.5, 0.5, fan) if fan > 1 else [0.0]:
+            ax.annotate("", (2.8, offset * 0.4), (1.6, offset),
+                        arrowprops={"arrowstyle": "->", "linestyle": "-" if degree else ":"})
+        if residual is not False:
+            ax.annotate("", (3.0, 0.25), (0.05, 0.25),
+                        arrowprops={"arrowstyle": "->", "linestyle": "-" if residual else ":",
+                                    "connectionstyle": "arc3,rad=-0.5", "color": "#c44e52"})
+            ax.text(1.5, 1.05, "+ residual" if residual else "± residual", ha="center", fontsize=7, color="#c44e52")
+        label = f"{degree} to output" if degree else "any number to output"
+        ax.text(1.5, -1.15, label, ha="center", fontsize=7)
+        ax.set_title(space, fontsize=10)
+        ax.set_axis_off()
+
+
+def _node(ax: plt.Axes, xy: tuple[float, float], label: str) -> None:
+    ax.add_patch(plt.Circle(xy, 0.22, color="#dddddd", zorder=2))
+    ax.text(*xy, label, ha="center", va="center", fontsize=8, zorder=3)
+
+
+def accuracy_by_space(accuracy: pd.DataFrame, ax: plt.Axes) -> None:
+    """Distribution of NB-101 accuracy per space (columns `space`, `accuracy`)."""
+    sns.boxenplot(data=accuracy, x="space", y="accuracy", ax=ax, color="#4c72b0", showfliers=False)
+    ax.set_ylabel("NB-101 test accuracy (run 0)")
+    ax.set_xlabel("")
