@@ -94,6 +94,9 @@ class atomic_path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         os.close(handle)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(name, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
         self.temporary = Path(name)
         return self.temporary
 

@@ -1,0 +1,201 @@
+"""How well a proxy ranks cells: Spearman (the paper's measure), Kendall τ, precision@top-K,
+mean ± std over super-nets, bootstrap confidence intervals, and the NB-101 noise ceiling.
+
+A "run" is one super-net evaluated on a set of cells; most functions take a tidy frame with one
+row per (run, cell) and compute one value per run with a pandas groupby.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+# The paper reports the population standard deviation over super-nets (see wsnas.reference).
+PAPER_DDOF = 0
+
+
+def spearman(proxy: np.ndarray, target: np.ndarray) -> float:
+    """Spearman rank correlation (scipy.stats.spearmanr, as the paper)."""
+    return float(scipy.stats.spearmanr(proxy, target).statistic)
+
+
+def kendall(proxy: np.ndarray, target: np.ndarray) -> float:
+    """Kendall τ-b (scipy.stats.kendalltau)."""
+    return float(scipy.stats.kendalltau(proxy, target).statistic)
+
+
+def top_k_indices(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest values; ties broken by position (earlier first), so the result is deterministic."""
+    values = np.asarray(values)
+    if not 1 <= k <= len(values):
+        raise ValueError(f"top-{k} of {len(values)} values: choose 1 <= k <= {len(values)}")
+    return np.argsort(-values, kind="stable")[:k]
+
+
+def precision_at_k(proxy: np.ndarray, target: np.ndarray, k: int) -> float:
+    """Fraction of the true top-k (by target) among the proxy's top-k."""
+    hits = np.intersect1d(top_k_indices(proxy, k), top_k_indices(target, k))
+    return len(hits) / k
+
+
+def ranking_quality(
+    frame: pd.DataFrame,
+    by: Sequence[str],
+    proxy: str = "proxy_accuracy",
+    target: str = "mean_validation_accuracy",
+    with_kendall: bool = False,
+    top_k: Sequence[int] = (),
+) -> pd.DataFrame:
+    """One row per group of `by` (a run): n, Spearman, optionally Kendall τ and precision@k for k in `top_k`.
+
+    A run whose proxy is constant has no ranking: its correlations are NaN (no warning).
+    """
+    missing = [name for name in (*by, proxy, target) if name not in frame]
+    if missing:
+        raise KeyError(f"columns {missing} are missing; the frame has {list(frame.columns)}")
+
+    def quality(run: pd.DataFrame) -> pd.Series:
+        x, y = run[proxy].to_numpy(), run[target].to_numpy()
+        constant = x.min() == x.max() or y.min() == y.max()
+        values = {"n": len(run), "spearman": np.nan if constant else spearman(x, y)}
+        if with_kendall:
+            values["kendall"] = np.nan if constant else kendall(x, y)
+        for k in top_k:
+            values[f"precision@{k}"] = np.nan if constant else precision_at_k(x, y, k)
+        return pd.Series(values)
+
+    result = frame.groupby(list(by), sort=False, observed=True)[[proxy, target]].apply(quality).reset_index()
+    result["n"] = result["n"].astype(int)
+    return result
+
+
+def summarise_over_supernets(
+    per_run: pd.DataFrame,
+    by: Sequence[str],
+    value: str = "spearman",
+    seed: str = "seed",
+    exclude: str = "diverged",
+    ddof: int = PAPER_DDOF,
+) -> pd.DataFrame:
+    """Mean ± std of `value` over the runs (super-nets) of each group, leaving out the runs flagged `exclude`.
+
+    Columns: mean, std, n (runs used), excluded_seeds (tuple of the seeds left out).
+    """
+    kept = per_run.loc[~per_run[exclude].astype(bool)]
+    grouped = kept.groupby(list(by), sort=False)[value]
+    summary = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=ddof), "n": grouped.size()})
+    excluded = (
+        per_run.loc[per_run[exclude].astype(bool)]
+        .groupby(list(by), sort=False)[seed]
+        .agg(lambda seeds: tuple(sorted(int(s) for s in seeds)))
+    )
+    summary["excluded_seeds"] = excluded.reindex(summary.index)
+    summary["excluded_seeds"] = summary["excluded_seeds"].apply(lambda seeds: seeds if isinstance(seeds, tuple) else ())
+    return summary
+
+
+def bootstrap_ci(
+    samples: Sequence[np.ndarray] | np.ndarray,
+    statistic: Callable[..., float] = np.mean,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap CI (scipy.stats.bootstrap) of `statistic` over one sample or several independent ones."""
+    if isinstance(samples, np.ndarray) and samples.ndim == 1:
+        samples = (samples,)
+    samples = tuple(np.asarray(sample, dtype=float) for sample in samples)
+    if any(len(sample) < 2 for sample in samples):
+        raise ValueError(f"bootstrap needs at least 2 values per sample, got sizes {[len(s) for s in samples]}")
+    result = scipy.stats.bootstrap(
+        samples,
+        statistic,
+        confidence_level=confidence,
+        n_resamples=n_resamples,
+        method="percentile",
+        vectorized=True,
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def difference_of_means(treated: np.ndarray, control: np.ndarray, axis: int = -1) -> np.ndarray:
+    """mean(treated) − mean(control) (vectorised for scipy.stats.bootstrap)."""
+    return np.mean(treated, axis=axis) - np.mean(control, axis=axis)
+
+
+def improvement_over(
+    per_run: pd.DataFrame,
+    control: str,
+    by: str = "space",
+    column: str = "column",
+    value: str = "spearman",
+    exclude: str = "diverged",
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per `by` and per other column: mean `value` minus the control's, with a two-sample bootstrap CI over seeds.
+
+    The super-nets of two columns are independent (not paired by seed), so seeds are resampled
+    within each column. `within_seed_noise`: the CI contains 0. With 4–5 seeds a percentile
+    bootstrap is optimistic (too narrow), so Welch's t-test p-value is given as a second opinion.
+    """
+    kept = per_run.loc[~per_run[exclude].astype(bool)]
+    rows = []
+    for (group, treated_column), treated in kept.groupby([by, column], sort=False):
+        if treated_column == control:
+            continue
+        reference = kept.loc[(kept[by] == group) & (kept[column] == control), value].to_numpy()
+        values = treated[value].to_numpy()
+        low, high = bootstrap_ci((values, reference), difference_of_means, confidence=confidence,
+                                 n_resamples=n_resamples, seed=seed)
+        rows.append(
+            {by: group, column: treated_column, "difference": values.mean() - reference.mean(),
+             "ci_low": low, "ci_high": high,
+             "welch_p": float(scipy.stats.ttest_ind(values, reference, equal_var=False).pvalue),
+             "n_treated": len(values), "n_control": len(reference)}
+        )
+    result = pd.DataFrame(rows)
+    result["within_seed_noise"] = (result["ci_low"] <= 0) & (result["ci_high"] >= 0)
+    return result
+
+
+def relative_improvement(before: pd.Series, after: pd.Series) -> dict[str, float]:
+    """Two readings of "after improves on before by X%": the mean of per-item ratios, and the ratio of means."""
+    before, after = before.align(after, join="inner")
+    per_item = (after - before) / before
+    return {
+        "mean_of_relative_improvements": float(per_item.mean()),
+        "ratio_of_means": float(after.mean() / before.mean() - 1),
+        "median_of_relative_improvements": float(per_item.median()),
+    }
+
+
+def noise_ceiling(repeats: pd.DataFrame, by: str = "space") -> pd.DataFrame:
+    """How well NB-101 ranks its own cells: the best correlation a proxy can hope for, per `by`.
+
+    `repeats` holds one row per (group, cell) and columns `r0`, `r1`, `r2`: one metric (e.g. final
+    validation accuracy) of each NB-101 training repeat. Columns of the result:
+    - `repeat_vs_rest`: Spearman of one repeat against the mean of the other two, averaged over
+      the three choices of the held-out repeat;
+    - `repeat_vs_repeat`: Spearman between two repeats, averaged over the three pairs;
+    - `cells`: number of cells.
+    """
+    names = ["r0", "r1", "r2"]
+    missing = [name for name in (by, *names) if name not in repeats]
+    if missing:
+        raise KeyError(f"columns {missing} are missing; give one column per NB-101 repeat (r0, r1, r2) and {by!r}")
+
+    def ceiling(cells: pd.DataFrame) -> pd.Series:
+        values = cells[names].to_numpy()
+        held_out = [spearman(values[:, r], np.delete(values, r, axis=1).mean(axis=1)) for r in range(3)]
+        pairs = [spearman(values[:, a], values[:, b]) for a, b in ((0, 1), (0, 2), (1, 2))]
+        return pd.Series({"cells": len(cells), "repeat_vs_rest": np.mean(held_out), "repeat_vs_repeat": np.mean(pairs)})
+
+    result = repeats.groupby(by, sort=False)[names].apply(ceiling)
+    result["cells"] = result["cells"].astype(int)
+    return result

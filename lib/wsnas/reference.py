@@ -1,0 +1,308 @@
+"""The authors' released evaluations and the paper's reported numbers (Tables 1 and 2).
+
+`data/released_evaluations.parquet` (built by `scripts/build_released_evaluations.py` from the
+authors' archive) holds one row per (run, position): `variant`, `mode`, `space`, `seed`,
+`position`, `hash` (NB-101 hash of the pruned cell) and `proxy_accuracy` (the authors' proxy:
+super-net accuracy on the 10k validation split). A run is one (variant, mode, space, seed): 1,000
+cells sampled uniformly from the space and evaluated on one super-net.
+
+Table 1 of the paper is the Spearman correlation between proxy and mean NB-101 validation
+accuracy over each run's 1,000 cells, mean ± std over the 5 super-nets (seeds), leaving out
+super-nets that diverged. The paper's stds are population stds (ddof=0): with ddof=0 every
+recomputed std is within 0.022 of the paper's, with ddof=1 up to 0.042 away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from wsnas import metrics, nb101, runs
+from wsnas.datafiles import DataFileError, data_path
+from wsnas.nb101 import NB101
+
+EVALUATIONS_FILE = "released_evaluations.parquet"
+VARIANT_COLUMNS = [
+    "baseline/no_ft",
+    "baseline/bns_ft",
+    "single_k/bns_ft",
+    "pro_rata/bns_ft",
+    "avg3/bns_ft",
+    "single_k+pro_rata/bns_ft",
+]
+PAPER_COLUMN_NAMES = dict(zip(VARIANT_COLUMNS, ["NO-FT", "BNS-FT", "SINGLE-K", "PRO-RATA", "AVG-3", "S-K + P-R"]))
+TABLE_SPACES = ["A4", "A3", "A2", "A1", "A0", "A0-nores", "A0-res"]  # the paper's row order
+RUN_KEYS = ["variant", "mode", "space", "seed"]
+TRUTH_COLUMNS = ["mean_validation_accuracy", "mean_test_accuracy", "mean_training_time"]
+EVALUATIONS_SCHEMA = pa.schema(
+    [("variant", pa.string()), ("mode", pa.string()), ("space", pa.string()), ("seed", pa.int64()),
+     ("position", pa.int64()), ("hash", pa.string()), ("proxy_accuracy", pa.float64())]
+)
+
+# A super-net that diverged predicts one class for every image, so every cell scores the share of
+# that class in the validation split (about 10%). The released diverged runs all score 0.1014.
+CHANCE_ACCURACY = 0.10
+CHANCE_MARGIN = 0.02
+
+# Table 1 of Pourchot et al. (2020): (mean, std, starred) per space and column; * = one super-net
+# diverged and was left out (mean over 4).
+_PAPER_TABLE1 = {
+    "A4": [(0.08, 0.17, 0), (0.64, 0.03, 0), (0.66, 0.01, 0), (0.68, 0.03, 0), (0.67, 0.02, 1), (0.69, 0.02, 0)],
+    "A3": [(0.12, 0.15, 0), (0.59, 0.03, 0), (0.62, 0.02, 0), (0.63, 0.02, 0), (0.61, 0.03, 0), (0.66, 0.02, 0)],
+    "A2": [(0.24, 0.03, 0), (0.60, 0.04, 0), (0.64, 0.02, 0), (0.64, 0.02, 0), (0.61, 0.01, 0), (0.65, 0.02, 0)],
+    "A1": [(0.32, 0.05, 0), (0.68, 0.02, 0), (0.72, 0.02, 0), (0.75, 0.02, 0), (0.73, 0.01, 0), (0.67, 0.01, 0)],
+    "A0": [(0.24, 0.05, 0), (0.56, 0.04, 0), (0.63, 0.02, 1), (0.59, 0.03, 0), (0.61, 0.02, 0), (0.58, 0.02, 0)],
+    "A0-nores": [(0.11, 0.05, 1), (0.46, 0.06, 1), (0.58, 0.02, 1), (0.56, 0.03, 0), (0.52, 0.02, 0), (0.49, 0.02, 0)],
+    "A0-res": [(0.34, 0.10, 0), (0.71, 0.02, 0), (0.68, 0.01, 0), (0.72, 0.02, 0), (0.69, 0.02, 0), (0.66, 0.01, 0)],
+}
+# Table 2: p-value of the Wilcoxon test WS vs random regret and its direction
+# (">" WS worse, "<" WS better, "x" not significant at 0.05), for TOP-1, TOP-10, TOP-100.
+_PAPER_TABLE2 = {
+    "A4": [(0.02, ">"), (0.02, ">"), (0.17, "x")],
+    "A3": [(0.25, "x"), (0.02, "<"), (0.36, "x")],
+    "A2": [(0.04, "<"), (0.34, "x"), (0.17, "x")],
+    "A1": [(0.02, "<"), (0.04, "<"), (0.34, "x")],
+    "A0": [(0.25, "x"), (0.03, ">"), (0.07, "x")],
+    "A0-nores": [(0.23, "x"), (0.02, "<"), (0.11, "x")],
+    "A0-res": [(0.25, "x"), (0.11, "x"), (0.25, "x")],
+}
+TABLE2_TOP_K = [1, 10, 100]
+
+
+# ---------------------------------------------------------------------------------------------
+# The released evaluations
+
+
+def read_released_evaluations() -> pd.DataFrame:
+    """The parquet file as stored (checked against data/MANIFEST and the expected schema)."""
+    path = data_path(EVALUATIONS_FILE)
+    table = pq.read_table(path)
+    if not table.schema.equals(EVALUATIONS_SCHEMA):
+        raise DataFileError(
+            f"{path} has columns {table.schema.names} with types {[str(t) for t in table.schema.types]}, expected "
+            f"{EVALUATIONS_SCHEMA.names}: regenerate it with scripts/build_released_evaluations.py"
+        )
+    return table.to_pandas()
+
+
+@cache
+def _evaluations_with_truth() -> pd.DataFrame:
+    evaluations = read_released_evaluations()
+    evaluations["column"] = evaluations["variant"] + "/" + evaluations["mode"]
+    diverged = run_summary(evaluations).set_index(RUN_KEYS)["diverged"]
+    evaluations["diverged"] = diverged.reindex(pd.MultiIndex.from_frame(evaluations[RUN_KEYS])).to_numpy()
+    truth = NB101.load().metrics(pd.unique(evaluations["hash"]))[TRUTH_COLUMNS]
+    missing = truth.index[truth.isna().any(axis=1)]
+    if len(missing):
+        raise DataFileError(
+            f"{len(missing)} released cells lack NB-101 metrics, e.g. {list(missing[:3])}: the NB-101 table "
+            "in use does not cover the released evaluations (rebuild data/nb101_metrics.parquet)"
+        )
+    return evaluations.join(truth, on="hash")
+
+
+def load_evaluations() -> pd.DataFrame:
+    """The released evaluations with `column` ("variant/mode"), `diverged` (per run) and NB-101 truth by hash."""
+    return _evaluations_with_truth().copy()
+
+
+def run_summary(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """One row per run: best and spread of its proxy accuracy, and whether the super-net diverged."""
+    summary = (
+        evaluations.groupby(RUN_KEYS, sort=False)["proxy_accuracy"]
+        .agg(best_proxy="max", worst_proxy="min", cells="size")
+        .reset_index()
+    )
+    summary["column"] = summary["variant"] + "/" + summary["mode"]
+    # Constant proxy: no ranking at all. Best cell at chance: the super-net predicts one class.
+    constant = summary["best_proxy"] == summary["worst_proxy"]
+    at_chance = summary["best_proxy"] <= CHANCE_ACCURACY + CHANCE_MARGIN
+    summary["diverged"] = constant | at_chance
+    return summary
+
+
+def diverged_runs(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """The runs whose proxy is constant or at chance (~10%) over all their cells, found from the proxy alone."""
+    summary = run_summary(evaluations)
+    return summary.loc[summary["diverged"], ["column", *RUN_KEYS, "best_proxy", "worst_proxy"]].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper's tables
+
+
+def paper_table1() -> pd.DataFrame:
+    """The paper's Table 1: index space (paper order), columns (VARIANT_COLUMNS, mean | std | starred)."""
+    data = {
+        (column, statistic): [values[i][j] for values in _PAPER_TABLE1.values()]
+        for i, column in enumerate(VARIANT_COLUMNS)
+        for j, statistic in enumerate(("mean", "std", "starred"))
+    }
+    table = pd.DataFrame(data, index=pd.Index(list(_PAPER_TABLE1), name="space"))
+    for column in VARIANT_COLUMNS:
+        table[column, "starred"] = table[column, "starred"].astype(bool)
+    table.columns.names = ["column", "statistic"]
+    return table
+
+
+def paper_table2() -> pd.DataFrame:
+    """The paper's Table 2: index space, columns (top1 | top10 | top100, p | direction)."""
+    data = {
+        (f"top{k}", field): [row[i][j] for row in _PAPER_TABLE2.values()]
+        for i, k in enumerate(TABLE2_TOP_K)
+        for j, field in enumerate(("p", "direction"))
+    }
+    table = pd.DataFrame(data, index=pd.Index(list(_PAPER_TABLE2), name="space"))
+    table.columns.names = ["top", "field"]
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 1 recomputed
+
+
+def correlations(evaluations: pd.DataFrame | None = None, top_k: tuple[int, ...] = ()) -> pd.DataFrame:
+    """Per run: Spearman (and Kendall τ, precision@K if `top_k`) of proxy vs mean NB-101 validation accuracy."""
+    evaluations = load_evaluations() if evaluations is None else evaluations
+    per_run = metrics.ranking_quality(
+        evaluations,
+        by=["column", "space", "seed"],
+        proxy="proxy_accuracy",
+        target="mean_validation_accuracy",
+        with_kendall=bool(top_k),
+        top_k=top_k,
+    )
+    diverged = evaluations.groupby(["column", "space", "seed"], sort=False)["diverged"].first()
+    return per_run.join(diverged, on=["column", "space", "seed"])
+
+
+def table1_recomputed(evaluations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Table 1 from the released evaluations: index space, columns (VARIANT_COLUMNS, mean | std | n | excluded_seeds)."""
+    per_run = correlations(evaluations)
+    summary = metrics.summarise_over_supernets(per_run, by=["space", "column"], value="spearman")
+    table = summary.unstack("column").swaplevel(axis=1)
+    table.columns.names = ["column", "statistic"]
+    statistics = ["mean", "std", "n", "excluded_seeds"]
+    return table.reindex(
+        index=TABLE_SPACES, columns=pd.MultiIndex.from_product([VARIANT_COLUMNS, statistics], names=["column", "statistic"])
+    )
+
+
+def table1_json() -> dict:
+    """{space: {column: {"mean", "std", "n", "excluded_seeds"}}} for `wsnas reference table1 --json`."""
+    table = table1_recomputed()
+    return {
+        space: {
+            column: {
+                "mean": float(table.loc[space, (column, "mean")]),
+                "std": float(table.loc[space, (column, "std")]),
+                "n": int(table.loc[space, (column, "n")]),
+                "excluded_seeds": [int(seed) for seed in table.loc[space, (column, "excluded_seeds")]],
+            }
+            for column in VARIANT_COLUMNS
+        }
+        for space in TABLE_SPACES
+    }
+
+
+def side_by_side(paper: pd.DataFrame, recomputed: pd.DataFrame, std_tolerance: float = 0.03) -> pd.DataFrame:
+    """Long table per (space, column): paper, recomputed, differences, and `agrees`.
+
+    `agrees`: the recomputed mean rounds to the paper's, the std is within `std_tolerance`, and
+    a seed was left out exactly where the paper has a star.
+    """
+    paper_long = paper.stack("column", future_stack=True)
+    recomputed_long = recomputed.stack("column", future_stack=True)
+    frame = pd.DataFrame(
+        {
+            "paper_mean": paper_long["mean"].astype(float),
+            "paper_std": paper_long["std"].astype(float),
+            "paper_starred": paper_long["starred"].astype(bool),
+        }
+    ).join(
+        recomputed_long[["mean", "std", "n", "excluded_seeds"]].rename(
+            columns={"mean": "recomputed_mean", "std": "recomputed_std"}
+        ),
+        how="inner",
+    )
+    frame["n"] = frame["n"].astype(int)
+    frame["mean_difference"] = frame["recomputed_mean"].round(2) - frame["paper_mean"]
+    frame["std_difference"] = frame["recomputed_std"] - frame["paper_std"]
+    frame["agrees"] = (
+        np.isclose(frame["mean_difference"], 0.0, atol=1e-9)
+        & (frame["std_difference"].abs() <= std_tolerance)
+        & (frame["paper_starred"] == (frame["excluded_seeds"].str.len() > 0))
+    )
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# The noise ceiling and our own runs
+
+
+def nb101_repeats(hashes: pd.Series | np.ndarray, metric: str = "final_validation_accuracy") -> pd.DataFrame:
+    """One NB-101 metric per training repeat (`r0`, `r1`, `r2`) for each hash, from the embedded table."""
+    columns = [nb101.metric_column(metric, repeat) for repeat in range(nb101.REPEATS)]
+    table = pq.read_table(data_path(nb101.METRICS_FILE), columns=["hash", *columns]).to_pandas().set_index("hash")
+    wanted = pd.Index(pd.unique(np.asarray(hashes)), name="hash")
+    rows = table.reindex(wanted)
+    if rows.isna().any(axis=None):
+        missing = rows.index[rows.isna().any(axis=1)]
+        raise DataFileError(f"{len(missing)} cells lack NB-101 repeats in data/{nb101.METRICS_FILE}, e.g. {list(missing[:3])}")
+    return rows.set_axis([f"r{repeat}" for repeat in range(nb101.REPEATS)], axis=1)
+
+
+def noise_ceiling(evaluations: pd.DataFrame | None = None, metric: str = "final_validation_accuracy") -> pd.DataFrame:
+    """Per space, on the distinct released cells of the space: how well NB-101 repeats rank each other."""
+    evaluations = load_evaluations() if evaluations is None else evaluations
+    cells = evaluations[["space", "hash"]].drop_duplicates()
+    repeats = cells.join(nb101_repeats(cells["hash"], metric), on="hash")
+    return metrics.noise_ceiling(repeats, by="space").reindex(TABLE_SPACES)
+
+
+def our_runs(root: str = "results", stage: str | None = None) -> pd.DataFrame:
+    """Our own runs found under `root` (`wsnas.runs.catalogue`), of one `stage` or all; empty when there is none."""
+    catalogue = runs.catalogue(root)
+    if stage is None or catalogue.empty:
+        return catalogue
+    return catalogue.loc[catalogue["stage"] == stage].reset_index(drop=True)
+
+
+def ranking_summary(per_run: pd.DataFrame, measures: list[str], columns: list[str] | None = None) -> pd.DataFrame:
+    """Mean over the kept super-nets of each ranking measure: index space, columns (column, measure)."""
+    columns = VARIANT_COLUMNS if columns is None else columns
+    means = {
+        measure: metrics.summarise_over_supernets(per_run, by=["space", "column"], value=measure)["mean"]
+        for measure in measures
+    }
+    table = pd.DataFrame(means).unstack("column").swaplevel(axis=1)
+    order = pd.MultiIndex.from_product([columns, measures], names=["column", "measure"])
+    return table.reindex(index=TABLE_SPACES, columns=order)
+
+
+def duplicate_runs(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Pairs of runs (same column and space) whose cells and proxies are identical position by position.
+
+    Independent super-nets sample different cells, so an identical pair is one run released twice.
+    """
+    keyed = evaluations.sort_values([*RUN_KEYS, "position"])
+    column = (keyed["variant"] + "/" + keyed["mode"]).rename("column")
+    digests = (
+        keyed.groupby([column, keyed["space"], keyed["seed"]], sort=False)[["hash", "proxy_accuracy"]]
+        .apply(_run_digest)
+        .rename("digest")
+        .reset_index()
+    )
+    pairs = digests.merge(digests, on=["column", "space", "digest"], suffixes=("", "_copy"))
+    pairs = pairs.loc[pairs["seed"] < pairs["seed_copy"], ["column", "space", "seed", "seed_copy"]]
+    return pairs.reset_index(drop=True)
+
+
+def _run_digest(run: pd.DataFrame) -> str:
+    payload = "".join(run["hash"]).encode() + run["proxy_accuracy"].to_numpy().tobytes()
+    return hashlib.sha256(payload).hexdigest()

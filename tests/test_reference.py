@@ -1,0 +1,144 @@
+"""The released evaluations (data/released_evaluations.parquet) and Table 1 recomputed from them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wsnas import metrics, reference
+from wsnas.safe_pickle import load as safe_load
+from wsnas.space import SPACES, space_table
+
+REPO = Path(__file__).resolve().parents[1]
+ARCHIVE = REPO / ".." / "shared" / "reference" / "results_paper.tar.xz"
+# DESIGN.md: the super-nets that diverged (the A0-nores baseline one is evaluated in both modes).
+KNOWN_DIVERGED = {
+    ("avg3/bns_ft", "A4", 1),
+    ("single_k/bns_ft", "A0", 0),
+    ("single_k/bns_ft", "A0-nores", 1),
+    ("baseline/bns_ft", "A0-nores", 3),
+    ("baseline/no_ft", "A0-nores", 3),
+}
+
+
+@pytest.fixture(scope="module")
+def released() -> pd.DataFrame:
+    return reference.read_released_evaluations()
+
+
+@pytest.fixture(scope="module")
+def evaluations() -> pd.DataFrame:
+    return reference.load_evaluations()
+
+
+def test_one_row_per_run_and_position(released):
+    assert list(released.columns) == ["variant", "mode", "space", "seed", "position", "hash", "proxy_accuracy"]
+    runs = released.groupby(reference.RUN_KEYS).size()
+    assert len(runs) == 6 * 7 * 5 and (runs == 1000).all()
+    assert set(released["space"]) == set(SPACES) and set(released["seed"]) == set(range(5))
+    assert (released.groupby(reference.RUN_KEYS)["position"].agg(lambda p: list(p) == list(range(1000)))).all()
+    assert released["hash"].nunique() == 151_644
+    assert released["proxy_accuracy"].between(0, 1).all()
+
+
+def test_every_cell_is_an_nb101_cell_of_its_runs_space(released):
+    table = space_table().set_index("hash")
+    cells = table.reindex(released["hash"])
+    assert cells.notna().all(axis=None), "every released hash is one of the 423,624 NB-101 cells"
+    k = cells["output_in_degree"].to_numpy()
+    edge = cells["input_output_edge"].to_numpy(dtype=bool)
+    space = released["space"].to_numpy()
+    for name in ("A1", "A2", "A3", "A4"):
+        assert (k[space == name] == int(name[1])).all()
+    # The A0 halves were named by code from the input→output edge: check the result.
+    assert edge[space == "A0-res"].all() and not edge[space == "A0-nores"].any()
+
+
+def test_truth_joined_for_every_cell(evaluations):
+    assert evaluations[reference.TRUTH_COLUMNS].notna().all(axis=None)
+    assert evaluations["mean_validation_accuracy"].between(0.05, 1).all()
+    assert set(evaluations["column"]) == set(reference.VARIANT_COLUMNS)
+
+
+def test_divergence_detector_finds_exactly_the_known_runs(released):
+    found = reference.diverged_runs(released.assign(column=released["variant"] + "/" + released["mode"]))
+    assert set(zip(found["column"], found["space"], found["seed"])) == KNOWN_DIVERGED
+    assert np.allclose(found["best_proxy"], 0.1, atol=0.01)
+
+
+def test_table1_recomputed_equals_the_paper(evaluations):
+    comparison = reference.side_by_side(reference.paper_table1(), reference.table1_recomputed(evaluations))
+    assert len(comparison) == 42
+    assert (comparison["recomputed_mean"].round(2) == comparison["paper_mean"]).all()
+    assert comparison["std_difference"].abs().max() <= 0.03
+    assert (comparison["paper_starred"] == (comparison["n"] == 4)).all()
+    assert comparison["agrees"].all()
+
+
+def test_sample_std_would_not_reproduce_the_paper(evaluations):
+    per_run = reference.correlations(evaluations)
+    sample = metrics.summarise_over_supernets(per_run, by=["space", "column"], ddof=1)["std"]
+    paper = reference.paper_table1().stack("column", future_stack=True)["std"].astype(float)
+    assert (sample - paper.reindex(sample.index)).abs().max() > 0.03
+
+
+def test_table1_json_is_plain_json():
+    table = reference.table1_json()
+    text = json.dumps(table)
+    assert set(table) == set(reference.TABLE_SPACES)
+    assert table["A4"]["avg3/bns_ft"]["n"] == 4 and table["A4"]["avg3/bns_ft"]["excluded_seeds"] == [1]
+    assert round(json.loads(text)["A1"]["pro_rata/bns_ft"]["mean"], 2) == 0.75
+
+
+def test_paper_tables_as_data():
+    table1 = reference.paper_table1()
+    assert list(table1.index) == reference.TABLE_SPACES
+    assert table1.loc["A0-res", ("baseline/bns_ft", "mean")] == 0.71
+    assert table1.xs("starred", axis=1, level="statistic").to_numpy().sum() == 5
+    table2 = reference.paper_table2()
+    assert table2.loc["A4", ("top1", "p")] == 0.02 and table2.loc["A4", ("top1", "direction")] == ">"
+    assert set(table2.xs("direction", axis=1, level="field").to_numpy().ravel()) == {">", "<", "x"}
+
+
+def test_noise_ceiling_is_above_every_proxy(evaluations):
+    ceiling = reference.noise_ceiling(evaluations)
+    best = reference.table1_recomputed(evaluations).xs("mean", axis=1, level="statistic").max(axis=1)
+    assert (ceiling["repeat_vs_rest"] > best.reindex(ceiling.index).astype(float)).all()
+    assert (ceiling["repeat_vs_repeat"] < 1).all()
+
+
+def test_our_runs_is_empty_without_results(tmp_path):
+    assert reference.our_runs(tmp_path).empty
+
+
+@pytest.mark.skipif(not ARCHIVE.exists(), reason="the authors' archive is only on the project's machines")
+def test_first_archive_run_matches_the_parquet(released):
+    sys.path.insert(0, str(REPO / "scripts"))
+    import build_released_evaluations as build
+
+    with tarfile.open(ARCHIVE, "r:xz") as tar:
+        member = next(m for m in tar if (match := build.MEMBER.match(m.name)) and build.SPACE_DIRS[match["space_dir"]])
+        evaluations = safe_load(tar.extractfile(member))
+    variant, mode = build.VARIANT_DIRS[match["variant_dir"]]
+    key = (variant, mode, build.SPACE_DIRS[match["space_dir"]], int(match["seed"]))
+    run = released.set_index(reference.RUN_KEYS).loc[key]
+    proxies = [float(evaluation["proxy_metrics"]["final_validation_accuracy"]) for evaluation in evaluations]
+    assert np.array_equal(run["proxy_accuracy"].to_numpy(), proxies)
+    cells = [build._authors_cell(evaluation["architecture"]) for evaluation in evaluations]
+    assert list(run["hash"]) == list(build.hash_cells(cells))
+
+
+def test_two_runs_are_released_twice(released):
+    duplicates = reference.duplicate_runs(released)
+    assert set(map(tuple, duplicates.to_numpy())) == {
+        ("baseline/no_ft", "A4", 3, 4),
+        ("single_k+pro_rata/bns_ft", "A1", 0, 1),
+    }
+    copy = released[(released["variant"] == "baseline") & (released["mode"] == "no_ft") & (released["space"] == "A4")]
+    assert np.array_equal(copy.loc[copy["seed"] == 3, "hash"], copy.loc[copy["seed"] == 4, "hash"])
