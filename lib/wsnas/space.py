@@ -40,6 +40,13 @@ INPUT_LABEL, OUTPUT_LABEL = -1, -2  # NB-101 hash labels of the input and output
 MAX_VERTICES = 7
 MAX_EDGES = 9
 SPACES: tuple[str, ...] = ("A0", "A1", "A2", "A3", "A4", "A0-res", "A0-nores")
+# Each space is defined by two structural properties of the pruned cell; None means "any".
+SPACE_RULES: dict[str, dict[str, int | bool | None]] = {
+    "A0": {"output_in_degree": None, "input_output_edge": None},
+    **{f"A{k}": {"output_in_degree": k, "input_output_edge": None} for k in range(1, 5)},
+    "A0-res": {"output_in_degree": None, "input_output_edge": True},
+    "A0-nores": {"output_in_degree": None, "input_output_edge": False},
+}
 SAMPLING_METHODS = ("uniform", "pro_rata")
 TABLE_FILE = "nb101_space.parquet"
 NUM_CELLS = 423_624
@@ -137,9 +144,11 @@ class Cell:
     def spaces(self) -> list[str]:
         """The sub-spaces (names in `SPACES`) that the pruned cell belongs to."""
         cell = self.pruned()
-        k = cell.output_in_degree
-        names = ["A0"] + ([f"A{k}"] if 1 <= k <= 4 else [])
-        return names + (["A0-res"] if cell.input_output_edge else ["A0-nores"])
+        properties = {"output_in_degree": cell.output_in_degree, "input_output_edge": cell.input_output_edge}
+        return [
+            name for name, rule in SPACE_RULES.items()
+            if all(wanted is None or properties[key] == wanted for key, wanted in rule.items())
+        ]
 
     def to_dict(self) -> dict:
         return {"adjacency": self.adjacency.tolist(), "ops": list(self.ops)}
@@ -639,12 +648,10 @@ def _sorted_hashes() -> np.ndarray:
 @cache
 def _space_mask(space: str) -> np.ndarray:
     table = space_table()
-    if space == "A0":
-        mask = np.ones(len(table), dtype=bool)
-    elif space in ("A1", "A2", "A3", "A4"):
-        mask = table["output_in_degree"].to_numpy() == int(space[1])
-    else:
-        mask = table["input_output_edge"].to_numpy() == (space == "A0-res")
+    mask = np.ones(len(table), dtype=bool)
+    for column, wanted in SPACE_RULES[space].items():
+        if wanted is not None:
+            mask &= table[column].to_numpy() == wanted
     mask.setflags(write=False)
     return mask
 
@@ -659,6 +666,30 @@ def space_mask(space: str) -> np.ndarray:
 def space_sizes() -> dict[str, int]:
     """Number of cells in each sub-space."""
     return {space: int(space_mask(space).sum()) for space in SPACES}
+
+
+def space_summary() -> pd.DataFrame:
+    """Per space: number of cells, share of the whole space, share with the input→output edge, mean parameters."""
+    table = space_table()
+    rows = {}
+    for name in SPACES:
+        cells = table[space_mask(name)]
+        rows[name] = {
+            "cells": len(cells),
+            "share of A0": len(cells) / len(table),
+            "share with input→output edge": float(cells["input_output_edge"].mean()),
+            "median parameters (128 ch.)": float(cells["trainable_parameters"].median()),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def counts_by_vertices() -> pd.DataFrame:
+    """Number of cells per space (rows) and number of vertices after pruning (columns)."""
+    table = space_table()
+    counts = {name: table.loc[space_mask(name), "num_vertices"].value_counts() for name in SPACES}
+    frame = pd.DataFrame(counts).T.fillna(0).astype(int).sort_index(axis=1)
+    frame.columns = [f"V={v}" for v in frame.columns]
+    return frame
 
 
 def cell_at(index: int) -> Cell:
