@@ -1,0 +1,111 @@
+"""One training step of the super-net for a cell vs one step of the standalone nasbench_pytorch network.
+
+Same cell, widths, weights, batch and device; forward + backward + optimizer step. The standalone
+network (extracted with `wsnas.supernet.extract_network`) is the floor: the ratio says what the
+weight sharing (slicing, the plan lookup) costs. Target: ratio ≤ 1.15 in every space.
+
+    python benchmarks/bench_supernet_step.py                 # CPU, 1 thread, CPU time per step
+    python benchmarks/bench_supernet_step.py --device cuda   # GPU, wall time with synchronisation
+
+On CPU the step is timed with the thread's CPU time (one torch thread), which other jobs on a
+shared machine do not inflate; on CUDA with wall time after `torch.cuda.synchronize()`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from wsnas.space import SPACES, cells_at, sample_cells
+from wsnas.supernet import SuperNet, extract_network
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--stem-channels", type=int, default=16)
+    parser.add_argument("--cells-per-space", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per cell and network (median taken)")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--single-kernel", action="store_true")
+    parser.add_argument("--spaces", nargs="*", default=list(SPACES))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    return parser.parse_args()
+
+
+class StepTimer:
+    """Times callables with CPU thread time (CPU) or synchronised wall time (CUDA)."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+
+    def __call__(self, step) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            step()
+            torch.cuda.synchronize()
+            return time.perf_counter() - start
+        start = time.thread_time()
+        step()
+        return time.thread_time() - start
+
+
+def training_step(forward, optimizer, images, labels):
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(forward(images), labels)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def optimizer_for(model: torch.nn.Module) -> torch.optim.Optimizer:
+    # The paper's optimiser settings (PyTorch's RMSprop; the TF-style one is wsnas.train's).
+    return torch.optim.RMSprop(model.parameters(), lr=0.01, alpha=0.9, eps=1.0, momentum=0.9, weight_decay=1e-4)
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    timer = StepTimer(device)
+    generator = torch.Generator().manual_seed(args.seed)
+    images = torch.randn(args.batch_size, 3, 32, 32, generator=generator).to(device)
+    labels = torch.randint(0, 10, (args.batch_size,), generator=generator).to(device)
+    print(f"device={device} batch={args.batch_size} stem={args.stem_channels} single_kernel={args.single_kernel} "
+          f"threads={args.threads} steps={args.steps} (median) cells/space={args.cells_per_space}")
+    print(f"{'space':9s} {'supernet ms':>12s} {'standalone ms':>14s} {'ratio':>6s}  per-cell ratios")
+    for space in args.spaces:
+        supernet = SuperNet(space, single_kernel=args.single_kernel, stem_channels=args.stem_channels).to(device)
+        supernet_optimizer = optimizer_for(supernet)
+        cells = cells_at(sample_cells(space, args.cells_per_space, seed=args.seed))
+        super_total = standalone_total = 0.0
+        ratios = []
+        for cell in cells:
+            network = extract_network(supernet, cell).to(device).train()
+            supernet.train()
+            super_step = training_step(lambda x, c=cell: supernet(x, c), supernet_optimizer, images, labels)
+            standalone_step = training_step(network, optimizer_for(network), images, labels)
+            for _ in range(args.warmup):
+                super_step(), standalone_step()
+            super_times, standalone_times = [], []
+            for _ in range(args.steps):  # interleaved, so that drifts hit both alike
+                super_times.append(timer(super_step))
+                standalone_times.append(timer(standalone_step))
+            super_ms, standalone_ms = 1e3 * statistics.median(super_times), 1e3 * statistics.median(standalone_times)
+            super_total, standalone_total = super_total + super_ms, standalone_total + standalone_ms
+            ratios.append(super_ms / standalone_ms)
+        ratio = super_total / standalone_total
+        print(f"{space:9s} {super_total / len(cells):12.1f} {standalone_total / len(cells):14.1f} {ratio:6.3f}  "
+              + " ".join(f"{r:.3f}" for r in ratios))
+
+
+if __name__ == "__main__":
+    main()

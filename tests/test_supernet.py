@@ -1,0 +1,166 @@
+"""The super-net runs exactly the standalone NB-101 network of a cell (nasbench_pytorch), weight for weight."""
+
+import numpy as np
+import pytest
+import torch
+
+from wsnas.space import OPS, SPACES, Cell, InvalidCellError, UnknownSpaceError, compute_vertex_channels
+from wsnas.supernet import (
+    VARIANTS,
+    CellOutsideSpaceError,
+    SuperNet,
+    extract_network,
+    uses_single_kernel,
+    vertex_width,
+)
+
+STEM = 16
+
+
+def random_cells(space: str, count: int, seed: int) -> list[Cell]:
+    """Seeded random pruned cells of `space` by rejection sampling of random 7-vertex DAGs."""
+    rng = np.random.default_rng(seed)
+    cells: list[Cell] = []
+    while len(cells) < count:
+        num_vertices = int(rng.integers(3, 8))
+        adjacency = np.triu(rng.random((num_vertices, num_vertices)) < 0.45, k=1).astype(np.int64)
+        ops = ("input", *(OPS[i] for i in rng.integers(0, 3, num_vertices - 2)), "output")
+        try:
+            cell = Cell(adjacency, ops).pruned()
+        except InvalidCellError:
+            continue
+        if space in cell.spaces():
+            cells.append(cell)
+    return cells
+
+
+def cell(rows: list[list[int]], *ops: str) -> Cell:
+    return Cell(np.array(rows), ("input", *ops, "output"))
+
+
+C3, C1, MP = OPS
+INPUT_OUTPUT_ONLY = cell([[0, 1], [0, 0]])
+# Three vertices share 16 output channels as 6, 5, 5: vertex 1 (6) feeds vertex 2 (5), so it is truncated.
+TRUNCATING = cell(
+    [[0, 1, 1, 1, 0], [0, 0, 1, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]], C3, C1, MP
+)
+WITH_INPUT_OUTPUT_EDGE = cell(
+    [[0, 1, 1, 0, 1], [0, 0, 0, 1, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]], C1, MP, C3
+)
+SPECIAL_CELLS = [INPUT_OUTPUT_ONLY, TRUNCATING, WITH_INPUT_OUTPUT_EDGE]
+
+
+def randomise(net: torch.nn.Module, seed: int) -> None:
+    """Random weights and random BN running statistics (not the defaults, which hide slicing errors)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in [*net.named_parameters(), *net.named_buffers()]:
+            if name.endswith("num_batches_tracked"):
+                continue
+            values = torch.rand(tensor.shape, generator=generator)
+            tensor.copy_(values + 0.5 if name.endswith("running_var") else (values - 0.5) * 0.8)
+
+
+def test_special_cells_are_what_they_claim():
+    assert compute_vertex_channels(STEM, STEM, TRUNCATING.adjacency) == [STEM, 6, 5, 5, STEM]
+    assert WITH_INPUT_OUTPUT_EDGE.input_output_edge and "A0-res" in WITH_INPUT_OUTPUT_EDGE.spaces()
+    assert INPUT_OUTPUT_ONLY.spaces() == ["A0", "A0-res"]
+
+
+@pytest.mark.parametrize("single_kernel", [False, True], ids=["separate", "single_k"])
+@pytest.mark.parametrize("space", SPACES)
+def test_supernet_equals_extracted_network(space, single_kernel):
+    cells = random_cells(space, 3, seed=SPACES.index(space)) + [c for c in SPECIAL_CELLS if space in c.spaces()]
+    supernet = SuperNet(space, single_kernel=single_kernel, stem_channels=STEM)
+    randomise(supernet, seed=1)
+    supernet.eval()
+    images = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        for c in cells:
+            network = extract_network(supernet, c)
+            assert not network.training
+            torch.testing.assert_close(supernet(images, c), network(images), rtol=0, atol=1e-5)
+
+
+def test_extracted_network_has_the_supernet_batch_norm_settings():
+    supernet = SuperNet("A0", bn_momentum=0.003, bn_eps=1e-3, stem_channels=8)
+    network = extract_network(supernet, TRUNCATING)
+    norms = [m for m in network.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.momentum == 0.003 and m.eps == 1e-3 for m in norms)
+
+
+def test_training_mode_updates_only_the_sliced_statistics_like_the_standalone_network():
+    """In training mode both nets normalise with batch statistics and update the same running stats."""
+    supernet = SuperNet("A0", stem_channels=STEM)
+    randomise(supernet, seed=3)
+    network = extract_network(supernet, TRUNCATING)
+    supernet.train()
+    network.train()
+    images = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(supernet(images, TRUNCATING), network(images), rtol=0, atol=1e-5)
+    cell_bn = network.layers[1].vertex_op[1].conv3x3.conv_bn_relu[1]
+    super_bn = supernet.cells[0].vertices[0].conv3x3.bn
+    torch.testing.assert_close(super_bn.running_mean[:6], cell_bn.running_mean, rtol=0, atol=1e-6)
+    torch.testing.assert_close(super_bn.running_var[:6], cell_bn.running_var, rtol=0, atol=1e-6)
+
+
+def test_cell_outside_the_space_is_refused_naming_the_space():
+    supernet = SuperNet("A3", stem_channels=STEM)
+    with pytest.raises(CellOutsideSpaceError, match="not in search space A3"):
+        supernet(torch.zeros(1, 3, 32, 32), WITH_INPUT_OUTPUT_EDGE)
+    with pytest.raises(CellOutsideSpaceError, match="A3"):
+        extract_network(supernet, INPUT_OUTPUT_ONLY)
+
+
+def test_bad_construction_arguments_raise_clear_errors():
+    with pytest.raises(UnknownSpaceError, match="A7"):
+        SuperNet("A7")
+    with pytest.raises(ValueError, match="stem_channels"):
+        SuperNet("A0", stem_channels=4)
+    with pytest.raises(TypeError, match="wsnas.space.Cell"):
+        SuperNet("A1")(torch.zeros(1, 3, 32, 32), (np.eye(2), ("input", "output")))
+    with pytest.raises(ValueError, match="variant"):
+        uses_single_kernel("single-k")
+
+
+def test_vertex_width_and_variants():
+    assert [vertex_width(s, 16) for s in SPACES] == [16, 16, 8, 6, 4, 16, 16]
+    assert [uses_single_kernel(v) for v in VARIANTS] == [False, True, False, False, True]
+
+
+def test_gradients_touch_only_the_weights_the_cell_uses():
+    """Cell TRUNCATING at the first position: slots 1–3 with widths 6, 5, 5; conv3x3 at 1, conv1x1 at 2, pool at 3."""
+    supernet = SuperNet("A0", stem_channels=STEM)
+    supernet.train()
+    images = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    supernet(images, TRUNCATING).sum().backward()
+    first = supernet.cells[0]
+    used = {
+        "vertices.0.conv3x3": 6,
+        "vertices.1.conv1x1": 5,
+        "input_projections.0": 6,
+        "input_projections.1": 5,
+        "input_projections.2": 5,
+    }
+    for name, parameter in first.named_parameters():
+        module = name.rsplit(".", 2)[0]
+        if module not in used:
+            assert parameter.grad is None, f"{name} received a gradient but the cell does not use it"
+            continue
+        channels = used[module]
+        grad = parameter.grad
+        assert grad[:channels].abs().sum() > 0, f"{name} has no gradient on its used slice"
+        assert grad[channels:].abs().sum() == 0, f"{name} has a gradient beyond its first {channels} filters"
+        if grad.dim() == 4 and module.startswith("vertices"):
+            assert grad[:, channels:].abs().sum() == 0, f"{name} has a gradient beyond its first input channels"
+
+
+def test_single_kernel_1x1_uses_the_centre_tap_only():
+    supernet = SuperNet("A0", single_kernel=True, stem_channels=STEM)
+    supernet.train()
+    supernet(torch.randn(4, 3, 32, 32), TRUNCATING).sum().backward()
+    grad = supernet.cells[0].vertices[1].conv3x3.conv.weight.grad  # vertex 2 is a conv1x1
+    assert grad[:5, :5, 1, 1].abs().sum() > 0
+    centre = torch.zeros_like(grad, dtype=torch.bool)
+    centre[:, :, 1, 1] = True
+    assert grad[~centre].abs().sum() == 0
