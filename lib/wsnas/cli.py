@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 
+_NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
+
+
 def _print_json(payload: Any) -> None:
-    print(json.dumps(payload, indent=2, sort_keys=False))
+    """Indented JSON with lists of numbers (matrix rows, per-repeat metrics) kept on one line."""
+    text = json.dumps(payload, indent=2)
+    print(_NUMBER_LIST.sub(lambda match: "[" + ", ".join(match.group(1).split()).replace(",,", ",") + "]", text))
 
 
 def _print_table(rows: dict[str, Any], key_header: str, value_header: str) -> None:
