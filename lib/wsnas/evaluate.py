@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas.data import eval_batches
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes

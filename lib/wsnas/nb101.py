@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import space
 from wsnas.datafiles import DataFileError, atomic_path, data_path, user_cache_dir

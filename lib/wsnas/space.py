@@ -610,7 +610,7 @@ def _table_rows(hashes: np.ndarray, num_vertices: int, bits: np.ndarray, op_code
 
 def build_space_table(progress: bool = False) -> pd.DataFrame:
     """Enumerate the whole space from scratch: all 423,624 cells in sorted-hash order."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
     vertex_counts = range(2, MAX_VERTICES + 1)
     parts = [enumerate_cells(v) for v in tqdm(vertex_counts, desc="vertices", disable=not progress)]
