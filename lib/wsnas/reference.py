@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -271,6 +272,39 @@ def our_runs(root: str = "results", stage: str | None = None) -> pd.DataFrame:
     if stage is None or catalogue.empty:
         return catalogue
     return catalogue.loc[catalogue["stage"] == stage].reset_index(drop=True)
+
+
+def our_correlations(results_root: str = "../results") -> pd.DataFrame:
+    """Spearman of each of our finished training runs, one row per (run, mode), in the released runs' vocabulary."""
+    from scipy import stats
+
+    catalogue = our_runs(runs.resolve_root(results_root), stage="training")
+    columns = ["space", "variant", "seed", "profile", "column", "spearman", "cells", "run"]
+    rows = []
+    for run in catalogue.itertuples() if not catalogue.empty else ():
+        evaluations = runs.read_table(Path(run.path), "evaluations")
+        if run.state != "done" or evaluations is None:
+            continue
+        for mode, group in evaluations.groupby("mode", sort=False):
+            rows.append({"space": run.space, "variant": run.variant, "seed": int(run.seed), "profile": run.profile,
+                         "column": f"{run.variant}/{mode}", "cells": len(group), "run": run.run,
+                         "spearman": stats.spearmanr(group["proxy_accuracy"], group["nb101_validation_accuracy"]).statistic})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def ours_beside_paper(ours: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
+    """Our runs' mean Spearman per (space, column, profile) next to the paper's and the recomputed mean.
+
+    `comparison` is `side_by_side(paper_table1(), table1_recomputed())`.
+    """
+    if ours.empty:
+        return pd.DataFrame(columns=["space", "column", "profile", "paper", "recomputed", "ours", "our_runs", "cells"])
+    summary = (ours.groupby(["space", "column", "profile"], sort=False)
+               .agg(ours=("spearman", "mean"), our_runs=("seed", "nunique"), cells=("cells", "max")).reset_index())
+    reference_values = comparison[["paper_mean", "recomputed_mean"]].rename(
+        columns={"paper_mean": "paper", "recomputed_mean": "recomputed"})
+    joined = summary.join(reference_values, on=["space", "column"])
+    return joined[["space", "column", "profile", "paper", "recomputed", "ours", "our_runs", "cells"]]
 
 
 def ranking_summary(per_run: pd.DataFrame, measures: list[str], columns: list[str] | None = None) -> pd.DataFrame:

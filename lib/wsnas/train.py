@@ -481,3 +481,28 @@ def correlations(evaluations: pd.DataFrame) -> pd.DataFrame:
         rows[mode] = {"cells": len(group), "spearman": spearman.statistic, "spearman_p": spearman.pvalue,
                       "kendall": kendall.statistic, "kendall_p": kendall.pvalue}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("mode")
+
+
+@dataclass
+class RunOutcome:
+    """What one training chapter produces: the run's settings, its training and its evaluations."""
+
+    config: TrainConfig
+    settings: dict[str, Any]
+    run_dir: Path
+    result: TrainResult
+    evaluations: pd.DataFrame | None  # None when the super-net diverged
+
+
+def train_and_evaluate(profile: str, space: str, variant: str, seed: int, *, device: str = "cpu",
+                       results_root: str | Path = "../results", overrides: dict[str, Any] | None = None,
+                       progress: bool = True) -> RunOutcome:
+    """Train (or resume, or reuse) one super-net and evaluate it NO-FT and BNS-FT, in its run directory."""
+    overrides = dict(overrides or {})
+    config = config_for(profile, space=space, variant=variant, seed=seed, device=device, **overrides)
+    settings = evaluation_settings(profile, **overrides)
+    run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
+                            root=runs.resolve_root(results_root))
+    result = train_supernet(config, run_dir, progress=progress)
+    evaluations = None if result.diverged else evaluate_run(config, run_dir, settings, progress=progress)
+    return RunOutcome(config, settings, run_dir, result, evaluations)
