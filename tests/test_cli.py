@@ -107,3 +107,14 @@ def test_reference_table2_json_shape(capsys) -> None:
         assert set(columns) == {"top1", "top10", "top100"}
         for value in columns.values():
             assert 0 <= value["p"] <= 1 and value["direction"] in {">", "<", "x"}
+
+
+def test_train_and_runs_commands_at_smoke_scale(tmp_path, capsys) -> None:
+    results = str(tmp_path / "results")
+    assert main(["train", "--profile", "smoke", "--space", "A4", "--variant", "single_k", "--results", results]) == 0
+    out = capsys.readouterr().out
+    assert "done:" in out and "bns_ft" in out
+    assert main(["runs", "--results", results]) == 0
+    assert "A4_single_k_seed0_smoke" in capsys.readouterr().out
+    assert main(["train", "--profile", "smoke", "--set", "epochs", "--results", results]) != 0
+    assert "KEY=VALUE" in capsys.readouterr().err

@@ -103,6 +103,42 @@ def command_reference_table2(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_train(args: argparse.Namespace) -> int:
+    from wsnas.train import correlations, train_and_evaluate
+
+    overrides = dict(_parse_setting(setting) for setting in args.set)
+    outcome = train_and_evaluate(args.profile, args.space, args.variant, args.seed, device=args.device,
+                                 results_root=Path(args.results).resolve(), overrides=overrides)
+    print(f"{outcome.result.state}: {outcome.run_dir}")
+    if outcome.evaluations is not None:
+        print(correlations(outcome.evaluations)[["cells", "spearman", "kendall"]].round(3).to_string())
+    return 1 if outcome.result.diverged else 0
+
+
+def _parse_setting(setting: str) -> tuple[str, Any]:
+    """`key=value` with the value read as JSON when it parses (numbers, booleans), else as a string."""
+    key, separator, value = setting.partition("=")
+    if not separator or not key:
+        raise CommandError(f"--set {setting!r}: expected KEY=VALUE, e.g. --set epochs=2")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def command_runs(args: argparse.Namespace) -> int:
+    from wsnas import runs
+
+    root = Path(args.results).resolve()
+    catalogue = runs.catalogue(root)
+    if catalogue.empty:
+        print(f"no run under {root}")
+        return 0
+    columns = [column for column in ("stage", "run", "state", "updated") if column in catalogue]
+    print(catalogue[columns].to_string(index=False))
+    return 0
+
+
 class CommandError(RuntimeError):
     """A user error in a command's arguments."""
 
@@ -141,6 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     table2.add_argument("--json", action="store_true", help="print JSON keyed by space, then top1/top10/top100")
     table2.add_argument("--reading", default="default", help="which reading of the search protocol to use")
     table2.set_defaults(handler=command_reference_table2)
+    train = commands.add_parser("train", help="train (or resume) one super-net and evaluate it NO-FT and BNS-FT")
+    train.add_argument("--profile", default="demo", help="smoke | demo | paper (default: demo)")
+    train.add_argument("--space", default="A4", help="A0, A1..A4, A0-res or A0-nores (default: A4)")
+    train.add_argument("--variant", default="baseline",
+                       help="baseline | single_k | pro_rata | avg3 | single_k+pro_rata (default: baseline)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the super-net (default: 0)")
+    train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override one profile setting, e.g. --set epochs=2 (repeatable)")
+    train.add_argument("--results", default="results", help="results directory, relative to the working directory (default: results/)")
+    train.set_defaults(handler=command_train)
+
+    listing = commands.add_parser("runs", help="list the runs found in the results directory")
+    listing.add_argument("--results", default="results", help="results directory, relative to the working directory (default: results/)")
+    listing.set_defaults(handler=command_runs)
     return parser
 
 
