@@ -126,6 +126,18 @@ def _parse_setting(setting: str) -> tuple[str, Any]:
         return key, value
 
 
+def command_sweep(args: argparse.Namespace) -> int:
+    from wsnas import sweep
+
+    specs = sweep.grid(args.spaces or sweep.SPACES, args.variants or sweep.VARIANTS, args.seeds)
+    overrides = dict(_parse_setting(setting) for setting in args.set) or None
+    print(f"{len(specs)} runs of the {args.profile} profile into {Path(args.results).resolve()}")
+    table = sweep.run_sweep(specs, args.profile, results_root=args.results, device=args.device,
+                            overrides=overrides, executor=args.executor, gpus_per_run=args.gpus_per_run)
+    print(table.to_string(index=False))
+    return 0 if table["state"].isin(sweep.FINISHED).all() else 1
+
+
 def command_runs(args: argparse.Namespace) -> int:
     from wsnas import runs
 
@@ -188,6 +200,21 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override one profile setting, e.g. --set epochs=2 (repeatable)")
     train.add_argument("--results", default="results", help="results directory, relative to the working directory (default: results/)")
     train.set_defaults(handler=command_train)
+
+    grid = commands.add_parser("sweep", help="the paper's grid of super-net runs (resumable), locally or on Ray")
+    grid.add_argument("--profile", default="demo", help="smoke | demo | paper (default: demo)")
+    grid.add_argument("--spaces", nargs="+", help="spaces to run (default: all seven)")
+    grid.add_argument("--variants", nargs="+", help="variants to run (default: all five)")
+    grid.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], help="seeds (default: 0 1 2 3 4)")
+    grid.add_argument("--device", default="cpu", help="torch device of each run (default: cpu)")
+    grid.add_argument("--executor", choices=["local", "ray"], default="local",
+                      help="local: one run after another; ray: in parallel on the running Ray cluster")
+    grid.add_argument("--gpus-per-run", type=float, default=1.0, help="GPUs Ray reserves per run (default: 1)")
+    grid.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="override one profile setting in every run (repeatable)")
+    grid.add_argument("--results", default="results",
+                      help="results directory, on a file system every worker sees (default: results/)")
+    grid.set_defaults(handler=command_sweep)
 
     listing = commands.add_parser("runs", help="list the runs found in the results directory")
     listing.add_argument("--results", default="results", help="results directory, relative to the working directory (default: results/)")
