@@ -119,16 +119,10 @@ def config_for(profile: str = "demo", **overrides: Any) -> TrainConfig:
 # Optimisers
 
 
-class TFRMSProp(Optimizer):
-    """RMSProp as TensorFlow 1's RMSPropOptimizer (NB-101's optimiser).
+class _RMSPropBase(Optimizer):
+    """The loop both RMSProp variants share: L2 weight decay, then a per-parameter update rule."""
 
-    ms = decay·ms + (1−decay)·g²; mom = momentum·mom + lr·g/sqrt(ms + eps); p −= mom, with ms
-    starting at ONE (TF initialises the `rms` slot with ones) and mom at zero. Weight decay is an L2
-    term: g = grad + weight_decay·p, as NB-101's `weight_decay · Σ tf.nn.l2_loss(v)` gives.
-    """
-
-    def __init__(self, params, lr: float, decay: float = 0.9, momentum: float = 0.9, eps: float = 1.0,
-                 weight_decay: float = 0.0):
+    def __init__(self, params, lr: float, decay: float, momentum: float, eps: float, weight_decay: float):
         super().__init__(params, {"lr": lr, "decay": decay, "momentum": momentum, "eps": eps, "weight_decay": weight_decay})
 
     @torch.no_grad()
@@ -138,17 +132,35 @@ class TFRMSProp(Optimizer):
                 if param.grad is None:  # not used by this step's cell
                     continue
                 grad = param.grad.add(param, alpha=group["weight_decay"]) if group["weight_decay"] else param.grad
-                state = self.state[param]
-                if not state:
-                    state["ms"] = torch.ones_like(param)
-                    state["mom"] = torch.zeros_like(param)
-                state["ms"].mul_(group["decay"]).addcmul_(grad, grad, value=1 - group["decay"])
-                denominator = state["ms"].add(group["eps"]).sqrt_()
-                state["mom"].mul_(group["momentum"]).addcdiv_(grad, denominator, value=group["lr"])
-                param.sub_(state["mom"])
+                self._update(param, grad, self.state[param], group)
+
+    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+        raise NotImplementedError
 
 
-class AuthorsRMSProp(Optimizer):
+class TFRMSProp(_RMSPropBase):
+    """RMSProp as TensorFlow 1's RMSPropOptimizer (NB-101's optimiser).
+
+    ms = decay·ms + (1−decay)·g²; mom = momentum·mom + lr·g/sqrt(ms + eps); p −= mom, with ms
+    starting at ONE (TF initialises the `rms` slot with ones) and mom at zero. Weight decay is an L2
+    term: g = grad + weight_decay·p, as NB-101's `weight_decay · Σ tf.nn.l2_loss(v)` gives.
+    """
+
+    def __init__(self, params, lr: float, decay: float = 0.9, momentum: float = 0.9, eps: float = 1.0,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, decay, momentum, eps, weight_decay)
+
+    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+        if not state:
+            state["ms"] = torch.ones_like(param)
+            state["mom"] = torch.zeros_like(param)
+        state["ms"].mul_(group["decay"]).addcmul_(grad, grad, value=1 - group["decay"])
+        denominator = state["ms"].add(group["eps"]).sqrt_()
+        state["mom"].mul_(group["momentum"]).addcdiv_(grad, denominator, value=group["lr"])
+        param.sub_(state["mom"])
+
+
+class AuthorsRMSProp(_RMSPropBase):
     """The authors' `TFRMSprop` (utils.py of their repository), kept for comparison.
 
     square_avg starts at zero with decay 0.99, and eps is added INTO square_avg in place at every
@@ -159,24 +171,17 @@ class AuthorsRMSProp(Optimizer):
 
     def __init__(self, params, lr: float, decay: float = 0.99, momentum: float = 0.9, eps: float = 1.0,
                  weight_decay: float = 0.0):
-        super().__init__(params, {"lr": lr, "decay": decay, "momentum": momentum, "eps": eps, "weight_decay": weight_decay})
+        super().__init__(params, lr, decay, momentum, eps, weight_decay)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:
-                    continue
-                grad = param.grad.add(param, alpha=group["weight_decay"]) if group["weight_decay"] else param.grad
-                state = self.state[param]
-                if not state:
-                    state["square_avg"] = torch.zeros_like(param)
-                    state["momentum_buffer"] = torch.zeros_like(param)
-                square_avg = state["square_avg"]
-                square_avg.mul_(group["decay"]).addcmul_(grad, grad, value=1 - group["decay"])
-                denominator = square_avg.add_(group["eps"]).sqrt()  # the in-place add is the authors'
-                state["momentum_buffer"].mul_(group["momentum"]).addcdiv_(grad, denominator)
-                param.add_(state["momentum_buffer"], alpha=-group["lr"])
+    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
+        if not state:
+            state["square_avg"] = torch.zeros_like(param)
+            state["momentum_buffer"] = torch.zeros_like(param)
+        square_avg = state["square_avg"]
+        square_avg.mul_(group["decay"]).addcmul_(grad, grad, value=1 - group["decay"])
+        denominator = square_avg.add_(group["eps"]).sqrt()  # the in-place add is the authors'
+        state["momentum_buffer"].mul_(group["momentum"]).addcdiv_(grad, denominator)
+        param.add_(state["momentum_buffer"], alpha=-group["lr"])
 
 
 def make_optimizer(config: TrainConfig, parameters) -> Optimizer:
