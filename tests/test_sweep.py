@@ -28,3 +28,12 @@ def test_sweep_runs_each_chapter_once_and_resumes(tmp_path: Path, capsys) -> Non
     capsys.readouterr()
     table = sweep.run_sweep(sweep.grid(["A4"], ["baseline", "avg3"], [1]), "smoke", results_root=results)
     assert not table["ran_now"].any()
+
+
+@pytest.mark.slow
+def test_a_diverged_run_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
+    specs = sweep.grid(["A4"], ["baseline"], [0, 1])
+    table = sweep.run_sweep(specs, "smoke", results_root=tmp_path, overrides={"learning_rate": 1e12})
+    assert list(table["state"]) == ["diverged", "diverged"]  # both ran: the first did not stop the grid
+    for run in runs.catalogue(tmp_path)["path"]:
+        assert (Path(run) / "training.ipynb").exists()

@@ -108,7 +108,7 @@ def command_train(args: argparse.Namespace) -> int:
 
     overrides = dict(_parse_setting(setting) for setting in args.set)
     outcome = train_and_evaluate(args.profile, args.space, args.variant, args.seed, device=args.device,
-                                 results_root=Path(args.results).resolve(), overrides=overrides)
+                                 results_root=args.results, overrides=overrides)
     print(f"{outcome.result.state}: {outcome.run_dir}")
     if outcome.evaluations is not None:
         print(correlations(outcome.evaluations)[["cells", "spearman", "kendall"]].round(3).to_string())
@@ -131,7 +131,9 @@ def command_sweep(args: argparse.Namespace) -> int:
 
     specs = sweep.grid(args.spaces or sweep.SPACES, args.variants or sweep.VARIANTS, args.seeds)
     overrides = dict(_parse_setting(setting) for setting in args.set) or None
-    print(f"{len(specs)} runs of the {args.profile} profile into {Path(args.results).resolve()}")
+    from wsnas.runs import resolve_root
+
+    print(f"{len(specs)} runs of the {args.profile} profile into {resolve_root(args.results)}")
     table = sweep.run_sweep(specs, args.profile, results_root=args.results, device=args.device,
                             overrides=overrides, executor=args.executor, gpus_per_run=args.gpus_per_run)
     print(table.to_string(index=False))
@@ -141,7 +143,7 @@ def command_sweep(args: argparse.Namespace) -> int:
 def command_runs(args: argparse.Namespace) -> int:
     from wsnas import runs
 
-    root = Path(args.results).resolve()
+    root = runs.resolve_root(args.results)
     catalogue = runs.catalogue(root)
     if catalogue.empty:
         print(f"no run under {root}")
@@ -198,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override one profile setting, e.g. --set epochs=2 (repeatable)")
-    train.add_argument("--results", default="results", help="results directory, relative to the working directory (default: results/)")
+    train.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or the repository's results/)")
     train.set_defaults(handler=command_train)
 
     grid = commands.add_parser("sweep", help="the paper's grid of super-net runs (resumable), locally or on Ray")
@@ -212,12 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--gpus-per-run", type=float, default=1.0, help="GPUs Ray reserves per run (default: 1)")
     grid.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="override one profile setting in every run (repeatable)")
-    grid.add_argument("--results", default="results",
-                      help="results directory, on a file system every worker sees (default: results/)")
+    grid.add_argument("--results", help="results directory, on a file system every worker sees "
+                      "(default: $WSNAS_RESULTS or the repository's results/)")
     grid.set_defaults(handler=command_sweep)
 
     listing = commands.add_parser("runs", help="list the runs found in the results directory")
-    listing.add_argument("--results", default="results", help="results directory, relative to the working directory (default: results/)")
+    listing.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or the repository's results/)")
     listing.set_defaults(handler=command_runs)
     return parser
 

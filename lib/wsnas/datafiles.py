@@ -78,12 +78,6 @@ def data_path(name: str, verify: bool = True) -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    """Write `payload` to `path` so that a reader sees either the old file or the whole new one."""
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(payload)
-
-
 class atomic_path:
     """Context manager yielding a temporary path next to `path`, renamed onto it on success."""
 

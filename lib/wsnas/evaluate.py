@@ -181,7 +181,7 @@ def inclusion_probability(indices: np.ndarray, draws_per_space: int = AUTHORS_DR
     return -np.expm1(log_missed)
 
 
-def evaluation_cells(space: str, n: int, seed: int, nb101) -> tuple[list[Cell], np.ndarray]:
+def evaluation_cells(space: str, n: int, seed: int | Sequence[int], nb101) -> tuple[list[Cell], np.ndarray]:
     """n distinct cells drawn uniformly from the cells of `space` whose NB-101 metrics are known, and their weights.
 
     Weights ∝ 1 / P(cell in the authors' union), normalised to mean 1: weighted statistics over
@@ -197,6 +197,8 @@ def evaluation_cells(space: str, n: int, seed: int, nb101) -> tuple[list[Cell], 
             f"cannot draw n={n} distinct cells: {space} has {len(candidates):,} cells with known NB-101 metrics"
         )
     chosen = np.random.default_rng(seed).choice(candidates, size=n, replace=False)
+    if known[space_mask(space)].all():  # a full NB-101 table: the draw is already uniform over the space
+        return cells_at(chosen), np.ones(n)
     weights = 1.0 / inclusion_probability(chosen)
     return cells_at(chosen), weights / weights.mean()
 

@@ -84,7 +84,13 @@ def metrics_table_from_repeats(
 
 
 def _read_checked(path: Path, schema: pa.Schema) -> pd.DataFrame:
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise DataFileError(
+            f"{path} is not a readable parquet table ({error}): delete it and rerun `wsnas nb101 import PATH`, "
+            "or regenerate it with `scripts/build_nb101_tables.py`"
+        ) from error
     if not table.schema.equals(schema, check_metadata=False):
         raise DataFileError(
             f"{path} does not have the expected columns/types ({table.schema.names[:4]}…): "

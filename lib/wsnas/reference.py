@@ -266,7 +266,7 @@ def noise_ceiling(evaluations: pd.DataFrame | None = None, metric: str = "final_
     return metrics.noise_ceiling(repeats, by="space").reindex(TABLE_SPACES)
 
 
-def our_runs(root: str = "results", stage: str | None = None) -> pd.DataFrame:
+def our_runs(root: str | Path | None = None, stage: str | None = None) -> pd.DataFrame:
     """Our own runs found under `root` (`wsnas.runs.catalogue`), of one `stage` or all; empty when there is none."""
     catalogue = runs.catalogue(root)
     if stage is None or catalogue.empty:
@@ -274,21 +274,24 @@ def our_runs(root: str = "results", stage: str | None = None) -> pd.DataFrame:
     return catalogue.loc[catalogue["stage"] == stage].reset_index(drop=True)
 
 
-def our_correlations(results_root: str = "../results") -> pd.DataFrame:
-    """Spearman of each of our finished training runs, one row per (run, mode), in the released runs' vocabulary."""
-    from scipy import stats
+def our_correlations(results_root: str | Path | None = None) -> pd.DataFrame:
+    """Spearman of each of our finished training runs, one row per (run, mode), in the released runs' vocabulary.
 
-    catalogue = our_runs(runs.resolve_root(results_root), stage="training")
+    `spearman` is weighted for the non-uniform coverage of the embedded NB-101 table (`train.correlations`).
+    """
+    from wsnas.train import correlations
+
+    catalogue = our_runs(results_root, stage="training")
     columns = ["space", "variant", "seed", "profile", "column", "spearman", "cells", "run"]
     rows = []
     for run in catalogue.itertuples() if not catalogue.empty else ():
         evaluations = runs.read_table(Path(run.path), "evaluations")
         if run.state != "done" or evaluations is None:
             continue
-        for mode, group in evaluations.groupby("mode", sort=False):
+        for mode, row in correlations(evaluations).iterrows():
             rows.append({"space": run.space, "variant": run.variant, "seed": int(run.seed), "profile": run.profile,
-                         "column": f"{run.variant}/{mode}", "cells": len(group), "run": run.run,
-                         "spearman": stats.spearmanr(group["proxy_accuracy"], group["nb101_validation_accuracy"]).statistic})
+                         "column": f"{run.variant}/{mode}", "cells": int(row["cells"]), "run": run.run,
+                         "spearman": row["spearman_weighted"]})
     return pd.DataFrame(rows, columns=columns)
 
 

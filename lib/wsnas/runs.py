@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,19 @@ class RunConflictError(RuntimeError):
     """A run directory already holds a run with other parameters under the same key."""
 
 
-def resolve_root(results_root: str | Path) -> Path:
-    """`results_root` as an absolute path; a relative one is taken from the book's directory.
+def default_root() -> Path:
+    """Where runs live unless told otherwise: $WSNAS_RESULTS, else the repository's git-ignored `results/`."""
+    override = os.environ.get("WSNAS_RESULTS")
+    return Path(override).expanduser().resolve() if override else Path(__file__).resolve().parents[2] / "results"
 
-    Chapters say `results_root = "../results"` (the repository's git-ignored `results/`, seen from
-    `book/`), which then means the same folder whether jupyter-book runs them from `book/` or
-    papermill from the repository root. Outside a repository checkout, relative to the working directory.
+
+def resolve_root(results_root: str | Path | None) -> Path:
+    """`results_root` as an absolute path: None means `default_root()`, a relative path the working directory.
+
+    Chapters default to None, so jupyter-book (running in `book/`), papermill (running anywhere)
+    and the CLI all find the same runs.
     """
-    path = Path(results_root).expanduser()
-    book_dir = Path(__file__).resolve().parents[2] / "book"
-    if path.is_absolute() or not book_dir.is_dir():
-        return path.resolve()
-    return (book_dir / path).resolve()
+    return default_root() if results_root is None else Path(results_root).expanduser().resolve()
 
 
 def overrides_hash(overrides: dict[str, Any] | None) -> str:
@@ -55,7 +57,7 @@ def run_name(space: str, variant: str, seed: int, profile: str, overrides: dict[
 
 
 def open_run(stage: str, params: dict[str, Any], *, overrides: dict[str, Any] | None = None,
-             root: str | Path = "results") -> Path:
+             root: str | Path | None = None) -> Path:
     """The run directory of `params` (which name space, variant, seed, profile), created or reopened.
 
     A directory that already holds different parameters is refused: delete it, or change the
@@ -65,7 +67,7 @@ def open_run(stage: str, params: dict[str, Any], *, overrides: dict[str, Any] | 
         if key not in params:
             raise ValueError(f"run parameters need {key!r}; got {sorted(params)}")
     name = run_name(params["space"], params["variant"], params["seed"], params["profile"], overrides)
-    directory = Path(root) / stage / name
+    directory = resolve_root(root) / stage / name
     record = {"stage": stage, "overrides": overrides or {}, **_jsonable(params)}
     existing = directory / PARAMS_FILE
     if existing.exists():
@@ -120,10 +122,10 @@ def read_table(directory: Path, name: str) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
-def catalogue(root: str | Path = "results") -> pd.DataFrame:
+def catalogue(root: str | Path | None = None) -> pd.DataFrame:
     """One row per run directory found under `root`: stage, name, state and its parameters."""
     rows = []
-    for params_path in sorted(Path(root).glob(f"*/*/{PARAMS_FILE}")):
+    for params_path in sorted(resolve_root(root).glob(f"*/*/{PARAMS_FILE}")):
         directory = params_path.parent
         params = read_json(params_path)
         status = get_status(directory) or {"state": "not started"}

@@ -557,8 +557,3 @@ def best_of_space_check(evaluations: pd.DataFrame) -> pd.DataFrame:
             "best_run0_unreleased": float(np.nanmax(run0[unknown])),
         })
     return pd.DataFrame(rows).set_index("space")
-
-
-def reading_table() -> pd.DataFrame:
-    """Every reading's parameters, one row each."""
-    return pd.DataFrame({name: asdict(reading) for name, reading in READINGS.items()}).T

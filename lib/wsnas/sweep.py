@@ -56,18 +56,24 @@ def execute(spec: RunSpec, profile: str, results_root: Path, device: str,
 
     directory = run_directory(spec, profile, results_root, overrides)
     directory.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(BOOK / CHAPTER), str(directory / CHAPTER), cwd=str(BOOK), progress_bar=False,
-        parameters={"profile": profile, "space": spec.space, "variant": spec.variant, "seed": spec.seed,
-                    "device": device, "results_root": str(results_root), "overrides": overrides or None},
-    )
+    try:
+        papermill.execute_notebook(
+            str(BOOK / CHAPTER), str(directory / CHAPTER), cwd=str(BOOK), progress_bar=False,
+            parameters={"profile": profile, "space": spec.space, "variant": spec.variant, "seed": spec.seed,
+                        "device": device, "results_root": str(results_root), "overrides": overrides or None},
+        )
+    except papermill.PapermillExecutionError as error:
+        # One failing run must not stop the grid: record it (the executed notebook shows the cell) and go on.
+        if state_of(spec, profile, results_root, overrides) not in FINISHED:
+            runs.set_status(directory, "failed", error=f"{error.ename}: {error.evalue}",
+                            notebook=str(directory / CHAPTER))
     return state_of(spec, profile, results_root, overrides)
 
 
-def run_sweep(specs: list[RunSpec], profile: str, *, results_root: str | Path = "results", device: str = "cpu",
+def run_sweep(specs: list[RunSpec], profile: str, *, results_root: str | Path | None = None, device: str = "cpu",
               overrides: dict[str, Any] | None = None, executor: str = "local", gpus_per_run: float = 1.0) -> pd.DataFrame:
     """Execute the runs of `specs` that are not finished yet; one row per spec with its final state."""
-    results_root = Path(results_root).resolve()
+    results_root = runs.resolve_root(results_root)
     todo = [spec for spec in specs if state_of(spec, profile, results_root, overrides) not in FINISHED]
     if executor == "local":
         for spec in todo:
@@ -88,4 +94,11 @@ def _run_on_ray(specs: list[RunSpec], profile: str, results_root: Path, device: 
         raise RuntimeError("the Ray executor needs Ray: pip install -e '.[cluster]'") from error
     ray.init(address="auto", ignore_reinit_error=True)  # joins the running cluster (`ray start --head`)
     remote = ray.remote(num_gpus=gpus_per_run if device.startswith("cuda") else 0)(execute)
-    ray.get([remote.remote(spec, profile, results_root, device, overrides) for spec in specs])
+    pending = [remote.remote(spec, profile, results_root, device, overrides) for spec in specs]
+    while pending:  # wait for every run, even when one task crashes; its state says what happened
+        finished, pending = ray.wait(pending)
+        for task in finished:
+            try:
+                ray.get(task)
+            except ray.exceptions.RayError as error:
+                print(f"a sweep task failed: {error}")

@@ -26,6 +26,7 @@ from . import runs
 from .datafiles import atomic_path
 from .data import CifarSplit, TrainingBatches, balanced_subset, batches_per_epoch, epoch_batches, load_cifar10
 from .profiles import ProfileError, load_profile
+from .space import SPACES, UnknownSpaceError
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {"sampler": "uniform", "avg_k": 1, "single_kernel": False},
@@ -78,6 +79,8 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.space not in SPACES:
+            raise UnknownSpaceError(self.space)
         if self.sampler not in ("uniform", "pro_rata"):
             raise ValueError(f"sampler must be 'uniform' or 'pro_rata', got {self.sampler!r}")
         if self.avg_k < 1:
@@ -100,17 +103,18 @@ def config_for(profile: str = "demo", **overrides: Any) -> TrainConfig:
     `variant` sets sampler, avg_k and single_kernel unless those are overridden too.
     """
     config_fields = {field.name for field in fields(TrainConfig)}
-    unknown = set(overrides) - config_fields - set(load_profile(profile))
+    profile_keys = set(load_profile(profile))
+    unknown = set(overrides) - config_fields - profile_keys
     if unknown:
-        raise ProfileError(f"unknown settings {sorted(unknown)}; known: {sorted(config_fields)}")
+        raise ProfileError(f"unknown settings {sorted(unknown)}; known: {sorted(config_fields | profile_keys)}")
     variant = overrides.get("variant", "baseline")
     if variant not in VARIANTS:
         raise ProfileError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
-    profile_overrides = {key: value for key, value in overrides.items() if key in load_profile(profile)}
-    settings = load_profile(profile, **profile_overrides)
+    settings = load_profile(profile, **{key: value for key, value in overrides.items() if key in profile_keys})
     values = {key: value for key, value in settings.items() if key in config_fields}
     values.update(VARIANTS[variant])
-    values.update(overrides)
+    # evaluation settings (num_eval_cells, ...) are profile keys but not training fields
+    values.update({key: value for key, value in overrides.items() if key in config_fields})
     values["profile"] = profile
     return TrainConfig(**values)
 
@@ -457,7 +461,8 @@ def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], n
     valid = slice(None)
     if settings["valid_subset"]:  # class-balanced: the embedded validation arrays are ordered by class
         valid = torch.from_numpy(balanced_subset(split.valid_labels.cpu().numpy(), settings["valid_subset"], settings["eval_seed"]))
-    cells, weights = evaluation_cells(config.space, settings["num_eval_cells"], settings["eval_seed"], nb101)
+    # each super-net ranks its own sample of cells, as in the paper (1,000 per super-net)
+    cells, weights = evaluation_cells(config.space, settings["num_eval_cells"], [settings["eval_seed"], config.seed], nb101)
     tables = []
     for mode in MODES:
         batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"])
@@ -476,14 +481,22 @@ def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], n
 
 
 def correlations(evaluations: pd.DataFrame) -> pd.DataFrame:
-    """Spearman (the paper's statistic) and Kendall tau of proxy vs NB-101 validation accuracy, per mode."""
+    """Spearman (the paper's statistic) and Kendall tau of proxy vs NB-101 validation accuracy, per mode.
+
+    `spearman_weighted` re-weights the sample by `weight` (see `evaluation_cells`), estimating the
+    Spearman of a uniform sample of the whole space where the known cells are not uniform (A0 and its halves).
+    """
     from scipy import stats
+
+    from .evaluate import weighted_spearman
 
     rows = {}
     for mode, group in evaluations.groupby("mode", sort=False):
         spearman = stats.spearmanr(group["proxy_accuracy"], group["nb101_validation_accuracy"])
         kendall = stats.kendalltau(group["proxy_accuracy"], group["nb101_validation_accuracy"])
         rows[mode] = {"cells": len(group), "spearman": spearman.statistic, "spearman_p": spearman.pvalue,
+                      "spearman_weighted": weighted_spearman(group["proxy_accuracy"], group["nb101_validation_accuracy"],
+                                                             group["weight"]),
                       "kendall": kendall.statistic, "kendall_p": kendall.pvalue}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("mode")
 
@@ -500,7 +513,7 @@ class RunOutcome:
 
 
 def train_and_evaluate(profile: str, space: str, variant: str, seed: int, *, device: str = "cpu",
-                       results_root: str | Path = "../results", overrides: dict[str, Any] | None = None,
+                       results_root: str | Path | None = None, overrides: dict[str, Any] | None = None,
                        progress: bool = True) -> RunOutcome:
     """Train (or resume, or reuse) one super-net and evaluate it NO-FT and BNS-FT, in its run directory."""
     overrides = dict(overrides or {})

@@ -13,13 +13,18 @@ MODE_TITLES = {"no_ft": "NO-FT (super-net BN statistics)", "bns_ft": "BNS-FT (BN
 def training_curves(step_logs: pd.DataFrame, epoch_logs: pd.DataFrame) -> Figure:
     """Loss, training accuracy and learning rate against the step, with the epoch means."""
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
+    if step_logs.empty:  # diverged at the first step
+        figure.suptitle("no training step was logged")
+        return figure
     window = max(1, len(step_logs) // 50)
-    steps_per_epoch = step_logs.groupby("epoch")["step"].max() + 1
+    # epoch means from the finished epochs only, placed at each epoch's last step
+    finished = step_logs[step_logs["epoch"].isin(epoch_logs["epoch"])] if "epoch" in epoch_logs else step_logs.iloc[:0]
+    per_epoch = finished.groupby("epoch").agg(step=("step", "max"), loss=("loss", "mean"), accuracy=("accuracy", "mean"))
     for axis, column, label in zip(axes[:2], ("loss", "accuracy"), ("cross-entropy loss", "training accuracy")):
         axis.plot(step_logs["step"], step_logs[column], color="0.75", linewidth=0.8, label="per step")
         axis.plot(step_logs["step"], step_logs[column].rolling(window, min_periods=1).mean(), color="C0",
                   label=f"running mean ({window} steps)")
-        axis.plot(steps_per_epoch.to_numpy(), epoch_logs[column], "o", color="C1", label="epoch mean")
+        axis.plot(per_epoch["step"] + 1, per_epoch[column], "o", color="C1", label="epoch mean")
         axis.set(xlabel="step", ylabel=label)
     axes[1].axhline(0.1, color="C3", linestyle=":", label="chance")
     axes[1].legend(fontsize=8)
