@@ -182,6 +182,12 @@ class NB101:
         return result
 
 
+    def repeats(self, hashes: Iterable[str], metrics: Iterable[str] = ("final_validation_accuracy",)) -> pd.DataFrame:
+        """Per-repeat values `<metric>_r0..r2` of `metrics`, indexed by hash (NaN where unknown)."""
+        columns = [metric_column(metric, r) for metric in metrics for r in range(REPEATS)]
+        return self._metrics[columns].reindex(pd.Index(list(hashes), dtype=object, name="hash"))
+
+
 def import_tfrecord(path: Path, out: Path | None = None) -> Path:
     """Read an official NB-101 tfrecord (`nasbench_only108` or `nasbench_full`) into a full metrics table."""
     path = Path(path)

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from wsnas import metrics, nb101, runs
 from wsnas.datafiles import DataFileError, data_path
 from wsnas.nb101 import NB101
+from wsnas.space import PAPER_ORDER
 
 EVALUATIONS_FILE = "released_evaluations.parquet"
 VARIANT_COLUMNS = [
@@ -37,7 +38,7 @@ VARIANT_COLUMNS = [
     "single_k+pro_rata/bns_ft",
 ]
 PAPER_COLUMN_NAMES = dict(zip(VARIANT_COLUMNS, ["NO-FT", "BNS-FT", "SINGLE-K", "PRO-RATA", "AVG-3", "S-K + P-R"]))
-TABLE_SPACES = ["A4", "A3", "A2", "A1", "A0", "A0-nores", "A0-res"]  # the paper's row order
+TABLE_SPACES = list(PAPER_ORDER)  # the paper's row order
 RUN_KEYS = ["variant", "mode", "space", "seed"]
 TRUTH_COLUMNS = ["mean_validation_accuracy", "mean_test_accuracy", "mean_training_time"]
 EVALUATIONS_SCHEMA = pa.schema(
@@ -97,7 +98,7 @@ def _evaluations_with_truth() -> pd.DataFrame:
     evaluations["column"] = evaluations["variant"] + "/" + evaluations["mode"]
     diverged = run_summary(evaluations).set_index(RUN_KEYS)["diverged"]
     evaluations["diverged"] = diverged.reindex(pd.MultiIndex.from_frame(evaluations[RUN_KEYS])).to_numpy()
-    truth = NB101.load().metrics(pd.unique(evaluations["hash"]))[TRUTH_COLUMNS]
+    truth = _nb101().metrics(pd.unique(evaluations["hash"]))[TRUTH_COLUMNS]
     missing = truth.index[truth.isna().any(axis=1)]
     if len(missing):
         raise DataFileError(
@@ -246,12 +247,15 @@ def side_by_side(paper: pd.DataFrame, recomputed: pd.DataFrame, std_tolerance: f
 # The noise ceiling and our own runs
 
 
+@cache
+def _nb101() -> NB101:
+    """The NB-101 table (imported full table if any, else the embedded one), loaded once per process."""
+    return NB101.load()
+
+
 def nb101_repeats(hashes: pd.Series | np.ndarray, metric: str = "final_validation_accuracy") -> pd.DataFrame:
-    """One NB-101 metric per training repeat (`r0`, `r1`, `r2`) for each hash, from the embedded table."""
-    columns = [nb101.metric_column(metric, repeat) for repeat in range(nb101.REPEATS)]
-    table = pq.read_table(data_path(nb101.METRICS_FILE), columns=["hash", *columns]).to_pandas().set_index("hash")
-    wanted = pd.Index(pd.unique(np.asarray(hashes)), name="hash")
-    rows = table.reindex(wanted)
+    """One NB-101 metric per training repeat (`r0`, `r1`, `r2`) for each hash (`NB101.repeats`)."""
+    rows = _nb101().repeats(pd.unique(np.asarray(hashes)), [metric])
     if rows.isna().any(axis=None):
         missing = rows.index[rows.isna().any(axis=1)]
         raise DataFileError(f"{len(missing)} cells lack NB-101 repeats in data/{nb101.METRICS_FILE}, e.g. {list(missing[:3])}")

@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-SPACES_TABLE2 = ("A4", "A3", "A2", "A1", "A0", "A0-nores", "A0-res")  # the paper's row order
+from wsnas.space import PAPER_ORDER
+
+SPACES_TABLE2 = PAPER_ORDER  # the paper's row order
 TOP_K = (1, 10, 100)
 ALPHA = 0.05
 DEFAULT_COLUMN = "baseline/bns_ft"
@@ -504,14 +506,11 @@ def table2_json(reading: str | Reading = "default") -> dict:
 
 def with_repeats(evaluations: pd.DataFrame) -> pd.DataFrame:
     """Add the per-repeat NB-101 columns final_{validation,test}_accuracy_r{0,1,2}, final_training_time_r{0,1,2}."""
-    import pyarrow.parquet as pq
+    from wsnas import reference
 
-    from wsnas import nb101
-    from wsnas.datafiles import data_path
-
-    wanted = [nb101.metric_column(f"final_{m}", r) for m in ("validation_accuracy", "test_accuracy", "training_time")
-              for r in range(nb101.REPEATS)]
-    table = pq.read_table(data_path(nb101.METRICS_FILE), columns=["hash", *wanted]).to_pandas()
+    metrics = ("final_validation_accuracy", "final_test_accuracy", "final_training_time")
+    table = reference._nb101().repeats(evaluations["hash"].unique(), metrics).reset_index()
+    wanted = [column for column in table.columns if column != "hash"]
     return evaluations.drop(columns=[c for c in wanted if c in evaluations]).merge(table, on="hash", how="left")
 
 

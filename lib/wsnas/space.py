@@ -40,6 +40,7 @@ INPUT_LABEL, OUTPUT_LABEL = -1, -2  # NB-101 hash labels of the input and output
 MAX_VERTICES = 7
 MAX_EDGES = 9
 SPACES: tuple[str, ...] = ("A0", "A1", "A2", "A3", "A4", "A0-res", "A0-nores")
+PAPER_ORDER: tuple[str, ...] = ("A4", "A3", "A2", "A1", "A0", "A0-nores", "A0-res")  # rows of the paper's tables
 # Each space is defined by two structural properties of the pruned cell; None means "any".
 SPACE_RULES: dict[str, dict[str, int | bool | None]] = {
     "A0": {"output_in_degree": None, "input_output_edge": None},

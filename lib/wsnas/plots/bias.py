@@ -13,8 +13,9 @@ from matplotlib.gridspec import GridSpecFromSubplotSpec, SubplotSpec
 from matplotlib.ticker import MaxNLocator
 
 from wsnas.bias import FEATURES, TRUTH
+from wsnas.space import PAPER_ORDER
 
-SPACE_ORDER = ("A4", "A3", "A2", "A1", "A0", "A0-nores", "A0-res")  # the paper's supplementary order
+SPACE_ORDER = PAPER_ORDER  # the paper's supplementary order
 SPACE_COLOURS = dict(zip(SPACE_ORDER, sns.color_palette("deep", len(SPACE_ORDER))))
 PROXY_LABEL = "proxy accuracy (BNS-FT)"
 TRUTH_LABEL = "NB-101 mean validation accuracy"
