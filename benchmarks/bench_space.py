@@ -17,7 +17,7 @@ import time
 import numpy as np
 from nasbench_pytorch.model import graph_util
 
-from wsnas import space
+from wsnas import enumeration, space
 
 
 def timed(function, *args, **kwargs):
@@ -40,7 +40,7 @@ def python_enumeration(max_vertices: int) -> int:
 
 
 def vectorised_enumeration(max_vertices: int) -> int:
-    return sum(len(space.enumerate_cells(v)) for v in range(2, max_vertices + 1))
+    return sum(len(enumeration.enumerate_cells(v)) for v in range(2, max_vertices + 1))
 
 
 def hash_module_per_cell(sample: int) -> tuple[float, float]:
@@ -53,7 +53,7 @@ def hash_module_per_cell(sample: int) -> tuple[float, float]:
 
 def labelled_graph_count() -> int:
     """Labelled graphs that generate_graphs.py hashes: full DAGs with ≤ 9 edges × op labellings."""
-    return sum(len(space._full_dag_bits(v)) * len(space.OPS) ** (v - 2) for v in range(2, space.MAX_VERTICES + 1))
+    return sum(len(enumeration.full_dag_bits(v)) * len(space.OPS) ** (v - 2) for v in range(2, space.MAX_VERTICES + 1))
 
 
 def table_load() -> None:
@@ -69,7 +69,7 @@ def main() -> None:
     small_python, python_wall, python_cpu = timed(python_enumeration, 5)
     small_ours, ours_wall, ours_cpu = timed(vectorised_enumeration, 5)
     assert small_python == small_ours == 2532
-    table, build_wall, build_cpu = timed(space.build_space_table)
+    table, build_wall, build_cpu = timed(enumeration.build_space_table)
     per_cell_wall, per_cell_cpu = hash_module_per_cell(args.sample)
     labelled = labelled_graph_count()
     loads = [timed(table_load)[1:] for _ in range(5)]

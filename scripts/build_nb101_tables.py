@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from wsnas import space
+from wsnas.graph_hash import hash_graphs
 from wsnas.nb101 import METRICS, METRICS_FILE, REPEATS, TEST_RUN0_FILE, TEST_RUN0_SCHEMA, metrics_table_from_repeats, write_table
 from wsnas.safe_pickle import load as safe_load
 
@@ -94,7 +95,7 @@ def hash_cells(cells: list[space.Cell]) -> np.ndarray:
     hashes = np.empty(len(cells), dtype="U32")
     for size in np.unique(sizes):
         members = np.flatnonzero(sizes == size)
-        hashes[members] = space.hash_graphs(
+        hashes[members] = hash_graphs(
             np.stack([pruned[i].adjacency for i in members]), np.array([pruned[i].labels for i in members])
         )
     return hashes

@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 
 from wsnas.datafiles import atomic_path
 from wsnas.safe_pickle import load as safe_load
-from wsnas.space import SPACES, Cell, hash_graphs
+from wsnas.graph_hash import hash_graphs
+from wsnas.space import SPACES, Cell
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARCHIVE = REPO_ROOT / ".." / "shared" / "reference" / "results_paper.tar.xz"

@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wsnas.datafiles import atomic_path, data_dir, sha256_of
-from wsnas.space import TABLE_FILE, build_space_table
+from wsnas.enumeration import build_space_table
+from wsnas.space import TABLE_FILE
 
 # Fixed writer options: no timestamps, no pandas metadata, one row group, so the bytes depend
 # only on the table and the pyarrow version (which pyproject.toml pins).

@@ -12,6 +12,8 @@ from nasbench_pytorch.model.model import compute_vertex_channels as reference_ve
 
 from wsnas import safe_pickle
 from wsnas.datafiles import data_path, manifest
+from wsnas.enumeration import all_labellings, enumerate_cells, first_isomorphic_graph, full_dag_bits
+from wsnas.graph_hash import hash_graphs
 from wsnas.space import (
     OPS,
     SPACES,
@@ -19,14 +21,9 @@ from wsnas.space import (
     InvalidCellError,
     UnknownHashError,
     UnknownSpaceError,
-    _first_isomorphic_graph,
-    _full_dag_bits,
-    _labellings,
     adjacency_from_bits,
     cell_at,
     compute_vertex_channels,
-    enumerate_cells,
-    hash_graphs,
     index_of,
     op_codes_from_packed,
     sample_cells,
@@ -135,7 +132,7 @@ def test_hash_matches_the_fixture_and_hash_module(fixture_cells):
 def test_batched_hash_matches_hash_module_on_labelled_graphs():
     rng = np.random.default_rng(0)
     for num_vertices in (2, 3, 4, 5, 6, 7):
-        bits = _full_dag_bits(num_vertices)
+        bits = full_dag_bits(num_vertices)
         chosen = rng.choice(len(bits), size=min(60, len(bits)), replace=True)
         adjacency = adjacency_from_bits(bits[chosen], num_vertices)
         labels = np.full((len(chosen), num_vertices), -2)
@@ -252,16 +249,16 @@ def test_rebuilt_slice_equals_the_cached_table():
 def test_isomorphism_dedupe_equals_hashing_every_labelled_graph():
     # What generate_graphs.py does: hash all labelled graphs, keep the first of each hash.
     num_vertices = 5
-    bits = _full_dag_bits(num_vertices)
-    labellings = _labellings(num_vertices)
-    adjacency = np.repeat(adjacency_from_bits(bits, num_vertices), len(labellings), axis=0)
+    bits = full_dag_bits(num_vertices)
+    labelled = all_labellings(num_vertices)
+    adjacency = np.repeat(adjacency_from_bits(bits, num_vertices), len(labelled), axis=0)
     labels = np.concatenate(
-        [np.full((len(adjacency), 1), -1), np.tile(labellings, (len(bits), 1)), np.full((len(adjacency), 1), -2)],
+        [np.full((len(adjacency), 1), -1), np.tile(labelled, (len(bits), 1)), np.full((len(adjacency), 1), -2)],
         axis=1,
     )
     hashes = hash_graphs(adjacency, labels)
     _, first_by_hash, hash_class = np.unique(hashes, return_index=True, return_inverse=True)
-    first_by_isomorphism = _first_isomorphic_graph(bits, num_vertices)
+    first_by_isomorphism = first_isomorphic_graph(bits, num_vertices)
     assert np.array_equal(first_by_hash[hash_class], first_by_isomorphism)
 
 

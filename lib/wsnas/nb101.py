@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import space
+from wsnas.graph_hash import INPUT_LABEL, OUTPUT_LABEL, hash_graphs
 from wsnas.datafiles import DataFileError, atomic_path, data_path, user_cache_dir
 from wsnas.tfrecord import METRICS, read_records, record_metrics
 
@@ -251,14 +252,14 @@ def _check_hashes(hashes: np.ndarray, cells: list[tuple[np.ndarray, list[str]]],
     if len(unknown):
         raise ValueError(f"{path}: {len(unknown)} hashes are not NB-101 cells, e.g. {list(unknown[:3])}")
     sizes = np.array([len(ops) for _, ops in cells])
-    label_of = {space.INPUT: space.INPUT_LABEL, space.OUTPUT: space.OUTPUT_LABEL} | {op: i for i, op in enumerate(space.OPS)}
+    label_of = {space.INPUT: INPUT_LABEL, space.OUTPUT: OUTPUT_LABEL} | {op: i for i, op in enumerate(space.OPS)}
     for size in np.unique(sizes):
         members = np.flatnonzero(sizes == size)
         try:
             labels = np.array([[label_of[op] for op in cells[i][1]] for i in members])
         except KeyError as error:
             raise ValueError(f"{path}: unknown op {error} in a record") from None
-        computed = space.hash_graphs(np.stack([cells[i][0] for i in members]), labels).astype(str)
+        computed = hash_graphs(np.stack([cells[i][0] for i in members]), labels).astype(str)
         wrong = members[computed != hashes[members]]
         if len(wrong):
             raise ValueError(f"{path}: {len(wrong)} records hash differently from their cell, e.g. {hashes[wrong[0]]}")
