@@ -29,8 +29,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import random
+from collections.abc import Iterable, KeysView
 from pathlib import Path
-from typing import Any, Iterable, KeysView
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -129,7 +130,7 @@ def _on_input_output_paths(edges: np.ndarray) -> np.ndarray:
 def spec_from_naslib(encoding: Iterable[int]) -> ModelSpec:
     """The spec of NASLib's flat encoding: V·V adjacency entries then V op codes (`NASLIB_OPS`)."""
     values = [int(value) for value in encoding]
-    size = int(round((-1 + np.sqrt(1 + 4 * len(values))) / 2))
+    size = round((-1 + np.sqrt(1 + 4 * len(values))) / 2)
     if size * size + size != len(values):
         raise ValueError(f"a NASLib encoding has V·V + V entries (56 for 7 vertices), got {len(values)}")
     if any(not 0 <= code < len(NASLIB_OPS) for code in values[-size:]):
