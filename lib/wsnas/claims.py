@@ -1,123 +1,424 @@
-"""The paper's main claims, each checked against the authors' released evaluations.
+"""The paper's main claims, each with its decision rule, its verdict and how the verdict changes
+under every reading the project computes.
 
-Each check returns a `Claim`: the claim in our words, the evidence the book computes, and a
-verdict (`supported`, `partly supported`, `not supported`). The introduction shows them as a
-scoreboard; the chapters hold the detail.
+The rule comes first. A claim is "supported" only by a significant test in the claim's
+direction (or, for a claim of no effect, an equivalence test); a non-significant result is
+"not contradicted (weak evidence)"; a significant test against the claim "contradicts" it;
+claims about several spaces can be "partly supported". Each claim is then re-decided under
+every reading of the data the project computes (test, multiple-testing correction, counting
+of duplicate runs, protocol of the search, ...): the verdict is "robust" when every reading
+gives the same verdict, else it "depends on the reading", and the readings that flip it are
+named. By default each distinct super-net counts once: a run released twice (byte-identical,
+`wsnas.reference.duplicate_runs`) is one super-net; the paper's counting is one reading.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.stats
 
-from wsnas import bias, metrics, reference, search, space
+from wsnas import bias, metrics, names, reference, search, space
+from wsnas.metrics import ALPHA
 
-SUPPORTED, PARTLY, NOT_SUPPORTED = "supported", "partly supported", "not supported"
-ALPHA = 0.05
+SUPPORTED = "supported"
+PARTLY = "partly supported"
+WEAK = "not contradicted (weak evidence)"
+CONTRADICTED = "contradicted"
+VERDICTS = (SUPPORTED, PARTLY, WEAK, CONTRADICTED)
+ROBUST, DEPENDS = "robust", "depends on the reading"
+EQUIVALENCE_MARGIN = 0.3  # |Spearman| below this counts as "no relation" (two one-sided tests, Fisher z)
+
+CHAPTER_TITLES = {"ranking": "Ranking", "variants": "Variants", "ws_search": "Search", "bias": "Bias"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The verdict of a claim under one reading of the data, and the numbers behind it."""
+
+    reading: str
+    verdict: str
+    evidence: str
 
 
 @dataclass(frozen=True)
 class Claim:
+    """One claim of the paper: its rule, its verdict under the default reading and under every other."""
+
+    id: str
     claim: str
-    evidence: str
-    verdict: str
+    rule: str
     chapter: str
+    readings: tuple[Reading, ...] = field(repr=False)
+
+    @property
+    def verdict(self) -> str:
+        return self.readings[0].verdict
+
+    @property
+    def evidence(self) -> str:
+        return self.readings[0].evidence
+
+    @property
+    def robust(self) -> bool:
+        return len({reading.verdict for reading in self.readings}) == 1
+
+    @property
+    def flipping(self) -> list[Reading]:
+        """The readings whose verdict differs from the default's."""
+        return [reading for reading in self.readings if reading.verdict != self.verdict]
+
+    @property
+    def robustness(self) -> str:
+        """'robust', or 'depends on the reading: <reading> → <verdict>; ...'."""
+        if self.robust:
+            return f"{ROBUST} (all {len(self.readings)} readings agree)"
+        flips = "; ".join(f"{reading.reading} → {reading.verdict}" for reading in self.flipping)
+        return f"{DEPENDS}: {flips}"
+
+    def as_json(self) -> dict:
+        """The claim for `wsnas reference claims --json`."""
+        return {"id": self.id, "claim": self.claim, "rule": self.rule, "verdict": self.verdict,
+                "evidence": self.evidence, "chapter": self.chapter, "robust": self.robust,
+                "sensitivity": [{"reading": r.reading, "verdict": r.verdict, "evidence": r.evidence}
+                                for r in self.readings]}
 
 
-def batchnorm_fine_tuning_is_necessary(evaluations: pd.DataFrame) -> Claim:
-    table = reference.table1_recomputed(evaluations)
-    no_ft, bns_ft = table[("baseline/no_ft", "mean")], table[("baseline/bns_ft", "mean")]
-    improved = int((bns_ft > no_ft).sum())
-    gain = metrics.relative_improvement(no_ft.astype(float), bns_ft.astype(float))
-    evidence = (f"BNS-FT beats NO-FT in {improved} of {len(table)} spaces; Spearman rises from "
-                f"{no_ft.mean():.2f} to {bns_ft.mean():.2f} on average "
-                f"(mean relative gain {gain['mean_of_relative_improvements']:.0%}, "
-                f"ratio of means {gain['ratio_of_means']:.0%}).")
-    verdict = SUPPORTED if improved == len(table) else PARTLY
-    return Claim("Fine-tuning the batch-norm statistics per cell is necessary for a useful ranking",
-                 evidence, verdict, "ranking")
+# ---------------------------------------------------------------------------------------------
+# Statistics shared by the rules
 
 
-def variants_help_a_little(evaluations: pd.DataFrame, seed: int = 0, n_resamples: int = 10_000) -> Claim:
-    per_run = reference.correlations(evaluations)
+def holm(p_values) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (same order as given; NaN stays NaN)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def spearman_test(x, y, alternative: str = "two-sided") -> tuple[float, float]:
+    """Spearman ρ of two short samples and its exact permutation p-value (all n! pairings, vectorised)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if not 3 <= len(x) <= 8 or len(x) != len(y):
+        raise ValueError(f"the exact test needs 3 to 8 paired values, got {len(x)} and {len(y)}")
+    rank_x, rank_y = scipy.stats.rankdata(x), scipy.stats.rankdata(y)
+    pairings = rank_x[np.array(list(itertools.permutations(range(len(x)))))]
+    centred_x, centred_y = pairings - pairings.mean(axis=1, keepdims=True), rank_y - rank_y.mean()
+    null = centred_x @ centred_y / np.sqrt((centred_x**2).sum(axis=1) * (centred_y**2).sum())
+    rho = float(scipy.stats.spearmanr(x, y).statistic)
+    tolerance = 1e-12
+    p = {"less": np.mean(null <= rho + tolerance), "greater": np.mean(null >= rho - tolerance),
+         "two-sided": np.mean(np.abs(null) >= abs(rho) - tolerance)}[alternative]
+    return rho, float(p)
+
+
+def correlation_equivalence_p(rho: float, n: int, margin: float = EQUIVALENCE_MARGIN) -> float:
+    """p of two one-sided tests that |ρ| < margin (Fisher z, Bonett–Wright standard error for Spearman)."""
+    if n <= 3:
+        return 1.0
+    se = np.sqrt((1 + rho**2 / 2) / (n - 3))
+    z, bound = np.arctanh(np.clip(rho, -0.999999, 0.999999)), np.arctanh(margin)
+    return float(max(scipy.stats.norm.sf((z + bound) / se), scipy.stats.norm.cdf((z - bound) / se)))
+
+
+def distinct_runs(per_run: pd.DataFrame, duplicates: pd.DataFrame) -> pd.DataFrame:
+    """`per_run` (one row per column, space, seed) without the second copy of each run released twice."""
+    copies = pd.MultiIndex.from_frame(duplicates[["column", "space", "seed_copy"]])
+    keys = pd.MultiIndex.from_frame(per_run[["column", "space", "seed"]])
+    return per_run.loc[~keys.isin(copies)].reset_index(drop=True)
+
+
+def _counting(per_run: pd.DataFrame, duplicates: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {"distinct super-nets": distinct_runs(per_run, duplicates), "paper's count (copies twice)": per_run}
+
+
+def _kept(per_run: pd.DataFrame) -> pd.DataFrame:
+    return per_run.loc[~per_run["diverged"].astype(bool)]
+
+
+def _count_verdict(better: int, worse: int, total: int) -> str:
+    """Verdict of a claim "X is better" tested in `total` places."""
+    if better > total / 2 and worse == 0:
+        return SUPPORTED
+    if better > worse:
+        return PARTLY
+    if worse > better:
+        return CONTRADICTED
+    return WEAK
+
+
+def _correlation_verdict(rho: float, p_claim: float, p_against: float, p_equivalent: float | None = None) -> str:
+    if p_claim < ALPHA or (p_equivalent is not None and p_equivalent < ALPHA):
+        return SUPPORTED
+    if p_against < ALPHA:
+        return CONTRADICTED
+    return WEAK
+
+
+def _claim(id: str, claim: str, rule: str, chapter: str, readings: dict[str, tuple[str, str]]) -> Claim:
+    return Claim(id, claim, rule, chapter, tuple(Reading(name, *value) for name, value in readings.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# The claims
+
+
+def bns_gains(per_run: pd.DataFrame, correction: str = "holm") -> pd.DataFrame:
+    """Per space: mean Spearman of BNS-FT and NO-FT over kept super-nets, one-sided Welch p (BNS-FT > NO-FT)."""
+    kept = _kept(per_run)
+    rows = []
+    for space_name in names.SPACE_ORDER:
+        values = {mode: kept.loc[(kept["space"] == space_name) & (kept["column"] == f"baseline/{mode}"),
+                                 "spearman"].to_numpy() for mode in ("bns_ft", "no_ft")}
+        test = scipy.stats.ttest_ind(values["bns_ft"], values["no_ft"], equal_var=False, alternative="greater")
+        rows.append({"space": space_name, "bns_ft": values["bns_ft"].mean(), "no_ft": values["no_ft"].mean(),
+                     "p": float(test.pvalue), "p_against": 1 - float(test.pvalue)})
+    table = pd.DataFrame(rows).set_index("space")
+    table["p_holm"] = holm(table["p"])
+    table["p_against_holm"] = holm(table["p_against"])
+    return table
+
+
+def batchnorm_fine_tuning_is_necessary(evaluations: pd.DataFrame, per_run: pd.DataFrame,
+                                       duplicates: pd.DataFrame) -> Claim:
+    rule = ("Per space, BNS-FT's Spearman ρ must be significantly higher than NO-FT's (one-sided Welch t-test "
+            "over the super-nets, α = 0.05, Holm-corrected over the 7 spaces). Supported if it is in every space; "
+            "partly supported if in more spaces than the reverse; contradicted if NO-FT wins more often.")
+    readings = {}
+    for counting, runs in _counting(per_run, duplicates).items():
+        gains = bns_gains(runs)
+        for correction, column in (("Holm", "p_holm"), ("uncorrected", "p")):
+            better = int((gains[column] < ALPHA).sum())
+            worse = int((gains["p_against" + column[1:]] < ALPHA).sum())
+            relative = metrics.relative_improvement(gains["no_ft"], gains["bns_ft"])
+            verdict = SUPPORTED if better == len(gains) else _count_verdict(better, worse, len(gains))
+            evidence = (f"BNS-FT is significantly above NO-FT in {better} of {len(gains)} spaces "
+                        f"(largest {correction} p = {names.p_value(gains[column].max())}); mean ρ "
+                        f"{names.rho(gains['no_ft'].mean())} → {names.rho(gains['bns_ft'].mean())} "
+                        f"(ratio of means {names.percent(relative['ratio_of_means'], signed=True)}).")
+            readings[f"{counting}, {correction}"] = (verdict, evidence)
+    return _claim("bns-ft-necessary", "Fine-tuning the batch-norm statistics per cell (BNS-FT) is necessary "
+                  "for a useful ranking", rule, "ranking", readings)
+
+
+def variant_tests(per_run: pd.DataFrame, control: str = "baseline/bns_ft", n_resamples: int = 10_000,
+                  seed: int = 0) -> pd.DataFrame:
+    """Per (space, variant): difference of mean ρ over the control, bootstrap CI, Welch p, Holm-corrected Welch p."""
     bns = per_run.loc[per_run["column"].str.endswith("/bns_ft")]
-    improvement = metrics.improvement_over(bns, "baseline/bns_ft", n_resamples=n_resamples, seed=seed)
-    beyond_noise = improvement.loc[~improvement["within_seed_noise"]]
-    better = int((beyond_noise["difference"] > 0).sum())
-    worse = int((beyond_noise["difference"] < 0).sum())
-    evidence = (f"Of {len(improvement)} (variant, space) pairs, {better} improve on the BNS-FT baseline beyond "
-                f"seed noise (95% bootstrap CI), {worse} are worse and {len(improvement) - better - worse} are "
-                f"within noise; mean change {improvement['difference'].mean():+.3f} Spearman.")
-    verdict = SUPPORTED if better > len(improvement) / 2 and worse == 0 else PARTLY
-    return Claim("The weight-sharing variants (single kernel, pro-rata sampling, AVG-3) improve the ranking a little",
-                 evidence, verdict, "variants")
+    tests = metrics.improvement_over(bns, control, n_resamples=n_resamples, seed=seed)
+    tests["welch_p_holm"] = holm(tests["welch_p"])
+    return tests
+
+
+def variants_help_a_little(evaluations: pd.DataFrame, per_run: pd.DataFrame, duplicates: pd.DataFrame,
+                           n_resamples: int = 10_000) -> Claim:
+    rule = ("Per (space, variant) pair, the variant's mean Spearman ρ must differ significantly from the BNS-FT "
+            "baseline's over the super-nets (Welch's t-test, two-sided α = 0.05; super-nets of two columns are "
+            "independent). Supported if more than half of the 28 pairs are significantly better and none worse; "
+            "partly supported if more pairs are better than worse; contradicted if more are worse; not "
+            "contradicted (weak evidence) if none differ.")
+    readings = {}
+    for counting, runs in _counting(per_run, duplicates).items():
+        tests = variant_tests(runs, n_resamples=n_resamples)
+        decisions = {
+            "Welch": tests["welch_p"] < ALPHA,
+            "Welch, Holm over 28 pairs": tests["welch_p_holm"] < ALPHA,
+            "percentile bootstrap CI": ~tests["within_seed_noise"],
+        }
+        for test, significant in decisions.items():
+            better = int((significant & (tests["difference"] > 0)).sum())
+            worse = int((significant & (tests["difference"] < 0)).sum())
+            evidence = (f"{better} of {len(tests)} pairs significantly better than the BNS-FT baseline, {worse} "
+                        f"worse, {len(tests) - better - worse} indistinguishable; mean change "
+                        f"{names.decimal(tests['difference'].mean(), 3, signed=True)} ρ.")
+            readings[f"{test}, {counting}"] = (_count_verdict(better, worse, len(tests)), evidence)
+    return _claim("variants-help", "The variants (SINGLE-K, PRO-RATA, AVG-3, S-K + P-R) improve the ranking a "
+                  "little over the BNS-FT baseline", rule, "variants", readings)
+
+
+def _search_counts(table: pd.DataFrame, corrected: bool = False) -> tuple[int, int, int]:
+    p = table.xs("p", axis=1, level=1).to_numpy(dtype=float).ravel()
+    direction = table.xs("direction", axis=1, level=1).to_numpy().ravel()
+    if corrected:
+        significant = holm(p) < ALPHA
+        direction = np.where(significant, direction, "x")
+    return int((direction == "<").sum()), int((direction == ">").sum()), direction.size
+
+
+def _search_verdict(better: int, worse: int, cells: int) -> str:
+    if better > cells / 3:
+        return CONTRADICTED
+    return SUPPORTED if worse > better else WEAK
+
+
+HOLM_READINGS = ("default", "random_expectation")  # readings also shown with Holm over the 21 cells
+
+
+def search_readings(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Per reading of the search protocol (and Holm over the 21 cells): cells where WS is better, worse, verdict."""
+    rows = []
+    with_repeats = None
+    for reading, chosen in search.READINGS.items():
+        frame = evaluations
+        if chosen.repeat is not None:
+            with_repeats = reference.with_repeats(evaluations) if with_repeats is None else with_repeats
+            frame = with_repeats
+        table = search.table2(frame, chosen)
+        for corrected in (False, True) if reading in HOLM_READINGS else (False,):
+            better, worse, cells = _search_counts(table, corrected)
+            label = names.READING_NAMES.get(reading, reading) + (", Holm over 21 cells" if corrected else "")
+            rows.append({"reading": label, "better": better, "worse": worse, "cells": cells,
+                         "verdict": _search_verdict(better, worse, cells)})
+    return pd.DataFrame(rows)
 
 
 def ws_rarely_beats_random(evaluations: pd.DataFrame) -> Claim:
-    table = search.table2(evaluations)
-    directions = table.xs("direction", axis=1, level=1)
-    ws_better = int((directions == "<").to_numpy().sum())
-    ws_worse = int((directions == ">").to_numpy().sum())
-    cells = directions.size
-    evidence = (f"Recomputed Table 2: WS-guided search is significantly better than random search in "
-                f"{ws_better} of {cells} (space, TOP-k) cells, worse in {ws_worse}, and not different in "
-                f"{cells - ws_better - ws_worse} (one-sided Wilcoxon, 5 paired runs).")
-    verdict = SUPPORTED if ws_better <= cells / 3 else NOT_SUPPORTED
-    return Claim("Search guided by weight-sharing is rarely better than random search", evidence, verdict, "ws_search")
+    rule = ("Per (space, TOP-k) cell, WS-guided and random search are compared by the paper's one-sided Wilcoxon "
+            "signed-rank test over the 5 paired runs (α = 0.05). Contradicted if WS is significantly better in more "
+            "than a third of the 21 cells; supported if it is better in at most a third and significantly worse in "
+            "more cells than better; otherwise not contradicted (weak evidence).")
+    table = search_readings(evaluations)
+    readings = {row.reading: (row.verdict, (f"WS significantly better than random in {row.better} of {row.cells} "
+                              f"(space, TOP-k) cells, worse in {row.worse}, not different in "
+                              f"{row.cells - row.better - row.worse}."))
+                for row in table.itertuples()}
+    return _claim("ws-rarely-beats-random", "Search guided by weight-sharing is rarely better than random search",
+                  rule, "ws_search", readings)
 
 
-def correlation_does_not_explain_search(evaluations: pd.DataFrame, k: int = 10) -> Claim:
-    correlation = reference.table1_recomputed(evaluations)[("baseline/bns_ft", "mean")].astype(float)
-    advantage = pd.Series({
-        name: float((regrets["random"] - regrets["ws"]).mean())
-        for name in correlation.index
-        for regrets in [search.top_k_regrets(evaluations, name, k)]
-    })
-    result = scipy.stats.spearmanr(correlation, advantage.reindex(correlation.index))
-    evidence = (f"Across the 7 spaces, the Spearman between a space's BNS-FT correlation and WS's mean TOP-{k} "
-                f"regret advantage over random search is {result.statistic:+.2f} (p = {result.pvalue:.2f}).")
-    verdict = SUPPORTED if result.pvalue > ALPHA else NOT_SUPPORTED
-    return Claim("A higher ranking correlation does not by itself give a better search", evidence, verdict, "ws_search")
+def search_advantage(evaluations: pd.DataFrame, k: int) -> pd.Series:
+    """Per space: mean over runs of random's TOP-k regret minus WS's (positive = WS better)."""
+    return pd.Series({space_name: float((regrets["random"] - regrets["ws"]).mean())
+                      for space_name in names.SPACE_ORDER
+                      for regrets in [search.top_k_regrets(evaluations, space_name, k)]})
+
+
+def correlation_does_not_explain_search(evaluations: pd.DataFrame, per_run: pd.DataFrame,
+                                        top_k: tuple[int, ...] = (10, 1, 100)) -> Claim:
+    rule = ("Across the 7 spaces, Spearman ρ between a space's mean BNS-FT correlation and WS's mean TOP-k regret "
+            "advantage over random search (exact permutation test, α = 0.05). Supported if ρ is significantly "
+            f"negative (one-sided) or equivalent to zero (two one-sided tests, |ρ| < {EQUIVALENCE_MARGIN}); "
+            "contradicted if significantly positive; otherwise not contradicted (weak evidence).")
+    correlation = _kept(per_run).loc[lambda runs: runs["column"] == "baseline/bns_ft"].groupby("space")["spearman"].mean()
+    readings = {}
+    for k in top_k:
+        advantage = search_advantage(evaluations, k).reindex(correlation.index)
+        rho, p_less = spearman_test(correlation, advantage, "less")
+        _, p_greater = spearman_test(correlation, advantage, "greater")
+        p_equivalent = correlation_equivalence_p(rho, len(correlation))
+        verdict = _correlation_verdict(rho, p_less, p_greater, p_equivalent)
+        readings[f"TOP-{k}" + (" (default)" if k == top_k[0] else "")] = (
+            verdict, (f"ρ = {names.rho(rho, signed=True)} over 7 spaces (one-sided p = {names.p_value(p_less)} "
+                     f"for a negative ρ, {names.p_value(p_greater)} for a positive one; equivalence p = "
+                     f"{names.p_value(p_equivalent)})."))
+    return _claim("correlation-not-search", "A higher ranking correlation does not by itself give a better search",
+                  rule, "ws_search", readings)
 
 
 def larger_spaces_correlate_worse(evaluations: pd.DataFrame) -> Claim:
+    rule = ("Spearman ρ between a space's number of cells and its BNS-FT correlation over the 7 spaces must be "
+            "significantly negative (one-sided exact permutation test, α = 0.05). Contradicted if significantly "
+            "positive; otherwise not contradicted (weak evidence).")
     sizes = pd.Series(space.space_sizes(), dtype=float)
-    paper = bias.size_correlation(reference.paper_table1()[("baseline/bns_ft", "mean")].astype(float), sizes)
-    recomputed = bias.size_correlation(
-        reference.table1_recomputed(evaluations)[("baseline/bns_ft", "mean")].astype(float), sizes)
-    evidence = (f"Spearman between space size and BNS-FT correlation: {paper['spearman']:+.2f} from the paper's "
-                f"rounded table (p = {paper['p_value']:.2f}; exact permutation p = {paper['p_value_exact']:.2f}), "
-                f"{recomputed['spearman']:+.2f} recomputed; 7 nested spaces, so the test is weak.")
-    verdict = PARTLY if paper["p_value_exact"] > ALPHA else SUPPORTED
-    return Claim("Larger search spaces give lower correlations", evidence, verdict, "bias")
+    means = {"recomputed means": reference.table1_recomputed(evaluations)[("baseline/bns_ft", "mean")],
+             "the paper's rounded means": reference.paper_table1()[("baseline/bns_ft", "mean")]}
+    readings = {}
+    for source, mean in means.items():
+        mean = mean.astype(float)
+        size = sizes.reindex(mean.index)
+        rho, p_less = spearman_test(size, mean, "less")
+        _, p_greater = spearman_test(size, mean, "greater")
+        t_two_sided = float(scipy.stats.spearmanr(size, mean).pvalue)
+        tests = {"exact one-sided": (p_less, p_greater),
+                 "t-approximation, two-sided (the paper's p)": (t_two_sided if rho < 0 else 1.0,
+                                                                t_two_sided if rho > 0 else 1.0)}
+        for test, (p_claim, p_against) in tests.items():
+            readings[f"{source}, {test}"] = (
+                _correlation_verdict(rho, p_claim, p_against),
+                (f"ρ(space size, BNS-FT ρ) = {names.rho(rho, signed=True)}, p = {names.p_value(p_claim)} "
+                f"(7 nested spaces)."))
+    return _claim("larger-spaces-worse", "Larger search spaces give lower correlations", rule, "bias", readings)
+
+
+def bias_effects(evaluations: pd.DataFrame, ci: str = "t") -> pd.DataFrame:
+    """Feature effects on the rank residual (`wsnas.bias.feature_effects`) with Holm-corrected p beside the raw p."""
+    effects = bias.feature_effects(evaluations, ci=ci)
+    effects["p_holm"] = holm(effects["p_value"])
+    return effects
+
+
+def sign_changes(effects: pd.DataFrame, significant: pd.Series) -> list[str]:
+    """Features with significant effects of both signs in different spaces."""
+    chosen = effects.loc[significant.to_numpy()]
+    signs = chosen.groupby("feature")["effect"].agg(lambda effect: set(np.sign(effect)))
+    return sorted(name for name, found in signs.items() if {-1.0, 1.0} <= found)
 
 
 def spaces_bias_differently(evaluations: pd.DataFrame) -> Claim:
-    effects = bias.feature_effects(evaluations)
-    significant = effects.loc[effects["p_value"] < ALPHA]
-    signs = significant.groupby("feature")["effect"].agg(lambda effect: set(np.sign(effect)))
-    reversed_features = sorted(name for name, found in signs.items() if found == {-1.0, 1.0})
-    evidence = (f"{len(significant)} of {len(effects)} (space, feature) effects on the proxy's rank residual are "
-                f"significant over the super-nets; {len(reversed_features)} features change sign between spaces "
-                f"({', '.join(reversed_features[:4]) or 'none'}).")
-    verdict = SUPPORTED if reversed_features else PARTLY
-    return Claim("Each search space biases the super-net in its own way", evidence, verdict, "bias")
+    rule = ("A feature's effect on the rank residual is estimated per super-net and tested against zero over the "
+            "super-nets of each space (one-sample t-test, Holm-corrected over every (space, feature) pair). "
+            "Supported if some feature is significantly over-evaluated in one space and significantly "
+            "under-evaluated in another; otherwise not contradicted (weak evidence).")
+    readings = {}
+    for ci in ("t", "bootstrap"):
+        effects = bias_effects(evaluations, ci=ci)
+        decisions = {"t-test, Holm": effects["p_holm"] < ALPHA, "t-test, uncorrected": effects["p_value"] < ALPHA}
+        if ci == "bootstrap":
+            decisions = {"bootstrap CI excludes 0": (effects["ci_low"] > 0) | (effects["ci_high"] < 0)}
+        for test, significant in decisions.items():
+            flipped = sign_changes(effects, significant.fillna(False))
+            evidence = (f"{int(significant.sum())} of {int(effects['p_value'].notna().sum())} testable (space, feature) "
+                        f"effects are significant; {len(flipped)} features change sign between spaces"
+                        f"{': ' + ', '.join(names.FEATURE_NAMES.get(f, f) for f in flipped) if flipped else ''}.")
+            readings[test] = (SUPPORTED if flipped else WEAK, evidence)
+    return _claim("spaces-bias-differently", "Each search space biases the super-net in its own way", rule, "bias",
+                  readings)
 
 
-CHECKS = (
-    batchnorm_fine_tuning_is_necessary,
-    variants_help_a_little,
-    ws_rarely_beats_random,
-    correlation_does_not_explain_search,
-    larger_spaces_correlate_worse,
-    spaces_bias_differently,
-)
+# ---------------------------------------------------------------------------------------------
+# All claims
 
 
-def scoreboard(evaluations: pd.DataFrame | None = None) -> pd.DataFrame:
-    """All claims with their evidence and verdict, one row each."""
+def check_all(evaluations: pd.DataFrame | None = None, n_resamples: int = 10_000) -> list[Claim]:
+    """Every claim, decided on the released evaluations."""
     evaluations = reference.load_evaluations() if evaluations is None else evaluations
-    return pd.DataFrame([vars(check(evaluations)) for check in CHECKS])
+    per_run = reference.correlations(evaluations)
+    duplicates = reference.duplicate_runs(evaluations)
+    distinct = distinct_runs(per_run, duplicates)
+    return [
+        batchnorm_fine_tuning_is_necessary(evaluations, per_run, duplicates),
+        variants_help_a_little(evaluations, per_run, duplicates, n_resamples=n_resamples),
+        ws_rarely_beats_random(evaluations),
+        correlation_does_not_explain_search(evaluations, distinct),
+        larger_spaces_correlate_worse(evaluations),
+        spaces_bias_differently(evaluations),
+    ]
+
+
+def scoreboard(claims: list[Claim]) -> pd.DataFrame:
+    """One row per claim: claim, verdict, robustness, evidence, chapter."""
+    return pd.DataFrame([{"id": claim.id, "claim": claim.claim, "verdict": claim.verdict,
+                          "robustness": claim.robustness, "evidence": claim.evidence, "chapter": claim.chapter}
+                         for claim in claims])
+
+
+def sensitivity(claim: Claim) -> pd.DataFrame:
+    """The claim's verdict under each reading, for a page (reading, verdict, evidence)."""
+    return pd.DataFrame([vars(reading) for reading in claim.readings])
+
+
+def by_id(claims: list[Claim], id: str) -> Claim:
+    """The claim with this id."""
+    for claim in claims:
+        if claim.id == id:
+            return claim
+    raise KeyError(f"no claim {id!r}: choose one of {', '.join(c.id for c in claims)}")

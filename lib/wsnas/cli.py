@@ -103,6 +103,18 @@ def command_reference_table2(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_reference_claims(args: argparse.Namespace) -> int:
+    from wsnas import claims
+
+    checked = claims.check_all()
+    if args.json:
+        _print_json([claim.as_json() for claim in checked])
+    else:
+        for claim in checked:
+            print(f"{claim.id}: {claim.verdict}; {claim.robustness}\n  {claim.evidence}")
+    return 0
+
+
 def command_train(args: argparse.Namespace) -> int:
     from wsnas.train import correlations, train_and_evaluate
 
@@ -191,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     table2.add_argument("--json", action="store_true", help="print JSON keyed by space, then top1/top10/top100")
     table2.add_argument("--reading", default="default", help="which reading of the search protocol to use")
     table2.set_defaults(handler=command_reference_table2)
+    claims = reference_commands.add_parser("claims", help="the paper's claims: rule, verdict, sensitivity to readings")
+    claims.add_argument("--json", action="store_true", help="print a JSON list, one object per claim")
+    claims.set_defaults(handler=command_reference_claims)
     train = commands.add_parser("train", help="train (or resume) one super-net and evaluate it NO-FT and BNS-FT")
     train.add_argument("--profile", default="demo", help="smoke | demo | paper (default: demo)")
     train.add_argument("--space", default="A4", help="A0, A1..A4, A0-res or A0-nores (default: A4)")
