@@ -8,6 +8,7 @@ import pytest
 from scipy import stats
 
 from wsnas import search
+from wsnas.space import PAPER_ORDER
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +32,22 @@ def test_exact_two_sided_test_cannot_go_below_0_0625_with_five_pairs():
     differences = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     exact = stats.wilcoxon(differences, method="exact").pvalue
     assert exact == pytest.approx(search.exact_two_sided_floor(5)) == pytest.approx(0.0625)
+
+
+@pytest.mark.parametrize("pairs", [4, 5])
+def test_attainable_p_values_are_the_ones_wilcoxon_paper_gives(pairs):
+    table = search.attainable_p_values(pairs)
+    ranks = np.arange(1, pairs + 1)
+    for w_plus, p in zip(table["W+"], table["one-sided p"]):
+        # differences ±rank whose positive ranks sum to W+ (greedy from the largest rank)
+        positive, left = np.zeros(pairs, dtype=bool), int(w_plus)
+        for rank in ranks[::-1]:
+            if rank <= left:
+                positive[rank - 1], left = True, left - rank
+        assert left == 0
+        differences = np.where(positive, ranks, -ranks).astype(float)
+        assert search.wilcoxon_paper(differences, np.zeros(pairs)) == (pytest.approx(p), ">" if p < 0.05 else "x")
+    assert len(table) == pairs * (pairs + 1) // 2 - pairs * (pairs + 1) // 4
 
 
 def test_a_zero_difference_is_dropped_and_gives_the_papers_0_03():
@@ -148,5 +165,5 @@ def test_the_stored_order_beats_a_random_permutation(evaluations):
 
 def test_table2_json_shape():
     result = search.table2_json()
-    assert list(result) == list(search.SPACES_TABLE2)
+    assert list(result) == list(PAPER_ORDER)
     assert result["A4"]["top1"]["direction"] == ">" and round(result["A4"]["top1"]["p"], 2) == 0.02

@@ -7,7 +7,7 @@ row per (run, cell) and compute one value per run with a pandas groupby.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,7 @@ import scipy.stats
 
 # The paper reports the population standard deviation over super-nets (see wsnas.reference).
 PAPER_DDOF = 0
+ALPHA = 0.05  # significance level of every test here and in the book, as in the paper
 
 
 def spearman(proxy: np.ndarray, target: np.ndarray) -> float:

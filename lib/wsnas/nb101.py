@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -131,6 +132,12 @@ class NB101:
                 raise DataFileError(f"no NB-101 metrics table at {path}: create one with `wsnas nb101 import PATH`")
             source = f"table {path}"
         return cls(_read_checked(path, METRICS_SCHEMA), _read_checked(data_path(TEST_RUN0_FILE), TEST_RUN0_SCHEMA), source)
+
+    @staticmethod
+    @cache
+    def default() -> NB101:
+        """`NB101.load()` (the imported full table if there is one, else the embedded one), loaded once per process."""
+        return NB101.load()
 
     def known_hashes(self) -> np.ndarray:
         """Hashes of the cells with full metrics (sorted)."""

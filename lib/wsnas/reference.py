@@ -1,4 +1,4 @@
-"""The authors' released evaluations and the paper's reported numbers (Tables 1 and 2).
+"""The authors' released evaluations and the paper's reported numbers (Tables 1 and 2), and the search's inputs.
 
 `data/released_evaluations.parquet` (built by `scripts/build_released_evaluations.py` from the
 authors' archive) holds one row per (run, position): `variant`, `mode`, `space`, `seed`,
@@ -10,6 +10,8 @@ Table 1 of the paper is the Spearman correlation between proxy and mean NB-101 v
 accuracy over each run's 1,000 cells, mean ± std over the 5 super-nets (seeds), leaving out
 super-nets that diverged. The paper's stds are population stds (ddof=0): with ddof=0 every
 recomputed std is within 0.022 of the paper's, with ddof=1 up to 0.042 away.
+
+Our own runs, beside these, are in `wsnas.ours`.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from wsnas import metrics, nb101, runs
+from wsnas import metrics, nb101
 from wsnas.datafiles import DataFileError, data_path
 from wsnas.nb101 import NB101
-from wsnas.space import PAPER_ORDER
+from wsnas.space import PAPER_ORDER, space_mask, space_table
 
 EVALUATIONS_FILE = "released_evaluations.parquet"
 VARIANT_COLUMNS = [
@@ -38,7 +40,7 @@ VARIANT_COLUMNS = [
     "single_k+pro_rata/bns_ft",
 ]
 PAPER_COLUMN_NAMES = dict(zip(VARIANT_COLUMNS, ["NO-FT", "BNS-FT", "SINGLE-K", "PRO-RATA", "AVG-3", "S-K + P-R"]))
-TABLE_SPACES = list(PAPER_ORDER)  # the paper's row order
+TOP_K = (1, 10, 100)  # the TOP-k columns of the paper's Table 2
 RUN_KEYS = ["variant", "mode", "space", "seed"]
 TRUTH_COLUMNS = ["mean_validation_accuracy", "mean_test_accuracy", "mean_training_time"]
 EVALUATIONS_SCHEMA = pa.schema(
@@ -73,11 +75,15 @@ _PAPER_TABLE2 = {
     "A0-nores": [(0.23, "x"), (0.02, "<"), (0.11, "x")],
     "A0-res": [(0.25, "x"), (0.11, "x"), (0.25, "x")],
 }
-TABLE2_TOP_K = [1, 10, 100]
 
 
 # ---------------------------------------------------------------------------------------------
 # The released evaluations
+
+
+def evaluation_column(variant, mode):
+    """The evaluation column "variant/mode" (strings, or pandas Series of them element-wise)."""
+    return variant + "/" + mode
 
 
 def read_released_evaluations() -> pd.DataFrame:
@@ -95,10 +101,10 @@ def read_released_evaluations() -> pd.DataFrame:
 @cache
 def _evaluations_with_truth() -> pd.DataFrame:
     evaluations = read_released_evaluations()
-    evaluations["column"] = evaluations["variant"] + "/" + evaluations["mode"]
+    evaluations["column"] = evaluation_column(evaluations["variant"], evaluations["mode"])
     diverged = run_summary(evaluations).set_index(RUN_KEYS)["diverged"]
     evaluations["diverged"] = diverged.reindex(pd.MultiIndex.from_frame(evaluations[RUN_KEYS])).to_numpy()
-    truth = _nb101().metrics(pd.unique(evaluations["hash"]))[TRUTH_COLUMNS]
+    truth = NB101.default().metrics(pd.unique(evaluations["hash"]))[TRUTH_COLUMNS]
     missing = truth.index[truth.isna().any(axis=1)]
     if len(missing):
         raise DataFileError(
@@ -120,7 +126,7 @@ def run_summary(evaluations: pd.DataFrame) -> pd.DataFrame:
         .agg(best_proxy="max", worst_proxy="min", cells="size")
         .reset_index()
     )
-    summary["column"] = summary["variant"] + "/" + summary["mode"]
+    summary["column"] = evaluation_column(summary["variant"], summary["mode"])
     # Constant proxy: no ranking at all. Best cell at chance: the super-net predicts one class.
     constant = summary["best_proxy"] == summary["worst_proxy"]
     at_chance = summary["best_proxy"] <= CHANCE_ACCURACY + CHANCE_MARGIN
@@ -132,6 +138,58 @@ def diverged_runs(evaluations: pd.DataFrame) -> pd.DataFrame:
     """The runs whose proxy is constant or at chance (~10%) over all their cells, found from the proxy alone."""
     summary = run_summary(evaluations)
     return summary.loc[summary["diverged"], ["column", *RUN_KEYS, "best_proxy", "worst_proxy"]].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The search's inputs (wsnas.search)
+
+
+def with_repeats(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Add the per-repeat NB-101 columns final_{validation,test}_accuracy_r{0,1,2}, final_training_time_r{0,1,2}."""
+    repeated = ("final_validation_accuracy", "final_test_accuracy", "final_training_time")
+    table = NB101.default().repeats(evaluations["hash"].unique(), repeated).reset_index()
+    wanted = [column for column in table.columns if column != "hash"]
+    return evaluations.drop(columns=[c for c in wanted if c in evaluations]).merge(table, on="hash", how="left")
+
+
+@cache
+def _search_evaluations() -> pd.DataFrame:
+    return load_evaluations()
+
+
+def load_search_evaluations(repeats: bool = False) -> pd.DataFrame:
+    """The released evaluations (`load_evaluations`, copied once per process), with the per-repeat columns if `repeats`."""
+    evaluations = _search_evaluations()
+    return with_repeats(evaluations) if repeats else evaluations
+
+
+def best_of_space_check(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Can the released data give the best mean test accuracy of each space exactly?
+
+    All 3 NB-101 repeats are known for the released cells only (151,644); for the others we know
+    run 0's test accuracy. Per space: the best mean among the cells sampled in that space (what
+    `best_of_space="union"` uses), the best mean among all released cells of the space, and how
+    many never-released cells have a run 0 alone above that best (each could beat it; 0 is
+    evidence, not proof, that the best is known).
+    """
+    table = space_table()
+    run0 = NB101.default().metrics(table["hash"].to_numpy())["test_accuracy_run0"].to_numpy()
+    known = evaluations.drop_duplicates("hash").set_index("hash")["mean_test_accuracy"]
+    mean_test = known.reindex(table["hash"]).to_numpy()
+    rows = []
+    for name in PAPER_ORDER:
+        mask = space_mask(name)
+        sampled = evaluations.loc[evaluations["space"] == name, "mean_test_accuracy"].max()
+        best = np.nanmax(mean_test[mask])
+        unknown = mask & np.isnan(mean_test)
+        rows.append({
+            "space": name, "cells": int(mask.sum()), "released_cells": int((mask & ~np.isnan(mean_test)).sum()),
+            "best_sampled_in_space": float(sampled), "best_released": float(best),
+            "best_released_hash": table["hash"].to_numpy()[mask][np.nanargmax(mean_test[mask])],
+            "unreleased_run0_above_best": int((run0[unknown] > best).sum()),
+            "best_run0_unreleased": float(np.nanmax(run0[unknown])),
+        })
+    return pd.DataFrame(rows).set_index("space")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +214,7 @@ def paper_table2() -> pd.DataFrame:
     """The paper's Table 2: index space, columns (top1 | top10 | top100, p | direction)."""
     data = {
         (f"top{k}", field): [row[i][j] for row in _PAPER_TABLE2.values()]
-        for i, k in enumerate(TABLE2_TOP_K)
+        for i, k in enumerate(TOP_K)
         for j, field in enumerate(("p", "direction"))
     }
     table = pd.DataFrame(data, index=pd.Index(list(_PAPER_TABLE2), name="space"))
@@ -191,7 +249,7 @@ def table1_recomputed(evaluations: pd.DataFrame | None = None) -> pd.DataFrame:
     table.columns.names = ["column", "statistic"]
     statistics = ["mean", "std", "n", "excluded_seeds"]
     return table.reindex(
-        index=TABLE_SPACES, columns=pd.MultiIndex.from_product([VARIANT_COLUMNS, statistics], names=["column", "statistic"])
+        index=list(PAPER_ORDER), columns=pd.MultiIndex.from_product([VARIANT_COLUMNS, statistics], names=["column", "statistic"])
     )
 
 
@@ -208,7 +266,7 @@ def table1_json() -> dict:
             }
             for column in VARIANT_COLUMNS
         }
-        for space in TABLE_SPACES
+        for space in PAPER_ORDER
     }
 
 
@@ -244,18 +302,12 @@ def side_by_side(paper: pd.DataFrame, recomputed: pd.DataFrame, std_tolerance: f
 
 
 # ---------------------------------------------------------------------------------------------
-# The noise ceiling and our own runs
-
-
-@cache
-def _nb101() -> NB101:
-    """The NB-101 table (imported full table if any, else the embedded one), loaded once per process."""
-    return NB101.load()
+# The noise ceiling, the ranking measures, duplicate runs
 
 
 def nb101_repeats(hashes: pd.Series | np.ndarray, metric: str = "final_validation_accuracy") -> pd.DataFrame:
     """One NB-101 metric per training repeat (`r0`, `r1`, `r2`) for each hash (`NB101.repeats`)."""
-    rows = _nb101().repeats(pd.unique(np.asarray(hashes)), [metric])
+    rows = NB101.default().repeats(pd.unique(np.asarray(hashes)), [metric])
     if rows.isna().any(axis=None):
         missing = rows.index[rows.isna().any(axis=1)]
         raise DataFileError(f"{len(missing)} cells lack NB-101 repeats in data/{nb101.METRICS_FILE}, e.g. {list(missing[:3])}")
@@ -267,51 +319,7 @@ def noise_ceiling(evaluations: pd.DataFrame | None = None, metric: str = "final_
     evaluations = load_evaluations() if evaluations is None else evaluations
     cells = evaluations[["space", "hash"]].drop_duplicates()
     repeats = cells.join(nb101_repeats(cells["hash"], metric), on="hash")
-    return metrics.noise_ceiling(repeats, by="space").reindex(TABLE_SPACES)
-
-
-def our_runs(root: str | Path | None = None, stage: str | None = None) -> pd.DataFrame:
-    """Our own runs found under `root` (`wsnas.runs.catalogue`), of one `stage` or all; empty when there is none."""
-    catalogue = runs.catalogue(root)
-    if stage is None or catalogue.empty:
-        return catalogue
-    return catalogue.loc[catalogue["stage"] == stage].reset_index(drop=True)
-
-
-def our_correlations(results_root: str | Path | None = None) -> pd.DataFrame:
-    """Spearman of each of our finished training runs, one row per (run, mode), in the released runs' vocabulary.
-
-    `spearman` is weighted for the non-uniform coverage of the embedded NB-101 table (`train.correlations`).
-    """
-    from wsnas.train import correlations
-
-    catalogue = our_runs(results_root, stage="training")
-    columns = ["space", "variant", "seed", "profile", "column", "spearman", "cells", "run"]
-    rows = []
-    for run in catalogue.itertuples() if not catalogue.empty else ():
-        evaluations = runs.read_table(Path(run.path), "evaluations")
-        if run.state != "done" or evaluations is None:
-            continue
-        for mode, row in correlations(evaluations).iterrows():
-            rows.append({"space": run.space, "variant": run.variant, "seed": int(run.seed), "profile": run.profile,
-                         "column": f"{run.variant}/{mode}", "cells": int(row["cells"]), "run": run.run,
-                         "spearman": row["spearman_weighted"]})
-    return pd.DataFrame(rows, columns=columns)
-
-
-def ours_beside_paper(ours: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
-    """Our runs' mean Spearman per (space, column, profile) next to the paper's and the recomputed mean.
-
-    `comparison` is `side_by_side(paper_table1(), table1_recomputed())`.
-    """
-    if ours.empty:
-        return pd.DataFrame(columns=["space", "column", "profile", "paper", "recomputed", "ours", "our_runs", "cells"])
-    summary = (ours.groupby(["space", "column", "profile"], sort=False)
-               .agg(ours=("spearman", "mean"), our_runs=("seed", "nunique"), cells=("cells", "max")).reset_index())
-    reference_values = comparison[["paper_mean", "recomputed_mean"]].rename(
-        columns={"paper_mean": "paper", "recomputed_mean": "recomputed"})
-    joined = summary.join(reference_values, on=["space", "column"])
-    return joined[["space", "column", "profile", "paper", "recomputed", "ours", "our_runs", "cells"]]
+    return metrics.noise_ceiling(repeats, by="space").reindex(list(PAPER_ORDER))
 
 
 def ranking_summary(per_run: pd.DataFrame, measures: list[str], columns: list[str] | None = None) -> pd.DataFrame:
@@ -323,7 +331,7 @@ def ranking_summary(per_run: pd.DataFrame, measures: list[str], columns: list[st
     }
     table = pd.DataFrame(means).unstack("column").swaplevel(axis=1)
     order = pd.MultiIndex.from_product([columns, measures], names=["column", "measure"])
-    return table.reindex(index=TABLE_SPACES, columns=order)
+    return table.reindex(index=list(PAPER_ORDER), columns=order)
 
 
 def duplicate_runs(evaluations: pd.DataFrame) -> pd.DataFrame:
@@ -332,7 +340,7 @@ def duplicate_runs(evaluations: pd.DataFrame) -> pd.DataFrame:
     Independent super-nets sample different cells, so an identical pair is one run released twice.
     """
     keyed = evaluations.sort_values([*RUN_KEYS, "position"])
-    column = (keyed["variant"] + "/" + keyed["mode"]).rename("column")
+    column = evaluation_column(keyed["variant"], keyed["mode"]).rename("column")
     digests = (
         keyed.groupby([column, keyed["space"], keyed["seed"]], sort=False)[["hash", "proxy_accuracy"]]
         .apply(_run_digest)

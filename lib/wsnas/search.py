@@ -11,22 +11,21 @@ Table 2 is a one-sided Wilcoxon signed-rank test of the 5 paired TOP-k regrets.
 
 Every ambiguity of that protocol is a field of `Reading`; `READINGS` lists every reading we tried
 against the paper's Table 2 (`readings_agreement` scores them) and "default" is the best supported.
+The inputs (the released evaluations, with NB-101's per-repeat values) come from `wsnas.reference`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-from functools import cache
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from wsnas.metrics import ALPHA
+from wsnas.reference import TOP_K, load_search_evaluations, paper_table2, with_repeats
 from wsnas.space import PAPER_ORDER
 
-SPACES_TABLE2 = PAPER_ORDER  # the paper's row order
-TOP_K = (1, 10, 100)
-ALPHA = 0.05
 DEFAULT_COLUMN = "baseline/bns_ft"
 
 TIE_ORDERS = ("reverse_position", "position", "numpy_quicksort_reversed", "numpy_quicksort_negated")
@@ -278,7 +277,7 @@ def _prepare(evaluations: pd.DataFrame, reading: Reading) -> dict[str, tuple[lis
     """Per Table-2 space: the reading's runs and the regret's reference accuracy."""
     narrow = _narrow(evaluations, reading)
     prepared = {}
-    for space in SPACES_TABLE2:
+    for space in PAPER_ORDER:
         rows = _space_rows(narrow, space)
         prepared[space] = (_select_runs(rows, space, reading), best_test_accuracy(rows, reading))
     return prepared
@@ -424,11 +423,23 @@ def exact_two_sided_floor(pairs: int) -> float:
     return 2.0 / 2.0**pairs
 
 
+def attainable_p_values(pairs: int) -> pd.DataFrame:
+    """Every one-sided p `wilcoxon_paper` can give with `pairs` pairs and no ties: one row per W+ above its mean.
+
+    The normal approximation without continuity correction takes few values with 4 or 5 pairs;
+    columns pairs, W+ (sum of the ranks of the positive differences), one-sided p.
+    """
+    mean = pairs * (pairs + 1) / 4
+    std = np.sqrt(pairs * (pairs + 1) * (2 * pairs + 1) / 24)
+    w_plus = np.arange(pairs * (pairs + 1) // 4 + 1, pairs * (pairs + 1) // 2 + 1)
+    return pd.DataFrame({"pairs": pairs, "W+": w_plus, "one-sided p": stats.norm.sf((w_plus - mean) / std)})
+
+
 def table2(evaluations: pd.DataFrame | None = None, reading: str | Reading = "default", rng_seed: int = 0) -> pd.DataFrame:
     """Recomputed Table 2: rows = spaces (paper order), columns (top1|top10|top100, p|direction|pairs)."""
     reading = _resolve(reading)
     if evaluations is None:
-        evaluations = load_search_evaluations(reading)
+        evaluations = load_search_evaluations(repeats=reading.repeat is not None)
     return _table2(_prepare(evaluations, reading), reading, rng_seed)
 
 
@@ -443,16 +454,14 @@ def _table2(prepared: dict[str, tuple[list[Run], float]], reading: Reading, rng_
     table = pd.DataFrame.from_dict(data, orient="index")
     table = table.unstack(level=1).swaplevel(axis=1)
     table.index.name = "space"
-    return table.loc[list(SPACES_TABLE2), [(f"top{k}", field) for k in TOP_K for field in ("p", "direction", "pairs")]]
+    return table.loc[list(PAPER_ORDER), [(f"top{k}", field) for k in TOP_K for field in ("p", "direction", "pairs")]]
 
 
 def compare_table2(recomputed: pd.DataFrame) -> pd.DataFrame:
     """Paper (`wsnas.reference.paper_table2`) | recomputed per cell; `agrees`: p to 2 decimals and direction equal."""
-    from wsnas.reference import paper_table2
-
     paper = paper_table2()
     rows = []
-    for space in SPACES_TABLE2:
+    for space in PAPER_ORDER:
         for k in TOP_K:
             paper_p, paper_direction = paper.loc[space, (f"top{k}", "p")], paper.loc[space, (f"top{k}", "direction")]
             p, direction = recomputed.loc[space, (f"top{k}", "p")], recomputed.loc[space, (f"top{k}", "direction")]
@@ -469,7 +478,7 @@ def readings_agreement(evaluations: pd.DataFrame | None = None, readings: dict[s
     for name, reading in readings.items():
         frame = evaluations
         if frame is None or (reading.repeat is not None and f"final_test_accuracy_r{reading.repeat}" not in frame):
-            frame = load_search_evaluations(reading) if frame is None else with_repeats(frame)
+            frame = load_search_evaluations(repeats=reading.repeat is not None) if frame is None else with_repeats(frame)
         comparison = compare_table2(table2(frame, reading))
         counts = comparison.groupby("top", sort=False)["agrees"].sum()
         rows.append({"reading": name, "description": reading.description, **counts.to_dict(),
@@ -497,62 +506,4 @@ def table2_json(reading: str | Reading = "default") -> dict:
     table = table2(reading=reading)
     return {space: {f"top{k}": {"p": float(table.loc[space, (f"top{k}", "p")]),
                                 "direction": str(table.loc[space, (f"top{k}", "direction")])} for k in TOP_K}
-            for space in SPACES_TABLE2}
-
-
-# ---------------------------------------------------------------------------------------------
-# Data
-
-
-def with_repeats(evaluations: pd.DataFrame) -> pd.DataFrame:
-    """Add the per-repeat NB-101 columns final_{validation,test}_accuracy_r{0,1,2}, final_training_time_r{0,1,2}."""
-    from wsnas import reference
-
-    metrics = ("final_validation_accuracy", "final_test_accuracy", "final_training_time")
-    table = reference._nb101().repeats(evaluations["hash"].unique(), metrics).reset_index()
-    wanted = [column for column in table.columns if column != "hash"]
-    return evaluations.drop(columns=[c for c in wanted if c in evaluations]).merge(table, on="hash", how="left")
-
-
-@cache
-def _released_evaluations() -> pd.DataFrame:
-    from wsnas import reference
-
-    return reference.load_evaluations()
-
-
-def load_search_evaluations(reading: Reading | None = None) -> pd.DataFrame:
-    """The authors' released evaluations (`wsnas.reference.load_evaluations`), with repeats if `reading` needs them."""
-    evaluations = _released_evaluations()
-    return with_repeats(evaluations) if reading is not None and reading.repeat is not None else evaluations
-
-
-def best_of_space_check(evaluations: pd.DataFrame) -> pd.DataFrame:
-    """Can the released data give the best mean test accuracy of each space exactly?
-
-    All 3 NB-101 repeats are known for the released cells only (151,644); for the others we know
-    run 0's test accuracy. Per space: the best mean among the cells sampled in that space (what
-    `best_of_space="union"` uses), the best mean among all released cells of the space, and how
-    many never-released cells have a run 0 alone above that best (each could beat it; 0 is
-    evidence, not proof, that the best is known).
-    """
-    from wsnas import nb101, space as spaces
-
-    table = spaces.space_table()
-    run0 = nb101.NB101.load().metrics(table["hash"].to_numpy())["test_accuracy_run0"].to_numpy()
-    known = evaluations.drop_duplicates("hash").set_index("hash")["mean_test_accuracy"]
-    mean_test = known.reindex(table["hash"]).to_numpy()
-    rows = []
-    for space in SPACES_TABLE2:
-        mask = spaces.space_mask(space)
-        sampled = evaluations.loc[evaluations["space"] == space, "mean_test_accuracy"].max()
-        best = np.nanmax(mean_test[mask])
-        unknown = mask & np.isnan(mean_test)
-        rows.append({
-            "space": space, "cells": int(mask.sum()), "released_cells": int((mask & ~np.isnan(mean_test)).sum()),
-            "best_sampled_in_space": float(sampled), "best_released": float(best),
-            "best_released_hash": table["hash"].to_numpy()[mask][np.nanargmax(mean_test[mask])],
-            "unreleased_run0_above_best": int((run0[unknown] > best).sum()),
-            "best_run0_unreleased": float(np.nanmax(run0[unknown])),
-        })
-    return pd.DataFrame(rows).set_index("space")
+            for space in PAPER_ORDER}

@@ -8,7 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from wsnas.reference import PAPER_COLUMN_NAMES, TABLE_SPACES
+from wsnas.reference import PAPER_COLUMN_NAMES
+from wsnas.space import PAPER_ORDER
 
 AGREES, DIFFERS = "✓", "✗"
 
@@ -32,7 +33,7 @@ def table1_display(comparison: pd.DataFrame, columns: Sequence[str]) -> pd.DataF
     wide = rows.pivot(index="space", columns="column", values=["paper", "recomputed"]).swaplevel(axis=1)
     names = [PAPER_COLUMN_NAMES[column] for column in columns]
     order = pd.MultiIndex.from_product([names, ["paper", "recomputed"]])
-    return wide.reindex(index=[s for s in TABLE_SPACES if s in wide.index], columns=order)
+    return wide.reindex(index=[s for s in PAPER_ORDER if s in wide.index], columns=order)
 
 
 def spearman_by_space(
@@ -45,12 +46,12 @@ def spearman_by_space(
     names = [PAPER_COLUMN_NAMES[column] for column in columns]
     palette = dict(zip(names, sns.color_palette("colorblind", len(names))))
     kept = runs.loc[~runs["diverged"]]
-    sns.stripplot(data=kept, x="space", y="spearman", hue="column", order=TABLE_SPACES, hue_order=names,
+    sns.stripplot(data=kept, x="space", y="spearman", hue="column", order=list(PAPER_ORDER), hue_order=names,
                   dodge=True, jitter=0.1, size=5, palette=palette, ax=ax)
     width = 0.8 / len(names)
     for j, (column, name) in enumerate(zip(columns, names)):
-        offsets = [i - 0.4 + width * (j + 0.5) for i in range(len(TABLE_SPACES))]
-        means = paper.loc[TABLE_SPACES, (column, "mean")].to_numpy(dtype=float)
+        offsets = [i - 0.4 + width * (j + 0.5) for i in range(len(PAPER_ORDER))]
+        means = paper.loc[list(PAPER_ORDER), (column, "mean")].to_numpy(dtype=float)
         ax.hlines(means, [o - width / 2.5 for o in offsets], [o + width / 2.5 for o in offsets],
                   color=palette[name], lw=2.5, label=f"paper's mean ({name})")
     ax.set_xlabel("search space")
@@ -70,4 +71,4 @@ def improvement_display(improvement: pd.DataFrame) -> pd.DataFrame:
     ]
     wide = frame.pivot(index="space", columns="column", values="text")
     order = [name for name in PAPER_COLUMN_NAMES.values() if name in wide.columns]
-    return wide.reindex(index=[s for s in TABLE_SPACES if s in wide.index], columns=order)
+    return wide.reindex(index=[s for s in PAPER_ORDER if s in wide.index], columns=order)

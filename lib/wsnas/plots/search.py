@@ -8,8 +8,10 @@ import pandas as pd
 import seaborn as sns
 
 from wsnas import search
+from wsnas.reference import TOP_K
+from wsnas.space import PAPER_ORDER
 
-SPACE_COLOURS = dict(zip(search.SPACES_TABLE2, sns.color_palette("colorblind", len(search.SPACES_TABLE2))))
+SPACE_COLOURS = dict(zip(PAPER_ORDER, sns.color_palette("colorblind", len(PAPER_ORDER))))
 RANDOM_COLOUR = "0.55"
 PERCENT = 100.0  # regrets are drawn in percentage points
 
@@ -55,7 +57,7 @@ def plot_top_k(regrets: pd.DataFrame, ax: plt.Axes, space: str, k: int) -> None:
 
 
 def figure2(
-    evaluations: pd.DataFrame, spaces: tuple[str, ...] = search.SPACES_TABLE2, reading: str | search.Reading = "default",
+    evaluations: pd.DataFrame, spaces: tuple[str, ...] = PAPER_ORDER, reading: str | search.Reading = "default",
     points: int = 200,
 ) -> plt.Figure:
     """The paper's Figure 2: per space, the regret curves of 5 runs and the TOP-1/10/100 zoom-ins."""
@@ -64,7 +66,7 @@ def figure2(
     for row, space in enumerate(spaces):
         curves = search.regret_curves(evaluations, space, reading=reading)
         plot_regret_curves(curves, figure.add_subplot(grid[row, :3]), space, points)
-        for column, k in enumerate(search.TOP_K):
+        for column, k in enumerate(TOP_K):
             plot_top_k(search.top_k_regrets(evaluations, space, k, reading=reading),
                        figure.add_subplot(grid[row, 3 + column]), space, k)
     figure.axes[0].legend(loc="lower left", fontsize=8)

@@ -1,0 +1,56 @@
+"""Our own runs beside the paper's: the finished training runs under the results root, their
+correlations in the released runs' vocabulary, and the comparison with the paper and the
+recomputed reference (`wsnas.reference`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from wsnas import runs
+from wsnas.reference import evaluation_column
+from wsnas.train import correlations
+
+
+def our_runs(root: str | Path | None = None, stage: str | None = None) -> pd.DataFrame:
+    """Our own runs found under `root` (`wsnas.runs.catalogue`), of one `stage` or all; empty when there is none."""
+    catalogue = runs.catalogue(root)
+    if stage is None or catalogue.empty:
+        return catalogue
+    return catalogue.loc[catalogue["stage"] == stage].reset_index(drop=True)
+
+
+def our_correlations(results_root: str | Path | None = None) -> pd.DataFrame:
+    """Spearman of each of our finished training runs, one row per (run, mode), in the released runs' vocabulary.
+
+    `spearman` is weighted for the non-uniform coverage of the embedded NB-101 table (`train.correlations`).
+    """
+    catalogue = our_runs(results_root, stage="training")
+    columns = ["space", "variant", "seed", "profile", "column", "spearman", "cells", "run"]
+    rows = []
+    for run in catalogue.itertuples() if not catalogue.empty else ():
+        evaluations = runs.read_table(Path(run.path), "evaluations")
+        if run.state != "done" or evaluations is None:
+            continue
+        for mode, row in correlations(evaluations).iterrows():
+            rows.append({"space": run.space, "variant": run.variant, "seed": int(run.seed), "profile": run.profile,
+                         "column": evaluation_column(run.variant, mode), "cells": int(row["cells"]), "run": run.run,
+                         "spearman": row["spearman_weighted"]})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def ours_beside_paper(ours: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
+    """Our runs' mean Spearman per (space, column, profile) next to the paper's and the recomputed mean.
+
+    `comparison` is `side_by_side(paper_table1(), table1_recomputed())`.
+    """
+    if ours.empty:
+        return pd.DataFrame(columns=["space", "column", "profile", "paper", "recomputed", "ours", "our_runs", "cells"])
+    summary = (ours.groupby(["space", "column", "profile"], sort=False)
+               .agg(ours=("spearman", "mean"), our_runs=("seed", "nunique"), cells=("cells", "max")).reset_index())
+    reference_values = comparison[["paper_mean", "recomputed_mean"]].rename(
+        columns={"paper_mean": "paper", "recomputed_mean": "recomputed"})
+    joined = summary.join(reference_values, on=["space", "column"])
+    return joined[["space", "column", "profile", "paper", "recomputed", "ours", "our_runs", "cells"]]
