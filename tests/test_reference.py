@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wsnas import metrics, reference
+from wsnas import metrics, reference, search
 from wsnas.safe_pickle import load as safe_load
 from wsnas.space import PAPER_ORDER, SPACES, space_table
 
@@ -96,14 +96,22 @@ def test_table1_json_is_plain_json():
     assert round(json.loads(text)["A1"]["pro_rata/bns_ft"]["mean"], 2) == 0.75
 
 
-def test_paper_tables_as_data():
-    table1 = reference.paper_table1()
-    assert list(table1.index) == list(PAPER_ORDER)
-    assert table1.loc["A0-res", ("baseline/bns_ft", "mean")] == 0.71
-    assert table1.xs("starred", axis=1, level="statistic").to_numpy().sum() == 5
-    table2 = reference.paper_table2()
-    assert table2.loc["A4", ("top1", "p")] == 0.02 and table2.loc["A4", ("top1", "direction")] == ">"
-    assert set(table2.xs("direction", axis=1, level="field").to_numpy().ravel()) == {">", "<", "x"}
+def test_the_papers_stars_are_where_the_data_show_a_diverged_super_net(evaluations):
+    """The typed-in Table 1 marks one super-net left out (*) exactly where a released run has a constant proxy."""
+    paper = reference.paper_table1()
+    starred = paper.xs("starred", axis=1, level="statistic").stack()
+    diverged = reference.diverged_runs(evaluations).groupby(["space", "column"]).size()
+    found = diverged.reindex(starred.index, fill_value=0).to_numpy()
+    assert list(paper.index) == list(PAPER_ORDER)
+    assert (starred.to_numpy() == (found == 1)).all()
+
+
+def test_the_papers_table2_directions_are_reproduced_by_the_data(evaluations):
+    """The typed-in Table 2 against the recomputation: its TOP-1 column must follow from the released runs."""
+    comparison = search.compare_table2(search.table2(evaluations))
+    top1 = comparison[comparison["top"] == "top1"]
+    assert top1["agrees"].all(), top1
+    assert set(comparison["paper_direction"]) == {">", "<", "x"}
 
 
 def test_noise_ceiling_is_above_every_proxy(evaluations):
