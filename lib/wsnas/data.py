@@ -87,15 +87,20 @@ def load_cifar10(
     subset_seed: int = 0,
     allow_lossy: bool = True,
 ) -> CifarSplit:
-    """CIFAR-10 with the NB-101 split; `auto` takes the lossless batches under `root` when present."""
+    """CIFAR-10 with the NB-101 split; `auto` takes the lossless batches under `root` when present.
+
+    `allow_lossy=False` stops `auto` from falling back to the embedded JPEG copy; asking for
+    `embedded` by name always gives it (its description then says "JPEG q75").
+    """
     if source not in SOURCES:
         raise DataSourceError(f"unknown CIFAR-10 source {source!r}; choose one of {SOURCES}")
     folder = _lossless_folder(root) if root is not None else None
     if source == "lossless" and folder is None:
         raise DataSourceError(f"no official CIFAR-10 batches under root={root!r}: {GET_LOSSLESS}")
+    requested = source
     if source == "auto":
         source = "lossless" if folder is not None else "embedded"
-    if source == "embedded" and not allow_lossy:
+    if source == "embedded" and requested == "auto" and not allow_lossy:  # an explicit "embedded" is a choice
         raise DataSourceError(
             "this profile needs the lossless CIFAR-10 and refuses the embedded JPEG copy "
             f"(root={root!r} holds no `{LOSSLESS_FOLDER}`): {GET_LOSSLESS}"
@@ -268,7 +273,18 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
     return (images.float() / 255.0 - mean) / std
 
 
-def augment(images: torch.Tensor, generator: torch.Generator, padding: int = 4) -> torch.Tensor:
+MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def memory_format(name: str) -> torch.memory_format:
+    """The torch memory format of a profile's `memory_format` setting."""
+    if name not in MEMORY_FORMATS:
+        raise ValueError(f"unknown memory_format {name!r}; choose one of {sorted(MEMORY_FORMATS)}")
+    return MEMORY_FORMATS[name]
+
+
+def augment(images: torch.Tensor, generator: torch.Generator, padding: int = 4,
+            layout: str = "contiguous") -> torch.Tensor:
     """Random crop after zero-padding by `padding`, then random horizontal flip, for a whole uint8 batch."""
     count, _, height, width = images.shape
     padded = F.pad(images, (padding,) * 4)
@@ -279,7 +295,8 @@ def augment(images: torch.Tensor, generator: torch.Generator, padding: int = 4) 
     cols = torch.where(flips[:, None], cols.flip(1), cols)
     batch = torch.arange(count, device=images.device)[:, None, None]
     cropped = padded[batch, :, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C): advanced dims first
-    return cropped.permute(0, 3, 1, 2).contiguous()
+    # (N, H, W, C) permuted to NCHW is channels-last already; one copy gives either layout
+    return cropped.permute(0, 3, 1, 2).contiguous(memory_format=memory_format(layout))
 
 
 def batches_per_epoch(num_images: int, batch_size: int) -> int:
@@ -287,13 +304,13 @@ def batches_per_epoch(num_images: int, batch_size: int) -> int:
     return -(-num_images // batch_size)
 
 
-def epoch_batches(split: CifarSplit, batch_size: int, generator: torch.Generator):
+def epoch_batches(split: CifarSplit, batch_size: int, generator: torch.Generator, layout: str = "contiguous"):
     """Yield (normalised augmented images, labels) for one shuffled pass over the training set."""
     count = len(split.train_labels)
     order = torch.randperm(count, generator=generator).to(split.device)
     for start in range(0, count, batch_size):
         index = order[start : start + batch_size]
-        yield normalise(augment(split.train_images[index], generator)), split.train_labels[index]
+        yield normalise(augment(split.train_images[index], generator, layout=layout)), split.train_labels[index]
 
 
 class TrainingBatches:
@@ -303,15 +320,16 @@ class TrainingBatches:
     (BNS-FT takes its statistics batches from it).
     """
 
-    def __init__(self, split: CifarSplit, batch_size: int, seed: int):
-        self.split, self.batch_size = split, batch_size
+    def __init__(self, split: CifarSplit, batch_size: int, seed: int, layout: str = "contiguous"):
+        self.split, self.batch_size, self.layout = split, batch_size, layout
         self.generator = torch.Generator().manual_seed(seed)
 
     def __iter__(self):
-        return epoch_batches(self.split, self.batch_size, self.generator)
+        return epoch_batches(self.split, self.batch_size, self.generator, self.layout)
 
 
-def eval_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000):
+def eval_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000, layout: str = "contiguous"):
     """Yield normalised, un-augmented (images, labels) in order."""
     for start in range(0, len(labels), batch_size):
-        yield normalise(images[start : start + batch_size]), labels[start : start + batch_size]
+        batch = normalise(images[start : start + batch_size]).contiguous(memory_format=memory_format(layout))
+        yield batch, labels[start : start + batch_size]

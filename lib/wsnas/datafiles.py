@@ -16,10 +16,33 @@ class DataFileError(RuntimeError):
     """A data file is missing, truncated or does not match its MANIFEST checksum."""
 
 
+def project_root(start: str | Path | None = None) -> Path | None:
+    """The folder of the book being built, found by walking up from `start` (default: the working directory).
+
+    The nearest folder that holds `book/_toc.yml` (a repository with its book in `book/`), or that
+    holds `_toc.yml` itself (the book folder; if it is named `book`, its parent); None outside a book.
+    """
+    here = Path.cwd() if start is None else Path(start).expanduser().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "book" / "_toc.yml").is_file():
+            return folder
+        if (folder / "_toc.yml").is_file():
+            return folder.parent if folder.name == "book" else folder
+    return None
+
+
 def data_dir() -> Path:
-    """The embedded data directory: $WSNAS_DATA, else `data/` at the repository root."""
+    """The embedded data directory: $WSNAS_DATA, else `data/` of the book being built (`project_root()`)."""
     override = os.environ.get("WSNAS_DATA")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "data"
+    if override:
+        return Path(override).expanduser().resolve()
+    root = project_root()
+    if root is None:
+        raise DataFileError(
+            f"no book found at or above {Path.cwd()} (a folder with _toc.yml or book/_toc.yml), so no data/: "
+            "run from inside the wsnas repository, or set WSNAS_DATA to its data/ folder"
+        )
+    return root / "data"
 
 
 def user_cache_dir() -> Path:
@@ -35,7 +58,8 @@ def manifest() -> dict[str, dict[str, str]]:
     """The rows of data/MANIFEST keyed by file name."""
     path = data_dir() / "MANIFEST"
     if not path.exists():
-        raise DataFileError(f"{path} is missing: the data directory is incomplete (re-clone the repository)")
+        raise DataFileError(f"{path} is missing: the data directory is incomplete (re-clone the repository, "
+                            "or set WSNAS_DATA to the data/ folder of a wsnas checkout)")
     with open(path, newline="") as handle:
         rows = [row for row in csv.DictReader(_skip_comments(handle), delimiter="\t")]
     return {row["file"]: row for row in rows}
@@ -101,3 +125,20 @@ class atomic_path:
             os.replace(self.temporary, self.path)
         else:
             self.temporary.unlink(missing_ok=True)
+
+
+def record_in_manifest(name: str, source: str, licence: str, made_by: str) -> None:
+    """Add or replace the MANIFEST row of data file `name` (its sha256 and size measured now), atomically."""
+    path = data_dir() / name
+    rows = dict(manifest())
+    rows[name] = {"file": name, "sha256": sha256_of(path), "bytes": str(path.stat().st_size),
+                  "source": source, "licence": licence, "made_by": made_by}
+    manifest_path = data_dir() / "MANIFEST"
+    header = [line for line in manifest_path.read_text().splitlines(keepends=True) if line.startswith("#")]
+    with atomic_path(manifest_path) as temporary:
+        with open(temporary, "w", newline="") as handle:
+            handle.writelines(header)
+            writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, delimiter="\t", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows.values())
+    manifest.cache_clear()

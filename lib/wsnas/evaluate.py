@@ -52,8 +52,14 @@ def proxy_accuracy(
     batch_size: int = 1000,
     device: str | torch.device | None = None,
     progress: bool = True,
+    layout: str = "contiguous",
+    precision: str = "fp32",
 ) -> pd.DataFrame:
     """Validation accuracy of each cell run by the super-net; columns hash, proxy_accuracy, mode.
+
+    `layout` (contiguous | channels_last) is the memory format of the validation batches (the
+    super-net's weights should match it); `precision` "bf16" runs the validation pass under bf16
+    autocast (the BNS-FT statistics are always estimated in fp32).
 
     `valid_images` are uint8 NCHW images (as in `wsnas.data.CifarSplit`), normalised here.
     `train_batches` (BNS-FT only) yields (normalised images, labels) mini-batches of the training
@@ -77,9 +83,9 @@ def proxy_accuracy(
         for cell in tqdm(cells, desc=f"proxy accuracy ({mode})", unit="cell", disable=not progress):
             if mode == "bns_ft":
                 with fine_tuned_statistics(supernet, cell, batches, num_bn_batches, bn_statistics, device):
-                    accuracy = _accuracy(supernet, cell, valid_images, valid_labels, batch_size, device)
+                    accuracy = _accuracy(supernet, cell, valid_images, valid_labels, batch_size, device, layout, precision)
             else:
-                accuracy = _accuracy(supernet, cell, valid_images, valid_labels, batch_size, device)
+                accuracy = _accuracy(supernet, cell, valid_images, valid_labels, batch_size, device, layout, precision)
             rows.append((cell.hash, accuracy))
     finally:
         supernet.train(was_training)
@@ -158,11 +164,13 @@ def _cycle(batches: Iterable) -> Iterator:
             )
 
 
-@torch.no_grad()
-def _accuracy(supernet, cell, images, labels, batch_size, device) -> float:
+@torch.inference_mode()
+def _accuracy(supernet, cell, images, labels, batch_size, device, layout="contiguous", precision="fp32") -> float:
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    for batch, batch_labels in eval_batches(images, labels, batch_size):
-        logits = supernet(batch.to(device, non_blocking=True), cell)
+    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    for batch, batch_labels in eval_batches(images, labels, batch_size, layout):
+        with autocast:
+            logits = supernet(batch.to(device, non_blocking=True), cell)
         correct += (logits.argmax(dim=1) == batch_labels.to(device, non_blocking=True)).sum()
     return correct.item() / len(labels)
 

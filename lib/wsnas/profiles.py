@@ -1,4 +1,4 @@
-"""Profiles (smoke, demo, paper): the scale of every stage, as data in `profiles/<name>.toml`."""
+"""Profiles (smoke, demo, cpu-study, paper, paper-as-written): the scale of every stage, as data in `profiles/<name>.toml`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ SETTINGS: dict[str, tuple[type, tuple | None]] = {
     "rms_eps": (float, None),
     "weight_decay": (float, None),
     "optimizer": (str, ("tf_rmsprop", "authors_rmsprop")),
-    "mixed_precision": (bool, None),
+    "lr_schedule": (str, ("cosine_per_step", "cosine_per_epoch")),
+    "memory_format": (str, ("contiguous", "channels_last")),
+    "precision": (str, ("fp32", "bf16")),
     "divergence_patience": (int, None),
     "num_eval_cells": (int, None),
     "num_bn_batches": (int, None),
@@ -36,6 +38,8 @@ SETTINGS: dict[str, tuple[type, tuple | None]] = {
     "bn_statistics": (str, ("mean", "last")),
     "valid_subset": (int, None),
     "eval_seed": (int, None),
+    "eval_sample": (str, ("per_supernet", "shared")),
+    "keep_checkpoints": (list, None),
 }
 POSITIVE = {"stem_channels", "num_stacks", "cells_per_stack", "epochs", "batch_size", "num_eval_cells", "num_bn_batches", "bn_batch_size", "eval_batch_size"}
 NON_NEGATIVE = {"train_subset", "divergence_patience", "valid_subset", "learning_rate", "weight_decay", "rms_eps", "eval_seed"}
@@ -84,6 +88,8 @@ def check_setting(key: str, value: Any) -> Any:
         raise ProfileError(f"setting {key!r} must be one of {allowed}, got {value!r}")
     if key in POSITIVE and value <= 0 or key in NON_NEGATIVE and value < 0:
         raise ProfileError(f"setting {key!r} must be {'positive' if key in POSITIVE else 'non-negative'}, got {value!r}")
+    if key == "keep_checkpoints" and not all(isinstance(epoch, int) and epoch > 0 for epoch in value):
+        raise ProfileError(f"setting 'keep_checkpoints' must be a list of positive epochs, got {value!r}")
     if key in ("momentum", "rms_decay", "bn_momentum") and not 0.0 <= value < 1.0:
         raise ProfileError(f"setting {key!r} must lie in [0, 1), got {value!r}")
     return value

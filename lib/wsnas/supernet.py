@@ -112,7 +112,16 @@ class SlicedConvBnRelu(nn.Module):
     def forward(self, x: torch.Tensor, channels: int, kernel_size: int | None = None) -> torch.Tensor:
         kernel_size = self.conv.kernel_size[0] if kernel_size is None else kernel_size
         weight = self.conv_weight(x.shape[1], channels, kernel_size)
+        if not self.bn.training:  # fixed statistics: batch norm folds into the convolution, one pass fewer
+            return F.relu(F.conv2d(x, *self.folded(weight, channels), padding=kernel_size // 2))
         return F.relu(sliced_batch_norm(self.bn, F.conv2d(x, weight, padding=kernel_size // 2)))
+
+    def folded(self, weight: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The kernel and bias of conv → BN (eval mode) as one convolution, for the first `channels` filters."""
+        bn = self.bn
+        scale = bn.weight[:channels] * torch.rsqrt(bn.running_var[:channels] + bn.eps)
+        bias = bn.bias[:channels] - bn.running_mean[:channels] * scale
+        return weight * scale.view(-1, 1, 1, 1), bias
 
     def sliced_state(self, in_channels: int, channels: int, kernel_size: int) -> dict[str, torch.Tensor]:
         """The weights a call uses, keyed as in nasbench_pytorch's `ConvBnRelu.conv_bn_relu` Sequential."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -24,7 +25,7 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywid
 
 from . import runs
 from .datafiles import atomic_path
-from .data import CifarSplit, TrainingBatches, balanced_subset, batches_per_epoch, epoch_batches, load_cifar10
+from .data import CifarSplit, TrainingBatches, balanced_subset, batches_per_epoch, epoch_batches, load_cifar10, memory_format
 from .profiles import ProfileError, load_profile
 from .space import SPACES, UnknownSpaceError
 
@@ -64,7 +65,9 @@ class TrainConfig:
     rms_eps: float = 1.0
     weight_decay: float = 1e-4
     optimizer: str = "tf_rmsprop"  # tf_rmsprop | authors_rmsprop
-    mixed_precision: bool = False
+    lr_schedule: str = "cosine_per_step"  # cosine_per_step (NB-101) | cosine_per_epoch (the authors' code)
+    memory_format: str = "contiguous"  # contiguous | channels_last
+    precision: str = "fp32"  # fp32 | bf16 (autocast)
     divergence_patience: int = 0  # epochs at chance accuracy that stop the run; 0: never
     chance_margin: float = 0.01  # "at chance" = epoch training accuracy below 0.1 + this
     stem_channels: int = 16
@@ -77,6 +80,7 @@ class TrainConfig:
     train_subset: int = 0  # 0: the whole training split
     allow_lossy: bool = True
     device: str = "cpu"
+    keep_checkpoints: tuple[int, ...] = ()  # epochs whose checkpoint is kept as checkpoint_epoch<k>.pt
 
     def __post_init__(self) -> None:
         if self.space not in SPACES:
@@ -87,13 +91,13 @@ class TrainConfig:
             raise ValueError(f"avg_k must be at least 1, got {self.avg_k!r}")
         if self.optimizer not in ("tf_rmsprop", "authors_rmsprop"):
             raise ValueError(f"optimizer must be 'tf_rmsprop' or 'authors_rmsprop', got {self.optimizer!r}")
-        if self.mixed_precision and not self.device.startswith("cuda"):
-            raise ValueError("mixed_precision (bf16 autocast) is for CUDA devices; set mixed_precision=False on CPU")
+        object.__setattr__(self, "keep_checkpoints", tuple(int(epoch) for epoch in self.keep_checkpoints))
 
     def params(self) -> dict[str, Any]:
-        """The parameters that identify the run (everything but the device)."""
+        """The parameters that identify the run (everything but the device and the kept checkpoints)."""
         values = asdict(self)
         values.pop("device")
+        values.pop("keep_checkpoints")
         return values
 
 
@@ -202,6 +206,14 @@ def cosine_learning_rate(step: int, total_steps: int, base: float) -> float:
     return 0.5 * base * (1.0 + math.cos(math.pi * step / total_steps))
 
 
+def scheduled_learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """The learning rate of `step`: cosine per step (NB-101), or per epoch as the authors' code steps
+    torch's CosineAnnealingLR(T_max=epochs) once after each epoch (constant within an epoch)."""
+    if config.lr_schedule == "cosine_per_epoch":
+        return cosine_learning_rate(step // steps_per_epoch, config.epochs, config.learning_rate)
+    return cosine_learning_rate(step, steps_per_epoch * config.epochs, config.learning_rate)
+
+
 # --------------------------------------------------------------------------------------------
 # Building blocks
 
@@ -214,7 +226,13 @@ def build_supernet(config: TrainConfig) -> torch.nn.Module:
     supernet = SuperNet(config.space, single_kernel=config.single_kernel, stem_channels=config.stem_channels,
                         num_stacks=config.num_stacks, cells_per_stack=config.cells_per_stack, num_labels=10,
                         bn_momentum=config.bn_momentum, bn_eps=config.bn_eps)
-    return supernet.to(config.device)
+    return supernet.to(config.device, memory_format=memory_format(config.memory_format))
+
+
+def autocast(config: TrainConfig) -> torch.autocast:
+    """bf16 autocast on the run's device when `precision` is bf16 (a no-op context for fp32)."""
+    device_type = torch.device(config.device).type
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
 
 def training_cells(config: TrainConfig, total_steps: int) -> np.ndarray:
@@ -233,6 +251,11 @@ def load_training_data(config: TrainConfig) -> CifarSplit:
 
 # --------------------------------------------------------------------------------------------
 # Checkpoints
+
+
+def kept_checkpoint_path(run_dir: Path, epoch: int) -> Path:
+    """Where the checkpoint of epoch `epoch` is kept (see TrainConfig.keep_checkpoints)."""
+    return Path(run_dir) / f"checkpoint_epoch{epoch}.pt"
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -344,22 +367,22 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
         step_logs, epoch_logs = saved["step_logs"], saved["epoch_logs"]
     runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps, data=split.description)
 
-    autocast = torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=config.mixed_precision)
+    precision = autocast(config)
     bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"{config.space} {config.variant}", unit="step")
     supernet.train()
     state, reason = "running", ""
     while epoch < config.epochs and state == "running":
         epoch_start = time.perf_counter()
         first_step = len(step_logs)
-        for images, labels in epoch_batches(split, config.batch_size, generator):
+        for images, labels in epoch_batches(split, config.batch_size, generator, config.memory_format):
             step_start = time.perf_counter()
-            learning_rate = cosine_learning_rate(step, total_steps, config.learning_rate)
+            learning_rate = scheduled_learning_rate(config, step, steps_per_epoch)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate
             optimizer.zero_grad(set_to_none=True)
             loss_sum, correct = 0.0, 0
             for index in cells[step]:  # AVG-k: k cells on the same batch, mean loss, one step
-                with autocast:
+                with precision:
                     logits = supernet(images, cell_at(int(index)))
                 loss = F.cross_entropy(logits.float(), labels)
                 (loss / config.avg_k).backward()
@@ -393,6 +416,8 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
             "params": config.params(), "model": supernet.state_dict(), "optimizer": optimizer.state_dict(),
             "rng": _rng_states(generator), "step": step, "epoch": epoch, "chance_epochs": chance_epochs,
             "step_logs": step_logs, "epoch_logs": epoch_logs})
+        if epoch in config.keep_checkpoints:  # a mid-run snapshot, e.g. to compare with a shorter run
+            shutil.copyfile(checkpoint_path, kept_checkpoint_path(run_dir, epoch))
         _write_logs(run_dir, step_logs, epoch_logs)
         if state == "running":
             runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps, data=split.description)
@@ -419,9 +444,12 @@ def _result(run_dir: Path, status: dict[str, Any]) -> TrainResult:
                        reason=status.get("reason", ""))
 
 
-def load_trained_supernet(config: TrainConfig, run_dir: Path) -> torch.nn.Module:
-    """The super-net of `config` with the weights of the checkpoint in `run_dir`, in eval mode."""
-    saved = load_checkpoint(Path(run_dir) / CHECKPOINT_FILE)
+def load_trained_supernet(config: TrainConfig, run_dir: Path, epoch: int | None = None) -> torch.nn.Module:
+    """The super-net of `config` with the weights of the checkpoint in `run_dir` (or of a kept epoch), in eval mode."""
+    path = Path(run_dir) / CHECKPOINT_FILE if epoch is None else kept_checkpoint_path(run_dir, epoch)
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist: train the run (with keep_checkpoints including {epoch}) first")
+    saved = load_checkpoint(path)
     if saved["params"] != config.params():
         raise CheckpointError(f"the checkpoint in {run_dir} was written for other parameters")
     supernet = build_supernet(config)
@@ -432,7 +460,8 @@ def load_trained_supernet(config: TrainConfig, run_dir: Path) -> torch.nn.Module
 # --------------------------------------------------------------------------------------------
 # Evaluation of a finished run (the profile's evaluation settings, wsnas.evaluate's functions)
 
-EVALUATION_SETTINGS = ("num_eval_cells", "bn_batch_size", "eval_batch_size", "num_bn_batches", "bn_statistics", "valid_subset", "eval_seed")
+EVALUATION_SETTINGS = ("num_eval_cells", "bn_batch_size", "eval_batch_size", "num_bn_batches", "bn_statistics", "valid_subset",
+                       "eval_seed", "eval_sample")
 
 
 def evaluation_settings(profile: str = "demo", **overrides: Any) -> dict[str, Any]:
@@ -441,42 +470,49 @@ def evaluation_settings(profile: str = "demo", **overrides: Any) -> dict[str, An
     return {key: settings[key] for key in EVALUATION_SETTINGS}
 
 
+def evaluations_name(epoch: int | None = None) -> str:
+    """The run table holding the evaluations of the final checkpoint, or of a kept mid-run epoch."""
+    return "evaluations" if epoch is None else f"evaluations_epoch{epoch}"
+
+
 def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], nb101=None,
-                 progress: bool = True) -> pd.DataFrame:
+                 progress: bool = True, epoch: int | None = None) -> pd.DataFrame:
     """NO-FT and BNS-FT proxy accuracy of the run's evaluation cells, joined to NB-101; cached in the run.
 
     One row per (cell, mode): hash, mode, proxy_accuracy, weight (of `evaluation_cells`),
     nb101_validation_accuracy (mean of the 3 repeats), nb101_test_accuracy, trainable_parameters.
+    `epoch` evaluates a kept mid-run checkpoint instead of the final one.
     """
     from .evaluate import MODES, evaluation_cells, proxy_accuracy
     from .nb101 import NB101
 
     run_dir = Path(run_dir)
-    stored = runs.read_table(run_dir, "evaluations")
+    stored = runs.read_table(run_dir, evaluations_name(epoch))
     if stored is not None:
         return stored
     nb101 = nb101 if nb101 is not None else NB101.load()
-    supernet = load_trained_supernet(config, run_dir)
+    supernet = load_trained_supernet(config, run_dir, epoch)
     split = load_training_data(config)
     valid = slice(None)
     if settings["valid_subset"]:  # class-balanced: the embedded validation arrays are ordered by class
         valid = torch.from_numpy(balanced_subset(split.valid_labels.cpu().numpy(), settings["valid_subset"], settings["eval_seed"]))
-    # each super-net ranks its own sample of cells, as in the paper (1,000 per super-net)
-    cells, weights = evaluation_cells(config.space, settings["num_eval_cells"], [settings["eval_seed"], config.seed], nb101)
+    # per_supernet: each super-net ranks its own sample of cells, as in the paper; shared: all rank the same
+    sample_seed = [settings["eval_seed"], config.seed] if settings["eval_sample"] == "per_supernet" else settings["eval_seed"]
+    cells, weights = evaluation_cells(config.space, settings["num_eval_cells"], sample_seed, nb101)
     tables = []
     for mode in MODES:
-        batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"])
+        batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=config.memory_format)
         table = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
                                train_batches=batches, num_bn_batches=settings["num_bn_batches"],
                                bn_statistics=settings["bn_statistics"], batch_size=settings["eval_batch_size"],
-                               progress=progress)
+                               progress=progress, layout=config.memory_format, precision=config.precision)
         tables.append(table.assign(weight=weights))
     evaluations = pd.concat(tables, ignore_index=True)
     truth = nb101.metrics(evaluations["hash"].unique())
     evaluations["nb101_validation_accuracy"] = evaluations["hash"].map(truth["mean_validation_accuracy"])
     evaluations["nb101_test_accuracy"] = evaluations["hash"].map(truth["mean_test_accuracy"])
     evaluations["trainable_parameters"] = evaluations["hash"].map(truth["trainable_parameters"]).astype("int64")
-    runs.write_table(run_dir, "evaluations", evaluations)
+    runs.write_table(run_dir, evaluations_name(epoch), evaluations)
     return evaluations
 
 

@@ -1,0 +1,203 @@
+"""The CPU study "how long must a super-net train?": A4 super-nets trained with the authors' protocol for
+3, 9, 27 and 81 epochs (each run its own cosine schedule), a second seed at 27 epochs, the 81-epoch
+run's checkpoints at epochs 9 and 27, all ranking the same 300 A4 cells (profile `cpu-study`).
+
+`run_study` trains and evaluates (resumable, in `results/`), then commits each run's evaluations to
+`data/study/<run>/` (evaluations.parquet, train_log.parquet, params.json, with MANIFEST rows) as soon
+as they exist; `study_correlations` reads them back for the book and `wsnas study`.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+import torch
+
+from . import runs
+from .datafiles import atomic_path, data_dir, record_in_manifest
+from .nb101 import NB101
+from .train import (
+    config_for,
+    evaluate_run,
+    evaluation_settings,
+    train_supernet,
+)
+
+PROFILE = "cpu-study"
+SPACE = "A4"
+STUDY_DIR = "study"
+PAPER_EPOCHS = 432  # the paper's budget, marked on the study's curve
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """One training of the study: a budget (epochs), a seed and a variant; `checkpoints` are mid-run epochs evaluated too."""
+
+    epochs: int
+    seed: int = 0
+    variant: str = "baseline"
+    checkpoints: tuple[int, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{SPACE}_{self.variant}_seed{self.seed}_e{self.epochs}"
+
+    @property
+    def evaluated_epochs(self) -> tuple[int, ...]:
+        return (*self.checkpoints, self.epochs)
+
+
+STUDY_RUNS: tuple[StudyRun, ...] = (
+    StudyRun(3),
+    StudyRun(9),
+    StudyRun(27),
+    StudyRun(81, checkpoints=(9, 27)),
+    StudyRun(27, seed=1),
+    StudyRun(27, variant="single_k"),
+)
+
+
+def study_run(name: str) -> StudyRun:
+    """The study run called `name` (e.g. A4_baseline_seed0_e81)."""
+    for run in STUDY_RUNS:
+        if run.name == name:
+            return run
+    raise ValueError(f"unknown study run {name!r}; the study's runs are {[run.name for run in STUDY_RUNS]}")
+
+
+def run_overrides(run: StudyRun) -> dict:
+    """The profile overrides of one study run (the budget; mid-run checkpoints only where evaluated)."""
+    return {"epochs": run.epochs, "keep_checkpoints": list(run.checkpoints)}
+
+
+def run_study(names: list[str] | None = None, *, results_root: str | Path | None = None, progress: bool = True) -> None:
+    """Train, evaluate and commit to data/study/ each named study run (default: all), skipping what exists."""
+    for run in [study_run(name) for name in names] if names else STUDY_RUNS:
+        if committed(run):
+            continue
+        overrides = run_overrides(run)
+        config = config_for(PROFILE, space=SPACE, variant=run.variant, seed=run.seed, **overrides)
+        settings = evaluation_settings(PROFILE, **overrides)
+        run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
+                                root=runs.resolve_root(results_root))
+        result = train_supernet(config, run_dir, progress=progress)
+        if result.diverged:
+            raise RuntimeError(f"study run {run.name} diverged ({result.reason}); see {run_dir}")
+        tables, seconds = [], {}
+        for epoch in run.evaluated_epochs:
+            started = time.perf_counter()
+            table = evaluate_run(config, run_dir, settings, progress=progress, epoch=None if epoch == run.epochs else epoch)
+            seconds[epoch] = time.perf_counter() - started
+            tables.append(table.assign(epoch=epoch))
+        export_run(run, run_dir, pd.concat(tables, ignore_index=True), result.epoch_logs,
+                   {**config.params(), **settings}, evaluation_seconds=seconds)
+
+
+def committed(run: StudyRun) -> bool:
+    return (data_dir() / STUDY_DIR / run.name / "evaluations.parquet").exists()
+
+
+def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_logs: pd.DataFrame, params: dict,
+               evaluation_seconds: dict[int, float]) -> None:
+    """Write the run's evaluations, training log and parameters under data/study/<run>/ with MANIFEST rows."""
+    folder = data_dir() / STUDY_DIR / run.name
+    folder.mkdir(parents=True, exist_ok=True)
+    command = f"wsnas study --run {run.name}"
+    provenance = {"command": command, "commit": _git_commit(), "host": platform.machine(),
+                  "torch_threads": torch.get_num_threads(),
+                  "training_seconds": round(float(epoch_logs["seconds"].sum()), 1),
+                  "evaluation_seconds": {str(epoch): round(value, 1) for epoch, value in evaluation_seconds.items()},
+                  "data": runs.get_status(run_dir).get("data", "")}
+    files = {
+        "evaluations.parquet": evaluations[["hash", "epoch", "mode", "proxy_accuracy"]],
+        "train_log.parquet": epoch_logs,
+    }
+    for file_name, table in files.items():
+        with atomic_path(folder / file_name) as temporary:
+            table.to_parquet(temporary, index=False)
+    with atomic_path(folder / "params.json") as temporary:
+        temporary.write_text(json.dumps({"run": run.name, "params": params, "provenance": provenance},
+                                        indent=2, sort_keys=True, default=str) + "\n")
+    for file_name in ("train_log.parquet", "params.json", "evaluations.parquet"):  # evaluations last: marks the run done
+        record_in_manifest(f"{STUDY_DIR}/{run.name}/{file_name}", source=f"trained here: {command} (profile {PROFILE})",
+                           licence="MIT (this project)", made_by=f"{command} at commit {provenance['commit']}")
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the committed study
+
+
+def load_study() -> pd.DataFrame:
+    """All committed study evaluations joined to NB-101: run, epochs (budget), seed, variant, epoch, mode, hash,
+    proxy_accuracy, nb101_validation_accuracy (mean of the 3 repeats)."""
+    tables = []
+    for run in STUDY_RUNS:
+        path = data_dir() / STUDY_DIR / run.name / "evaluations.parquet"
+        if path.exists():
+            tables.append(pd.read_parquet(path).assign(run=run.name, budget=run.epochs, seed=run.seed, variant=run.variant))
+    if not tables:
+        return pd.DataFrame(columns=["run", "budget", "seed", "variant", "epoch", "mode", "hash", "proxy_accuracy",
+                                     "nb101_validation_accuracy"])
+    study = pd.concat(tables, ignore_index=True)
+    truth = NB101.load().metrics(study["hash"].unique())["mean_validation_accuracy"]
+    return study.assign(nb101_validation_accuracy=study["hash"].map(truth))
+
+
+def load_training_logs() -> pd.DataFrame:
+    """The committed per-epoch training logs of the study's runs (run, budget, seed, variant, epoch, accuracy, ...)."""
+    tables = [pd.read_parquet(path).assign(run=run.name, budget=run.epochs, seed=run.seed, variant=run.variant)
+              for run in STUDY_RUNS if (path := data_dir() / STUDY_DIR / run.name / "train_log.parquet").exists()]
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+
+
+def study_correlations(study: pd.DataFrame | None = None, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per (run, epoch, mode): n_cells, Spearman ρ with a paired bootstrap 95% CI over cells, Kendall τ."""
+    study = load_study() if study is None else study
+    rows = []
+    for (run, epoch, mode), group in study.groupby(["run", "epoch", "mode"], sort=False):
+        proxy, truth = group["proxy_accuracy"].to_numpy(), group["nb101_validation_accuracy"].to_numpy()
+        low, high = spearman_ci(proxy, truth, n_resamples, seed)
+        rows.append({"run": run, "budget": int(group["budget"].iloc[0]), "seed": int(group["seed"].iloc[0]),
+                     "variant": group["variant"].iloc[0], "epoch": int(epoch), "mode": mode, "n_cells": len(group),
+                     "spearman": scipy.stats.spearmanr(proxy, truth).statistic, "spearman_low": low, "spearman_high": high,
+                     "kendall": scipy.stats.kendalltau(proxy, truth).statistic})
+    return pd.DataFrame(rows)
+
+
+def spearman_ci(proxy: np.ndarray, truth: np.ndarray, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap 95% CI of Spearman's ρ, resampling cells (pairs) with replacement."""
+    def statistic(x: np.ndarray, y: np.ndarray) -> float:
+        return scipy.stats.spearmanr(x, y).statistic
+
+    result = scipy.stats.bootstrap((proxy, truth), statistic, paired=True, vectorized=False, n_resamples=n_resamples,
+                                   method="percentile", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def study_json() -> list[dict]:
+    """What `wsnas study --json` prints: per run, epoch and mode, spearman, kendall and n_cells."""
+    table = study_correlations(n_resamples=200)
+    return [{"run": row.run, "budget": row.budget, "seed": row.seed, "variant": row.variant, "epoch": row.epoch,
+             "mode": row.mode, "spearman": round(float(row.spearman), 4), "kendall": round(float(row.kendall), 4),
+             "n_cells": int(row.n_cells)} for row in table.itertuples()]
+
+
+if __name__ == "__main__":  # pragma: no cover - `wsnas study run` is the entry point
+    run_study(sys.argv[1:] or None)
