@@ -147,7 +147,8 @@ def command_sweep(args: argparse.Namespace) -> int:
 
     print(f"{len(specs)} runs of the {args.profile} profile into {resolve_root(args.results)}")
     table = sweep.run_sweep(specs, args.profile, results_root=args.results, device=args.device,
-                            overrides=overrides, executor=args.executor, gpus_per_run=args.gpus_per_run)
+                            overrides=overrides, executor=args.executor, runs_per_device=args.runs_per_device,
+                            address=args.address, retries=args.retries)
     print(table.to_string(index=False))
     return 0 if table["state"].isin(sweep.FINISHED).all() else 1
 
@@ -160,9 +161,19 @@ def command_runs(args: argparse.Namespace) -> int:
     if catalogue.empty:
         print(f"no run under {root}")
         return 0
-    columns = [column for column in ("stage", "run", "state", "updated") if column in catalogue]
+    catalogue["epoch"] = [_epoch_progress(row.get("epoch"), row.get("epochs")) for _, row in catalogue.iterrows()]
+    columns = [column for column in ("stage", "run", "state", "epoch", "updated") if column in catalogue]
     print(catalogue[columns].to_string(index=False))
     return 0
+
+
+def _epoch_progress(epoch: Any, epochs: Any) -> str:
+    """'3/432' for a training run (epochs completed of the total), '—' where the run has no epoch."""
+    import pandas as pd
+
+    if epoch is None or pd.isna(epoch):
+        return "—"
+    return f"{int(epoch)}/{int(epochs)}" if epochs is not None and not pd.isna(epochs) else str(int(epoch))
 
 
 class CommandError(RuntimeError):
@@ -223,10 +234,16 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--spaces", nargs="+", help="spaces to run (default: all seven)")
     grid.add_argument("--variants", nargs="+", help="variants to run (default: all five)")
     grid.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], help="seeds (default: 0 1 2 3 4)")
-    grid.add_argument("--device", default="cpu", help="torch device of each run (default: cpu)")
+    grid.add_argument("--device", default="cpu", help="torch device of each run; several separated by commas (default: cpu)")
     grid.add_argument("--executor", choices=["local", "ray"], default="local",
-                      help="local: one run after another; ray: in parallel on the running Ray cluster")
-    grid.add_argument("--gpus-per-run", type=float, default=1.0, help="GPUs Ray reserves per run (default: 1)")
+                      help="local: on this machine; ray: in parallel on a Ray cluster (see --address)")
+    grid.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a cluster started "
+                      "with `ray start` on this machine, else a new local Ray instance)")
+    grid.add_argument("--runs-per-device", type=int, default=1, metavar="N",
+                      help="runs sharing each device: Ray requests 1/N GPU per run; the local executor "
+                      "runs N processes per device (--device cuda:0,cuda:1 lists several) (default: 1)")
+    grid.add_argument("--retries", type=int, default=0,
+                      help="Ray: times a run whose worker died is retried, resuming from its checkpoint (default: 0)")
     grid.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                       help="override one profile setting in every run (repeatable)")
     grid.add_argument("--results", help="results directory, on a file system every worker sees "

@@ -38,6 +38,7 @@ import pandas as pd
 
 from wsnas import space
 from wsnas.datafiles import user_cache_dir
+from wsnas.graph_hash import hash_graphs
 from wsnas.tfrecord import METRICS, read_records, record_metrics
 
 INPUT, OUTPUT = space.INPUT, space.OUTPUT
@@ -108,7 +109,7 @@ class ModelSpec:
         if not self.valid_spec:
             raise ValueError("invalid spec (the input does not reach the output): it has no hash")
         labeling = [-1] + [list(canonical_ops).index(op) for op in self.ops[1:-1]] + [-2]
-        return str(space.hash_graphs(np.asarray(self.matrix)[None], np.array([labeling]))[0])
+        return str(hash_graphs(np.asarray(self.matrix)[None], np.array([labeling]))[0])
 
     def __repr__(self) -> str:
         return f"ModelSpec(matrix={np.asarray(self.original_matrix).tolist()}, ops={list(self.original_ops)})"
@@ -285,7 +286,7 @@ def _check_record_hashes(table: pd.DataFrame, path: Path) -> None:
             labels = np.array([[label_of[op] for op in ops.split(",")] for ops in rows["ops"]])
         except KeyError as error:
             raise ValueError(f"{path}: unknown op {error} in a record") from None
-        computed = space.hash_graphs(bits.reshape(-1, size, size), labels)
+        computed = hash_graphs(bits.reshape(-1, size, size), labels)
         wrong = rows["hash"].to_numpy()[computed != rows["hash"].to_numpy()]
         if len(wrong):
             raise ValueError(f"{path}: {len(wrong)} records hash differently from their cell, e.g. {wrong[0]}")

@@ -130,9 +130,9 @@ def catalogue(root: str | Path | None = None) -> pd.DataFrame:
         params = read_json(params_path)
         status = get_status(directory) or {"state": "not started"}
         rows.append({"stage": directory.parent.name, "run": directory.name, "state": status["state"],
-                     "updated": status.get("updated"), "path": str(directory),
+                     "epoch": status.get("epoch"), "updated": status.get("updated"), "path": str(directory),
                      **{key: value for key, value in params.items() if key != "stage" and not isinstance(value, dict)}})
-    columns = ["stage", "run", "state", "updated", "path"]
+    columns = ["stage", "run", "state", "epoch", "updated", "path"]
     return pd.DataFrame(rows, columns=None if rows else columns)
 
 
