@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .datafiles import atomic_path
+from .datafiles import atomic_path, project_root
 
 PARAMS_FILE = "params.json"
 STATUS_FILE = "status.json"
@@ -27,19 +27,17 @@ class RunConflictError(RuntimeError):
     """A run directory already holds a run with other parameters under the same key."""
 
 
-def default_root() -> Path:
-    """Where runs live unless told otherwise: $WSNAS_RESULTS, else the repository's git-ignored `results/`."""
-    override = os.environ.get("WSNAS_RESULTS")
-    return Path(override).expanduser().resolve() if override else Path(__file__).resolve().parents[2] / "results"
+def resolve_root(results_root: str | Path | None = None) -> Path:
+    """Where runs live, as an absolute path: `results_root` if given (relative to the working directory),
+    else $WSNAS_RESULTS, else `results/` beside the book being built (`datafiles.project_root()`), else
+    `results/` in the working directory.
 
-
-def resolve_root(results_root: str | Path | None) -> Path:
-    """`results_root` as an absolute path: None means `default_root()`, a relative path the working directory.
-
-    Chapters default to None, so jupyter-book (running in `book/`), papermill (running anywhere)
-    and the CLI all find the same runs.
+    Chapters default to None, so jupyter-book (running in `book/`), papermill and the CLI, run
+    anywhere in the repository, all find the same runs; never the installed package's location.
     """
-    return default_root() if results_root is None else Path(results_root).expanduser().resolve()
+    if results_root is None:
+        results_root = os.environ.get("WSNAS_RESULTS") or (project_root() or Path.cwd()) / "results"
+    return Path(results_root).expanduser().resolve()
 
 
 def overrides_hash(overrides: dict[str, Any] | None) -> str:
@@ -56,18 +54,24 @@ def run_name(space: str, variant: str, seed: int, profile: str, overrides: dict[
     return f"{name}_{suffix}" if suffix else name
 
 
+def run_directory(stage: str, params: dict[str, Any], overrides: dict[str, Any] | None = None,
+                  root: str | Path | None = None) -> Path:
+    """Where the run of `params` (which name space, variant, seed, profile) lives under `root` (not created)."""
+    for key in ("space", "variant", "seed", "profile"):
+        if key not in params:
+            raise ValueError(f"run parameters need {key!r}; got {sorted(params)}")
+    return resolve_root(root) / stage / run_name(params["space"], params["variant"], params["seed"], params["profile"],
+                                                 overrides)
+
+
 def open_run(stage: str, params: dict[str, Any], *, overrides: dict[str, Any] | None = None,
              root: str | Path | None = None) -> Path:
-    """The run directory of `params` (which name space, variant, seed, profile), created or reopened.
+    """The run directory of `params` (`run_directory`), created or reopened.
 
     A directory that already holds different parameters is refused: delete it, or change the
     overrides, to run again.
     """
-    for key in ("space", "variant", "seed", "profile"):
-        if key not in params:
-            raise ValueError(f"run parameters need {key!r}; got {sorted(params)}")
-    name = run_name(params["space"], params["variant"], params["seed"], params["profile"], overrides)
-    directory = resolve_root(root) / stage / name
+    directory = run_directory(stage, params, overrides, root)
     record = {"stage": stage, "overrides": overrides or {}, **_jsonable(params)}
     existing = directory / PARAMS_FILE
     if existing.exists():

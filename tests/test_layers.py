@@ -1,0 +1,46 @@
+"""The library's three layers: the benchmark and the analyses never import torch, nor a lower layer."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import wsnas
+
+PACKAGE = Path(wsnas.__file__).parent
+BENCHMARK = ("space", "graph_hash", "enumeration", "tfrecord", "nb101", "nasbench_api", "datafiles", "safe_pickle")
+ANALYSES = ("metrics", "reference", "search", "bias", "claims", "names")
+
+
+def wsnas_imports(module: str) -> set[str]:
+    """The wsnas modules that `module` imports anywhere in its source (top level or inside functions)."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and (node.module.startswith("wsnas") or node.level):
+            base = node.module.removeprefix("wsnas").lstrip(".") if node.module else ""
+            found |= {base.split(".")[0]} if base else {alias.name for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("wsnas.")}
+    return found
+
+
+def test_importing_the_benchmark_and_the_analyses_does_not_import_torch() -> None:
+    # One fresh interpreter imports the modules in turn and names the first one after which torch is loaded.
+    code = ("import importlib, sys\n"
+            f"for module in {BENCHMARK + ANALYSES!r}:\n"
+            "    importlib.import_module('wsnas.' + module)\n"
+            "    if 'torch' in sys.modules:\n"
+            "        sys.exit('importing wsnas.' + module + ' imports torch')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("module", BENCHMARK + ANALYSES)
+def test_no_import_from_a_lower_layer(module: str) -> None:
+    allowed = set(BENCHMARK) if module in BENCHMARK else set(BENCHMARK + ANALYSES)
+    assert wsnas_imports(module) <= allowed, f"wsnas.{module} imports {sorted(wsnas_imports(module) - allowed)}"
