@@ -176,6 +176,61 @@ def _epoch_progress(epoch: Any, epochs: Any) -> str:
     return f"{int(epoch)}/{int(epochs)}" if epochs is not None and not pd.isna(epochs) else str(int(epoch))
 
 
+def _cells_from_file(path: str) -> list:
+    """The cells of a JSON file holding a list of {"adjacency", "ops"} objects; a bad one is named by position."""
+    from wsnas import space
+
+    try:
+        items = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise CommandError(f"--cells {path}: cannot read a JSON list of cells ({error})") from error
+    if not isinstance(items, list) or not items:
+        raise CommandError(f'--cells {path}: expected a non-empty JSON list of {{"adjacency": [[...]], "ops": [...]}}')
+    cells = []
+    for position, item in enumerate(items):
+        try:
+            if not isinstance(item, dict):
+                raise space.InvalidCellError("not a JSON object")
+            cells.append(space.Cell.from_dict(item))
+        except (ValueError, TypeError) as error:
+            raise CommandError(f"--cells {path}: cell {position} (counting from 0) is invalid: {error}") from error
+    return cells
+
+
+def _released_cells(per_space: int) -> list:
+    from wsnas import baselines, reference, space
+
+    sample = baselines.released_sample(reference.read_released_evaluations(), per_space)
+    return space.cells_at(space.index_of(baselines.distinct_in_order(sample["hash"])))
+
+
+def command_proxies(args: argparse.Namespace) -> int:
+    import math
+
+    import torch
+
+    from wsnas import proxies
+
+    if (args.cells is None) == (args.released is None):
+        raise CommandError("give exactly one of --cells FILE or --released PER_SPACE")
+    names = proxies.check_proxies(args.proxies.split(",") if args.proxies else proxies.PROXIES)
+    torch.set_num_threads(args.threads)
+    cells = _cells_from_file(args.cells) if args.cells else _released_cells(args.released)
+    options = {"names": names, "seed": args.seed, "memory_format": args.memory_format, "precision": args.precision}
+    if args.out:
+        scores = proxies.score_to_file(cells, args.out, progress=True, **options)
+        by_hash = scores.set_index("hash")
+        rows = [{"hash": cell.hash, **by_hash.loc[cell.hash, list(names)].to_dict()} for cell in cells]
+    else:
+        rows = [{key: row[key] for key in ("hash", *names)}
+                for row in proxies.score_cells(cells, progress=True, **options)]
+    if args.json:
+        clean = [{key: (None if isinstance(v, float) and not math.isfinite(v) else
+                        int(v) if key in proxies.COUNTS else v) for key, v in row.items()} for row in rows]
+        print(json.dumps(clean))
+    return 0
+
+
 class CommandError(RuntimeError):
     """A user error in a command's arguments."""
 
@@ -249,6 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--results", help="results directory, on a file system every worker sees "
                       "(default: $WSNAS_RESULTS or the repository's results/)")
     grid.set_defaults(handler=command_sweep)
+
+    zero_cost = commands.add_parser("proxies", help="training-free proxies (synflow, snip, naswot, ...) of cells")
+    zero_cost.add_argument("--cells", metavar="FILE", help='JSON list of {"adjacency": [[...]], "ops": [...]} objects')
+    zero_cost.add_argument("--released", type=int, metavar="PER_SPACE",
+                           help="instead of --cells: that many cells per space of the authors' baseline BNS-FT "
+                                "seed-0 runs (seeded uniform sample, interleaved across spaces)")
+    zero_cost.add_argument("--proxies", help="comma-separated subset (default: all of them)")
+    zero_cost.add_argument("--seed", type=int, default=0, help="seed of the networks' initialisation (default: 0)")
+    zero_cost.add_argument("--memory-format", default="contiguous", choices=["contiguous", "channels_last"])
+    zero_cost.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    zero_cost.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1; part of the settings)")
+    zero_cost.add_argument("--json", action="store_true", help="print a JSON list, one object per cell, in order")
+    zero_cost.add_argument("--out", metavar="FILE.parquet", help="also keep the scores there; resumes what it holds")
+    zero_cost.set_defaults(handler=command_proxies)
 
     listing = commands.add_parser("runs", help="list the runs found in the results directory")
     listing.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or the repository's results/)")

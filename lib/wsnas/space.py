@@ -310,6 +310,64 @@ def trainable_parameters(
     )
 
 
+def _cell_multiply_adds_batch(
+    adjacency: np.ndarray, op_codes: np.ndarray, in_channels: int, out_channels: int
+) -> np.ndarray:
+    """Convolution multiply-adds per output pixel of one cell instance, N pruned cells of size V."""
+    adjacency = adjacency.astype(bool)
+    channels = _vertex_channels_batch(adjacency, in_channels, out_channels)[:, 1:-1]
+    kernel_area = np.select([op_codes == 0, op_codes == 1], [_KERNEL_AREA[0], _KERNEL_AREA[1]], 0)
+    ops = kernel_area * channels * channels
+    projections = np.where(adjacency[:, 0, 1:-1], in_channels * channels, 0)
+    output_projection = np.where(adjacency[:, 0, -1], in_channels * out_channels, 0)
+    return ops.sum(axis=1) + projections.sum(axis=1) + output_projection
+
+
+def network_flops_batch(
+    adjacency: np.ndarray,
+    op_codes: np.ndarray,
+    stem_channels: int = 128,
+    num_stacks: int = 3,
+    cells_per_stack: int = 3,
+    num_labels: int = 10,
+    image_size: int = 32,
+) -> np.ndarray:
+    """Multiply-adds of convolutions and classifier for one image, N pruned cells of size V (BN, ReLU, pooling, sums not counted)."""
+    total = np.full(len(adjacency), 3 * 3 * 3 * stem_channels * image_size**2, dtype=np.int64)
+    in_channels = out_channels = stem_channels
+    size = image_size
+    for stack in range(num_stacks):
+        if stack > 0:
+            out_channels *= 2
+            size //= 2
+        for _ in range(cells_per_stack):
+            total += _cell_multiply_adds_batch(adjacency, op_codes, in_channels, out_channels) * size**2
+            in_channels = out_channels
+    return total + out_channels * num_labels
+
+
+def network_flops(cell: Cell, stem_channels: int = 128, num_stacks: int = 3, cells_per_stack: int = 3) -> int:
+    """Multiply-adds of the NB-101 network built from `cell` (pruned first) on one 32×32 image."""
+    pruned = cell.pruned()
+    op_codes = np.array([pruned.labels[1:-1]], dtype=np.int64)
+    return int(network_flops_batch(pruned.adjacency[None], op_codes, stem_channels, num_stacks, cells_per_stack)[0])
+
+
+@cache
+def flops_of_all_cells() -> np.ndarray:
+    """`network_flops` of every row of `space_table()` (NB-101 network, 128 stem channels), vectorised by vertex count."""
+    table = space_table()
+    flops = np.zeros(len(table), dtype=np.int64)
+    vertices = table["num_vertices"].to_numpy()
+    for num_vertices in np.unique(vertices):
+        rows = np.flatnonzero(vertices == num_vertices)
+        adjacency = adjacency_from_bits(table["adjacency"].to_numpy()[rows], int(num_vertices))
+        op_codes = op_codes_from_packed(table["ops"].to_numpy()[rows], int(num_vertices)).astype(np.int64)
+        flops[rows] = network_flops_batch(adjacency, op_codes)
+    flops.setflags(write=False)
+    return flops
+
+
 # ---------------------------------------------------------------------------------------------
 # The stored table's columns (the space table is built by wsnas.enumeration)
 

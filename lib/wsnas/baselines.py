@@ -1,0 +1,370 @@
+"""Cheap baselines beside weight-sharing: which cells carry zero-cost proxies, and how each ranks them.
+
+Torch-free (analysis layer). The zero-cost proxies themselves are computed by `wsnas.proxies`
+and committed in `data/proxies_released_seed0.parquet`; this module reads them.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from wsnas.space import PAPER_ORDER
+
+PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost proxies (the search chapter's default)
+PROXY_SEED = 0
+SAMPLE_SEED = 0
+PROXIES_FILE = "proxies_released_seed0.parquet"
+
+
+def released_sample(evaluations: pd.DataFrame, per_space: int = 1000, sample_seed: int = SAMPLE_SEED) -> pd.DataFrame:
+    """The cells to score, in scoring order: per space, a seeded uniform permutation of the positions of
+    the released baseline BNS-FT seed-0 run, interleaved across spaces (round-robin, paper order).
+
+    Any prefix of this order holds, for every space, the first positions of its permutation: a uniform
+    sample without replacement of the run's 1,000 cells. Columns: space, position, hash, draw (rank
+    within the space's permutation), order (rank in the interleaved order).
+    """
+    column = evaluations["variant"] + "/" + evaluations["mode"]
+    rows = evaluations[(column == PROXY_COLUMN) & (evaluations["seed"] == PROXY_SEED)]
+    rng = np.random.default_rng(sample_seed)
+    parts = []
+    for space in PAPER_ORDER:
+        run = rows[rows["space"] == space].sort_values("position")
+        if len(run) == 0:
+            raise ValueError(f"the released evaluations hold no {PROXY_COLUMN} seed-{PROXY_SEED} run of {space}")
+        drawn = run.iloc[rng.permutation(len(run))[: min(per_space, len(run))]]
+        parts.append(pd.DataFrame({"space": space, "position": drawn["position"].to_numpy(),
+                                   "hash": drawn["hash"].to_numpy(), "draw": np.arange(len(drawn))}))
+    sample = pd.concat(parts, ignore_index=True)
+    space_rank = sample["space"].map({space: i for i, space in enumerate(PAPER_ORDER)})
+    sample = sample.assign(_space=space_rank).sort_values(["draw", "_space"], kind="stable").drop(columns="_space")
+    return sample.reset_index(drop=True).assign(order=lambda frame: np.arange(len(frame)))
+
+
+def distinct_in_order(hashes: pd.Series | np.ndarray) -> np.ndarray:
+    """The hashes in order of first appearance, each once."""
+    return pd.unique(np.asarray(hashes))
+
+
+# ---------------------------------------------------------------------------------------------
+# The rows: what ranks the cells, and what it costs
+
+ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "l2_norm")  # = proxies.ZERO_COST
+COUNTS = ("params", "flops")
+HALFWAY = "halfway"  # NB-101's own training stopped at 54 of 108 epochs: its validation accuracy
+WS_SAME_CELLS = "ws_seed0"  # the released BNS-FT super-net of seed 0, on the very cells the proxies scored
+NOISE_CEILING = "noise_ceiling"  # one NB-101 repeat against the mean of the other two
+TARGET = "mean_validation_accuracy"
+SUPERNET_FACTOR = 4.0  # the paper counts a super-net as 4 NB-101 trainings
+TOP_PERCENT = (1, 5, 10)
+ROW_NAMES = {
+    "params": "parameters", "flops": "FLOPs", "synflow": "synflow", "snip": "snip", "grad_norm": "grad_norm",
+    "fisher": "fisher", "grasp": "grasp", "jacob_cov": "jacob_cov", "naswot": "NASWOT", "l2_norm": "l2_norm",
+    HALFWAY: "NB-101 halfway (54 epochs)", WS_SAME_CELLS: "WS: BNS-FT seed 0 (same cells)",
+    NOISE_CEILING: "noise ceiling (one NB-101 repeat)",
+}
+
+
+def read_proxy_scores(path=None) -> tuple[pd.DataFrame, dict]:
+    """The committed zero-cost scores (checked against data/MANIFEST) and their metadata; read without torch."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from wsnas.datafiles import data_path
+
+    table = pq.read_table(path if path is not None else data_path(PROXIES_FILE))
+    metadata = json.loads(table.schema.metadata[b"wsnas.proxies"])
+    return table.to_pandas(), metadata
+
+
+def scored_cells(evaluations: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per (space, position) of the baseline BNS-FT seed-0 runs whose cell carries zero-cost scores.
+
+    Columns: space, position, hash, the WS proxy of that super-net (`ws_seed0`), every zero-cost proxy,
+    params, flops, NB-101 halfway validation accuracy (`halfway`), the target, the three repeats'
+    final validation accuracies (r0, r1, r2), the NB-101 training times (full and halfway).
+    """
+    from wsnas.reference import nb101_repeats
+    from wsnas.space import index_of, space_table
+
+    from wsnas.nb101 import NB101
+
+    rows = evaluations[(evaluations["column"] == PROXY_COLUMN) & (evaluations["seed"] == PROXY_SEED)]
+    rows = rows[rows["hash"].isin(scores["hash"])]
+    truth = NB101.default().metrics(pd.unique(rows["hash"]))
+    repeats = nb101_repeats(pd.unique(rows["hash"]))
+    frame = rows[["space", "position", "hash", "proxy_accuracy"]].rename(columns={"proxy_accuracy": WS_SAME_CELLS})
+    frame = frame.join(scores.set_index("hash")[list(ZERO_COST)], on="hash")
+    indices = index_of(frame["hash"].to_numpy())
+    from wsnas.space import flops_of_all_cells
+
+    frame["params"] = space_table()["trainable_parameters"].to_numpy()[indices]
+    frame["flops"] = flops_of_all_cells()[indices]
+    frame = frame.join(truth[[TARGET, "mean_halfway_validation_accuracy", "mean_training_time",
+                              "mean_halfway_training_time"]], on="hash")
+    frame = frame.rename(columns={"mean_halfway_validation_accuracy": HALFWAY})
+    frame = frame.join(repeats[["r0", "r1", "r2"]], on="hash")
+    return frame.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranking quality with bootstrap confidence intervals (cells resampled, the same resamples for every row)
+
+
+def _row_ranks(values: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(values, axis=-1)
+
+
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman of each row of x with the same row of y (B × n), vectorised."""
+    rx, ry = _row_ranks(x), _row_ranks(y)
+    rx -= rx.mean(axis=-1, keepdims=True)
+    ry -= ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(-1) / np.sqrt((rx * rx).sum(-1) * (ry * ry).sum(-1))
+
+
+def _top_mask(values: np.ndarray, k: int) -> np.ndarray:
+    order = np.argsort(-values, axis=-1, kind="stable")[..., :k]
+    mask = np.zeros(values.shape, dtype=bool)
+    np.put_along_axis(mask, order, True, axis=-1)
+    return mask
+
+
+def _precision_rows(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    return (_top_mask(x, k) & _top_mask(y, k)).sum(-1) / k
+
+
+def top_count(n: int, percent: int) -> int:
+    """Cells in the top `percent` % of n (at least 1)."""
+    return max(1, int(round(n * percent / 100)))
+
+
+def _replicates(x: np.ndarray, y: np.ndarray, resamples: np.ndarray, kendall_resamples: int) -> dict[str, np.ndarray]:
+    """Point estimate (index 0) then bootstrap replicates of every measure, for one proxy x and target y."""
+    from scipy.stats import kendalltau
+
+    n = len(x)
+    xs = np.vstack([x, x[resamples]])
+    ys = np.vstack([y, y[resamples]])
+    out = {"spearman": _spearman_rows(xs, ys)}
+    with warnings.catch_warnings():  # fewer than 2 distinct cells in a resample: NaN, left out of the interval
+        warnings.simplefilter("ignore")
+        out["kendall"] = np.array([kendalltau(xs[b], ys[b]).statistic for b in range(1 + kendall_resamples)])
+    for percent in TOP_PERCENT:
+        out[f"top{percent}%"] = _precision_rows(xs, ys, top_count(n, percent))
+    return out
+
+
+def _noise_ceiling_replicates(repeats: np.ndarray, resamples: np.ndarray, kendall_resamples: int) -> dict[str, np.ndarray]:
+    """Each repeat against the mean of the other two, the three choices averaged."""
+    parts = [_replicates(repeats[:, r], np.delete(repeats, r, axis=1).mean(axis=1), resamples, kendall_resamples)
+             for r in range(3)]
+    return {key: np.mean([part[key] for part in parts], axis=0) for key in parts[0]}
+
+
+def ranking_quality(cells: pd.DataFrame, n_boot: int = 1000, kendall_boot: int = 200, seed: int = 0,
+                    confidence: float = 0.95) -> tuple[pd.DataFrame, dict]:
+    """Per space and row (params, flops, each zero-cost proxy, halfway, WS seed 0, noise ceiling): every
+    measure with a percentile bootstrap CI over the cells, and `worse_than_best`: the paired bootstrap CI of
+    (best row's Spearman − this row's) excludes 0. Also returns the Spearman replicates, for the answer."""
+    rows_out, replicates_by_space = [], {}
+    low_q, high_q = (1 - confidence) / 2, 1 - (1 - confidence) / 2
+    for space in PAPER_ORDER:
+        group = cells[cells["space"] == space]
+        if group.empty:
+            continue
+        rng = np.random.default_rng([seed, PAPER_ORDER.index(space)])
+        resamples = rng.integers(0, len(group), size=(n_boot, len(group)))
+        target = group[TARGET].to_numpy(dtype=float)
+        per_row = {}
+        for row in (*COUNTS, *ZERO_COST, HALFWAY, WS_SAME_CELLS):
+            per_row[row] = _replicates(group[row].to_numpy(dtype=float), target, resamples, kendall_boot)
+        per_row[NOISE_CEILING] = _noise_ceiling_replicates(group[["r0", "r1", "r2"]].to_numpy(dtype=float),
+                                                           resamples, kendall_boot)
+        replicates_by_space[space] = {row: values["spearman"] for row, values in per_row.items()}
+        for row, values in per_row.items():
+            for measure, series in values.items():
+                boot = series[1:][np.isfinite(series[1:])]
+                rows_out.append({"space": space, "row": row, "measure": measure, "cells": len(group),
+                                 "value": series[0], "low": np.quantile(boot, low_q) if len(boot) else np.nan,
+                                 "high": np.quantile(boot, high_q) if len(boot) else np.nan})
+    return pd.DataFrame(rows_out), replicates_by_space
+
+
+def significantly_worse(replicates: dict[str, np.ndarray], candidates: list[str],
+                        confidence: float = 0.95) -> pd.DataFrame:
+    """For one space: the best candidate by Spearman, and for each candidate the paired bootstrap CI of
+    (best − candidate); `worse` when it lies above 0."""
+    best = max(candidates, key=lambda row: replicates[row][0])
+    rows = []
+    for row in candidates:
+        difference = replicates[best][1:] - replicates[row][1:]
+        difference = difference[np.isfinite(difference)]
+        low = np.quantile(difference, (1 - confidence) / 2) if len(difference) else np.nan
+        rows.append({"row": row, "best": best, "difference": replicates[best][0] - replicates[row][0],
+                     "difference_low": low, "worse": bool(low > 0)})
+    return pd.DataFrame(rows)
+
+
+def ws_own_cells(evaluations: pd.DataFrame, n_boot: int = 200, seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
+    """Every released WS column on its own runs' cells (1,000 per super-net): Spearman and precision at the
+    top 1/5/10 %, mean over the non-diverged super-nets, CI from bootstrapping cells within each run."""
+    rows = []
+    low_q, high_q = (1 - confidence) / 2, 1 - (1 - confidence) / 2
+    for (space, column), runs in evaluations[~evaluations["diverged"]].groupby(["space", "column"], sort=False):
+        per_run = []
+        for run_seed, run in runs.groupby("seed"):
+            rng = np.random.default_rng([seed, int(run_seed)])
+            resamples = rng.integers(0, len(run), size=(n_boot, len(run)))
+            x, y = run["proxy_accuracy"].to_numpy(float), run[TARGET].to_numpy(float)
+            xs, ys = np.vstack([x, x[resamples]]), np.vstack([y, y[resamples]])
+            values = {"spearman": _spearman_rows(xs, ys)}
+            for percent in TOP_PERCENT:
+                values[f"top{percent}%"] = _precision_rows(xs, ys, top_count(len(run), percent))
+            per_run.append(values)
+        for measure in per_run[0]:
+            series = np.nanmean([values[measure] for values in per_run], axis=0)
+            rows.append({"space": space, "row": column, "measure": measure, "supernets": len(per_run),
+                         "value": series[0], "low": np.quantile(series[1:], low_q),
+                         "high": np.quantile(series[1:], high_q)})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost per cell
+
+
+def cost_per_cell(cells: pd.DataFrame, evaluations: pd.DataFrame, proxy_seconds: dict[str, float],
+                  count_seconds: dict[str, float]) -> pd.DataFrame:
+    """Seconds per ranked cell, per space and row, and the hardware they were measured on.
+
+    Zero-cost proxies and counts: measured here (one CPU core). Halfway: NB-101's mean 54-epoch
+    training time of the cells. WS: the super-net's training, 4 × the mean NB-101 training time of the
+    space's evaluated cells, spread over the 1,000 cells it ranks (the paper's count). NB-101 times
+    are TPU seconds (Ying et al. 2019), so the two kinds of cost differ in hardware as well.
+    """
+    rows = []
+    for space in PAPER_ORDER:
+        group = cells[cells["space"] == space]
+        released = evaluations[(evaluations["space"] == space) & (evaluations["column"] == PROXY_COLUMN)]
+        ws = SUPERNET_FACTOR * released["mean_training_time"].mean() / released.groupby("seed").size().mean()
+        entries = {**{row: (count_seconds[row], "CPU, measured here") for row in COUNTS},
+                   **{row: (proxy_seconds[row], "CPU, measured here") for row in ZERO_COST},
+                   HALFWAY: (group["mean_halfway_training_time"].mean(), "NB-101 (TPU)"),
+                   WS_SAME_CELLS: (ws, "NB-101 (TPU), 4 trainings / 1,000 cells"),
+                   NOISE_CEILING: (group["mean_training_time"].mean(), "NB-101 (TPU), one full training")}
+        rows += [{"space": space, "row": row, "seconds": seconds, "hardware": hardware}
+                 for row, (seconds, hardware) in entries.items()]
+    return pd.DataFrame(rows)
+
+
+def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """Mask of the points no other point beats on both cost (lower) and quality (higher)."""
+    cost, quality = np.asarray(cost, float), np.asarray(quality, float)
+    dominated = ((cost[None, :] <= cost[:, None]) & (quality[None, :] >= quality[:, None])
+                 & ((cost[None, :] < cost[:, None]) | (quality[None, :] > quality[:, None])))
+    return ~dominated.any(axis=1)
+
+
+def plain_answer(quality: pd.DataFrame, replicates: dict, costs: pd.DataFrame) -> pd.DataFrame:
+    """Per space: the best proxy by Spearman, and the cheapest one not significantly worse than it."""
+    candidates = [*COUNTS, *ZERO_COST, HALFWAY, WS_SAME_CELLS]
+    rows = []
+    for space, spearmans in replicates.items():
+        tests = significantly_worse(spearmans, candidates).set_index("row")
+        cost = costs[costs["space"] == space].set_index("row")["seconds"]
+        kept = tests.index[~tests["worse"]]
+        cheapest = min(kept, key=lambda row: cost[row])
+        rows.append({"space": space, "best": tests["best"].iloc[0], "best_spearman": spearmans[tests["best"].iloc[0]][0],
+                     "cheapest_not_worse": cheapest, "its_spearman": spearmans[cheapest][0],
+                     "its_seconds": cost[cheapest], "ws_not_worse": not tests.loc[WS_SAME_CELLS, "worse"],
+                     "ws_seconds": cost[WS_SAME_CELLS]})
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Search guided by each baseline (the paper's Table 2 protocol)
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error), NaNs left out of the family."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = len(order)
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def with_baseline_columns(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """The released evaluations plus one pseudo column per free baseline (params, flops, halfway): the
+    baseline BNS-FT runs' cells with the baseline's value as the proxy (no super-net, nothing diverged)."""
+    from wsnas.nb101 import NB101
+    from wsnas.space import flops_of_all_cells, index_of, space_table
+
+    base = evaluations[evaluations["column"] == PROXY_COLUMN]
+    indices = index_of(base["hash"].to_numpy())
+    halfway = NB101.default().metrics(pd.unique(base["hash"]))["mean_halfway_validation_accuracy"]
+    values = {"params": space_table()["trainable_parameters"].to_numpy()[indices].astype(float),
+              "flops": flops_of_all_cells()[indices].astype(float),
+              HALFWAY: halfway.reindex(base["hash"]).to_numpy()}
+    extra = [base.assign(column=name, proxy_accuracy=value, diverged=False) for name, value in values.items()]
+    return pd.concat([evaluations, *extra], ignore_index=True)
+
+
+def halfway_factor(evaluations: pd.DataFrame) -> float:
+    """Up-front cost of the halfway guide in mean NB-101 trainings: the 1,000 halfway trainings of a run's
+    cells over its mean full training time (mean over the baseline BNS-FT runs)."""
+    from wsnas.nb101 import NB101
+
+    base = evaluations[evaluations["column"] == PROXY_COLUMN]
+    halfway = NB101.default().metrics(pd.unique(base["hash"]))["mean_halfway_training_time"]
+    base = base.assign(halfway_time=halfway.reindex(base["hash"]).to_numpy())
+    per_run = base.groupby(["space", "seed"]).agg(halfway=("halfway_time", "sum"), full=("mean_training_time", "mean"))
+    return float((per_run["halfway"] / per_run["full"]).mean())
+
+
+def spearman_ci(proxy, target, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of Spearman ρ over cells."""
+    x, y = np.asarray(proxy, dtype=float), np.asarray(target, dtype=float)
+    resamples = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
+    values = _spearman_rows(x[resamples], y[resamples])
+    values = values[np.isfinite(values)]
+    return float(np.quantile(values, (1 - confidence) / 2)), float(np.quantile(values, (1 + confidence) / 2))
+
+
+def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float], top_k=(1, 10, 100),
+                      reading: str = "default", spaces=PAPER_ORDER) -> pd.DataFrame:
+    """Table-2-style test per space, guide and TOP-k: paired regrets over the 5 runs, the paper's one-sided
+    Wilcoxon, and Holm-adjusted p-values over the whole table. `guide_factors` maps each guiding column
+    to its up-front cost in mean NB-101 trainings (4 for a super-net; ≈ 0 for counts)."""
+    from dataclasses import replace
+
+    from wsnas import search
+
+    base_reading = search.READINGS[reading]
+    rows = []
+    for space in spaces:
+        for guide, factor in guide_factors.items():
+            guided = replace(base_reading, column=guide, supernet_factor=factor)
+            for k in top_k:
+                regrets = search.top_k_regrets(evaluations, space, k, reading=guided)
+                p, direction = search.wilcoxon_paper(regrets["ws"], regrets["random"])
+                rows.append({"space": space, "guide": guide, "k": k, "p": p, "direction": direction,
+                             "guided_regret": regrets["ws"].mean(), "random_regret": regrets["random"].mean(),
+                             "pairs": int((regrets["ws"].notna() & regrets["random"].notna()).sum())})
+    table = pd.DataFrame(rows)
+    table["p_holm"] = holm(table["p"].to_numpy())
+    table["significant_holm"] = table["p_holm"] < 0.05
+    return table

@@ -1,0 +1,390 @@
+"""Training-free proxies of a cell, computed on the paper's standalone network of the cell.
+
+The network is NB-101's network of the cell at the paper's scale (`nasbench_pytorch` `Network`:
+stem 16, 3 stacks × 3 cells, NB-101 channel rule), initialised with `nasbench_pytorch`'s own
+initialisation under a fixed seed, in training mode (batch statistics), and scored on one fixed,
+class-balanced mini-batch of CIFAR-10 training images (`proxy_batch`).
+
+Definitions follow the original papers and their reference code (read, not copied):
+Abdelfattah et al. 2021, "Zero-Cost Proxies for Lightweight NAS" (ICLR; github.com/SamsungLabs/
+zero-cost-nas) for `synflow`, `snip`, `grad_norm`, `fisher`, `grasp`, `jacob_cov` and `l2_norm`;
+Mellor et al. 2021, "Neural Architecture Search without Training" (ICML, second version) for
+`naswot`. Each per-weight saliency is summed over all convolution and linear weights, as the
+reference code does. No maintained pip package implements them (zero-cost-nas and NASLib are
+research repositories, not released packages, and bring their own model zoos), so they are
+written here; sharing one forward pass between them is also only possible in our own code.
+
+Shared passes: one forward pass of the mini-batch with the input, convolution outputs and ReLU
+inputs retained serves `naswot` (binary codes of the ReLU inputs), `jacob_cov` (one backward of
+the summed logits to the input), `grad_norm`, `snip`, `fisher` (one backward of the loss to the
+weights and convolution outputs) and `grasp` (the same gradient, kept differentiable, gives the
+Hessian-gradient product by a second backward). `synflow` needs its own pass (BN-free network,
+absolute weights, float64, an all-ones input); `l2_norm` needs none. `params` and `flops` are
+exact counts of the NB-101 network (128 stem channels) from `wsnas.space`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from nasbench_pytorch.model import Network
+
+from wsnas import space
+from wsnas.data import balanced_subset, load_cifar10, normalise
+
+ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "l2_norm")
+COUNTS = ("params", "flops")
+PROXIES = ZERO_COST + COUNTS
+LOSS_PASS = ("snip", "grad_norm", "fisher", "grasp")  # need the gradient of the loss
+BATCH_PASS = LOSS_PASS + ("jacob_cov", "naswot")  # served by the one shared forward pass
+NETWORK = {"stem_out_channels": 16, "num_stacks": 3, "num_modules_per_stack": 3, "num_labels": 10}
+BATCH_SIZE = 64  # zero-cost-nas's default mini-batch (Mellor et al. use 128; 64 halves the cost on a CPU)
+BATCH_SEED = 0  # the fixed mini-batch: class-balanced draw from the NB-101 training split
+JACOB_COV_EPSILON = 1e-5  # Abdelfattah et al.'s k in -Σ log(λ + k) + 1/(λ + k)
+MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+PRECISIONS = ("fp32", "bf16")
+
+
+class ProxyError(ValueError):
+    """An unknown proxy, memory format or precision."""
+
+
+def check_proxies(names: Iterable[str]) -> tuple[str, ...]:
+    """The requested proxy names in the canonical order; unknown names raise ProxyError naming them."""
+    names = tuple(names)
+    unknown = sorted(set(names) - set(PROXIES))
+    if unknown:
+        raise ProxyError(f"unknown proxies {unknown}: choose among {', '.join(PROXIES)}")
+    if not names:
+        raise ProxyError(f"no proxy requested: choose among {', '.join(PROXIES)}")
+    return tuple(name for name in PROXIES if name in names)
+
+
+@dataclass(frozen=True)
+class ProxyBatch:
+    """One fixed mini-batch: normalised float32 NCHW images and int64 labels."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    description: str
+
+
+@cache
+def proxy_batch(batch_size: int = BATCH_SIZE, batch_seed: int = BATCH_SEED, source: str = "embedded") -> ProxyBatch:
+    """`batch_size` class-balanced training images chosen by `batch_seed` (embedded CIFAR-10 by default)."""
+    split = load_cifar10(source)
+    index = balanced_subset(split.train_labels.numpy(), batch_size, batch_seed)
+    images = normalise(split.train_images[torch.from_numpy(index)])
+    description = f"{batch_size} class-balanced training images (seed {batch_seed}) of {split.description}"
+    return ProxyBatch(images, split.train_labels[torch.from_numpy(index)], description)
+
+
+def build_network(cell: space.Cell, seed: int) -> Network:
+    """The paper's standalone network of `cell` (pruned), initialised by nasbench_pytorch under `seed`."""
+    pruned = cell.pruned()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return Network((np.asarray(pruned.adjacency, dtype=np.int64), list(pruned.ops)), **NETWORK)
+
+
+def _weighted_layers(network: nn.Module) -> list[nn.Module]:
+    return [m for m in network.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+@contextlib.contextmanager
+def deterministic():
+    """Deterministic kernels inside the block (restores the caller's setting)."""
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+def l2_norm(network: nn.Module) -> float:
+    """Σ over conv/linear layers of ‖W‖₂ (Abdelfattah et al. 2021, the `l2_norm` baseline)."""
+    with torch.no_grad():
+        return float(sum(layer.weight.double().norm() for layer in _weighted_layers(network)))
+
+
+def synflow(network: nn.Module, image_shape: tuple[int, ...]) -> float:
+    """Σ |θ ⊙ ∂R/∂θ| with R = Σ f(1) of the BN-free, |θ| network in float64 (Tanaka et al. 2020; Abdelfattah et al. 2021).
+
+    As in zero-cost-nas (`bn=False`), BatchNorm layers are removed; runs on a copy of `network`.
+    """
+    clone = _without_batch_norm(network).double()
+    with torch.no_grad():
+        for parameter in clone.parameters():
+            parameter.abs_()
+    output = clone(torch.ones((1, *image_shape), dtype=torch.float64))
+    layers = _weighted_layers(clone)
+    grads = torch.autograd.grad(output.sum(), [layer.weight for layer in layers])
+    with torch.no_grad():
+        return float(sum((layer.weight * grad).abs().sum() for layer, grad in zip(layers, grads)))
+
+
+def _without_batch_norm(network: nn.Module) -> nn.Module:
+    import copy
+
+    clone = copy.deepcopy(network)
+    for module in list(clone.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, nn.BatchNorm2d):
+                setattr(module, name, nn.Identity())
+    return clone
+
+
+def _log_det_binary_kernel(codes: list[torch.Tensor]) -> float:
+    """log|K_H|, K_H[i,j] = number of ReLU units on which the codes of inputs i and j agree (Mellor et al. 2021, v2).
+
+    K_H = X Xᵀ + (1-X)(1-X)ᵀ = 2 X Xᵀ - r 1ᵀ - 1 rᵀ + U for the N×U binary matrix X with row sums r;
+    every entry is an integer below 2^24, so the float32 product is exact whatever the summation order.
+    """
+    count = codes[0].shape[0]
+    binary = torch.cat([code.reshape(count, -1) for code in codes], dim=1).float()
+    units = binary.shape[1]
+    if units >= 2**24:
+        raise ValueError(f"{units:,} ReLU units: the float32 kernel would not be exact")
+    ones = binary.sum(dim=1, keepdim=True)
+    kernel = (2.0 * binary @ binary.T - ones - ones.T + units).double()
+    return float(torch.linalg.slogdet(kernel)[1])
+
+
+def _jacobian_score(jacobian: torch.Tensor) -> float:
+    """-Σ log(λ + k) + 1/(λ + k) over the eigenvalues λ of the correlation matrix of per-image input Jacobians."""
+    flat = jacobian.reshape(jacobian.shape[0], -1).double().numpy()
+    eigenvalues = np.linalg.eigvalsh(np.corrcoef(flat))
+    k = JACOB_COV_EPSILON
+    return float(-np.sum(np.log(eigenvalues + k) + 1.0 / (eigenvalues + k)))
+
+
+def batch_proxies(network: Network, batch: ProxyBatch, names: tuple[str, ...], memory_format: str = "contiguous",
+                  precision: str = "fp32") -> dict[str, float]:
+    """The proxies of `BATCH_PASS` in `names`, from one forward pass of `batch` through `network` (train mode).
+
+    - `naswot`: log-determinant of the binary-code kernel of the ReLU inputs (Mellor et al. 2021).
+    - `jacob_cov`: score of the correlations of ∂Σf/∂x per image (Abdelfattah et al. 2021, after Mellor et al. v1).
+    - `grad_norm`: Σ over layers of ‖∂L/∂W‖₂ (Abdelfattah et al. 2021).
+    - `snip`: Σ |W ⊙ ∂L/∂W| (Lee et al. 2019; Abdelfattah et al. 2021).
+    - `fisher`: Σ over channels of ½ mean over images of (Σ_hw a ⊙ ∂L/∂a)², a = conv/linear outputs
+      (Theis et al. 2018; Turner et al. 2020; Abdelfattah et al. 2021).
+    - `grasp`: Σ -W ⊙ (H g), g = ∂L/∂W (Wang et al. 2020; Abdelfattah et al. 2021).
+    L is the cross-entropy of the mini-batch.
+    """
+    wanted = [name for name in names if name in BATCH_PASS]
+    if not wanted:
+        return {}
+    fmt = MEMORY_FORMATS[memory_format]
+    network = network.to(memory_format=fmt).train()
+    layers = _weighted_layers(network)
+    weights = [layer.weight for layer in layers]
+    outputs: list[torch.Tensor] = []
+    codes: list[torch.Tensor] = []
+    hooks = [layer.register_forward_hook(lambda m, i, o: outputs.append(o)) for layer in layers]
+    if "naswot" in wanted:
+        hooks += [m.register_forward_hook(lambda m, i, o: codes.append((i[0] > 0).detach()))
+                  for m in network.modules() if isinstance(m, nn.ReLU)]
+    images = batch.images.to(memory_format=fmt).clone().requires_grad_("jacob_cov" in wanted)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    try:
+        with autocast:
+            logits = network(images)
+            loss = F.cross_entropy(logits.float(), batch.labels)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    scores: dict[str, float] = {}
+    if "naswot" in wanted:
+        scores["naswot"] = _log_det_binary_kernel(codes)
+    loss_wanted = [name for name in wanted if name in LOSS_PASS]
+    if "jacob_cov" in wanted:
+        (jacobian,) = torch.autograd.grad(logits.float().sum(), images, retain_graph=bool(loss_wanted))
+        scores["jacob_cov"] = _jacobian_score(jacobian)
+    if loss_wanted:
+        scores.update(_loss_proxies(loss, weights, outputs, loss_wanted))
+    return scores
+
+
+def _loss_proxies(loss: torch.Tensor, weights: list[torch.Tensor], outputs: list[torch.Tensor],
+                  wanted: list[str]) -> dict[str, float]:
+    """grad_norm, snip, fisher and grasp from one (double when grasp is wanted) backward of the loss."""
+    grasp = "grasp" in wanted
+    targets = weights + (outputs if "fisher" in wanted else [])
+    grads = torch.autograd.grad(loss, targets, create_graph=grasp)
+    weight_grads = [g.detach() for g in grads[: len(weights)]]
+    scores: dict[str, float] = {}
+    with torch.no_grad():
+        if "grad_norm" in wanted:
+            scores["grad_norm"] = float(sum(g.double().norm() for g in weight_grads))
+        if "snip" in wanted:
+            scores["snip"] = float(sum((w.detach() * g).double().abs().sum() for w, g in zip(weights, weight_grads)))
+        if "fisher" in wanted:
+            scores["fisher"] = float(sum(_fisher_of_layer(a.detach(), g.detach())
+                                         for a, g in zip(outputs, grads[len(weights):])))
+    if grasp:
+        z = sum((g_fixed * g).sum() for g_fixed, g in zip(weight_grads, grads[: len(weights)]))
+        hessian_grad = torch.autograd.grad(z, weights)
+        with torch.no_grad():
+            scores["grasp"] = float(sum((-w.detach() * hg).double().sum() for w, hg in zip(weights, hessian_grad)))
+    return scores
+
+
+def _fisher_of_layer(activation: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    per_channel = (activation * grad).double()
+    if per_channel.dim() > 2:
+        per_channel = per_channel.sum(dim=tuple(range(2, per_channel.dim())))
+    return (0.5 * per_channel.pow(2).mean(0)).sum()
+
+
+def counts(cells: list[space.Cell]) -> dict[str, np.ndarray]:
+    """Exact `params` (NB-101 trainable parameters) and `flops` (multiply-adds) of the NB-101 network of each cell."""
+    return {
+        "params": np.array([space.trainable_parameters(cell) for cell in cells], dtype=np.int64),
+        "flops": np.array([space.network_flops(cell) for cell in cells], dtype=np.int64),
+    }
+
+
+def _check_settings(memory_format: str, precision: str) -> None:
+    if memory_format not in MEMORY_FORMATS:
+        raise ProxyError(f"unknown memory format {memory_format!r}: choose one of {', '.join(MEMORY_FORMATS)}")
+    if precision not in PRECISIONS:
+        raise ProxyError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+
+
+def cell_proxies(cell: space.Cell, names: Iterable[str] = PROXIES, seed: int = 0, batch: ProxyBatch | None = None,
+                 memory_format: str = "contiguous", precision: str = "fp32") -> dict[str, float]:
+    """Every requested proxy of one cell (network initialised under `seed`, scored on `batch`)."""
+    names = check_proxies(names)
+    _check_settings(memory_format, precision)
+    batch = batch if batch is not None else proxy_batch()
+    scores: dict[str, float] = {}
+    with deterministic():
+        network = build_network(cell, seed) if set(names) & set(ZERO_COST) else None
+        if "l2_norm" in names:
+            scores["l2_norm"] = l2_norm(network)
+        if "synflow" in names:
+            scores["synflow"] = synflow(network, tuple(batch.images.shape[1:]))
+        scores.update(batch_proxies(network, batch, names, memory_format, precision) if network is not None else {})
+    for name, values in counts([cell]).items():
+        if name in names:
+            scores[name] = int(values[0])
+    return {name: scores[name] for name in names}
+
+
+def timed_proxies(cell: space.Cell, names: Iterable[str], seed: int = 0, batch: ProxyBatch | None = None,
+                  memory_format: str = "contiguous", precision: str = "fp32") -> tuple[dict[str, float], float]:
+    """`cell_proxies` and the seconds it took (process CPU time is not used: threads are fixed by the caller)."""
+    start = time.perf_counter()
+    scores = cell_proxies(cell, names, seed, batch, memory_format, precision)
+    return scores, time.perf_counter() - start
+
+
+def score_cells(cells: list[space.Cell], names: Iterable[str] = PROXIES, seed: int = 0,
+                memory_format: str = "contiguous", precision: str = "fp32",
+                progress: bool = False) -> Iterator[dict[str, float]]:
+    """Yield {"hash", proxies..., "seconds"} for each cell in order (a tqdm bar on stderr when `progress`)."""
+    from tqdm import tqdm
+
+    names = check_proxies(names)
+    batch = proxy_batch()
+    for cell in tqdm(cells, desc="proxies", unit="cell", disable=not progress):
+        scores, seconds = timed_proxies(cell, names, seed, batch, memory_format, precision)
+        yield {"hash": cell.hash, **scores, "seconds": seconds}
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores of many cells, resumable in a parquet file
+
+FILE_METADATA_KEY = b"wsnas.proxies"
+
+
+def settings(names: Iterable[str], seed: int, memory_format: str, precision: str) -> dict:
+    """What fixes the scores of a cell: proxies, seed, batch, numerics, threads and library versions."""
+    import nasbench_pytorch
+
+    return {"proxies": list(check_proxies(names)), "seed": int(seed), "batch_size": BATCH_SIZE,
+            "batch_seed": BATCH_SEED, "network": NETWORK, "memory_format": memory_format, "precision": precision,
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "nasbench_pytorch": getattr(nasbench_pytorch, "__version__", "1.3.1")}
+
+
+def read_scores(path) -> tuple[pd.DataFrame, dict]:
+    """The scores of a proxies parquet file and its metadata (settings, cells requested, `complete`)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(FILE_METADATA_KEY)
+    if raw is None:
+        raise ProxyError(f"{path} is not a proxies file written by `wsnas proxies --out` (no {FILE_METADATA_KEY!r} metadata)")
+    return table.to_pandas(), json.loads(raw)
+
+
+def _write_scores(path, rows: list[dict], metadata: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from wsnas.datafiles import atomic_path
+
+    frame = pd.DataFrame(rows, columns=["hash", *metadata["settings"]["proxies"], "seconds"])
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({FILE_METADATA_KEY: json.dumps(metadata, sort_keys=True).encode()})
+    with atomic_path(path) as temporary:
+        pq.write_table(table, temporary, compression="zstd")
+
+
+def _resumed_rows(path, wanted: dict, hashes: list[str]) -> list[dict]:
+    """Rows already in `path`, after checking they were made with the same settings for these cells."""
+    from pathlib import Path
+
+    if not Path(path).exists():
+        return []
+    frame, metadata = read_scores(path)
+    stored = {key: value for key, value in metadata["settings"].items() if key not in ("torch", "nasbench_pytorch")}
+    asked = {key: value for key, value in wanted.items() if key not in ("torch", "nasbench_pytorch")}
+    if stored != asked:
+        raise ProxyError(f"{path} was made with settings {stored}, not {asked}: remove it or choose another --out")
+    unknown = set(frame["hash"]) - set(hashes)
+    if unknown:
+        raise ProxyError(f"{path} holds {len(unknown)} cells that are not in this request, e.g. "
+                         f"{sorted(unknown)[:3]}: remove it or choose another --out")
+    return frame.to_dict("records")
+
+
+def score_to_file(cells: list[space.Cell], path, names: Iterable[str] = PROXIES, seed: int = 0,
+                  memory_format: str = "contiguous", precision: str = "fp32", progress: bool = False,
+                  flush_seconds: float = 60.0, extra_metadata: dict | None = None) -> pd.DataFrame:
+    """Score the distinct cells (by hash) into `path`, resuming what it holds; rewritten atomically as it grows.
+
+    The file's metadata records the settings, the number of cells requested and `complete`, so a
+    partial file is never mistaken for a whole one. Returns the scores of all requested cells.
+    """
+    names = check_proxies(names)
+    _check_settings(memory_format, precision)
+    by_hash = {}
+    for cell in cells:
+        by_hash.setdefault(cell.hash, cell)
+    hashes = list(by_hash)
+    wanted = settings(names, seed, memory_format, precision)
+    rows = _resumed_rows(path, wanted, hashes)
+    done = {row["hash"] for row in rows}
+    todo = [by_hash[h] for h in hashes if h not in done]
+    metadata = {"settings": wanted, "cells": len(hashes), **(extra_metadata or {})}
+    last_flush = time.monotonic()
+    for row in score_cells(todo, names, seed, memory_format, precision, progress):
+        rows.append(row)
+        if time.monotonic() - last_flush > flush_seconds:
+            _write_scores(path, rows, {**metadata, "done": len(rows), "complete": False})
+            last_flush = time.monotonic()
+    _write_scores(path, rows, {**metadata, "done": len(rows), "complete": len(rows) == len(hashes)})
+    return pd.DataFrame(rows).set_index("hash").loc[hashes].reset_index()

@@ -1,0 +1,174 @@
+"""Training-free proxies (wsnas.proxies), FLOPs of the channel rule and the `wsnas proxies` command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from nasbench_pytorch.model import Network
+
+from wsnas import baselines, proxies, space
+from wsnas.cli import main
+from wsnas.datafiles import data_path
+
+SMALL = space.Cell(np.array([[0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]]),
+                   ("input", "conv3x3-bn-relu", "maxpool3x3", "output"))
+RESIDUAL = space.Cell(np.array([[0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]),
+                      ("input", "conv1x1-bn-relu", "conv3x3-bn-relu", "output"))
+
+
+@pytest.fixture(scope="module")
+def batch() -> proxies.ProxyBatch:
+    return proxies.proxy_batch()
+
+
+def test_batch_is_fixed_and_class_balanced(batch) -> None:
+    assert batch.images.shape == (proxies.BATCH_SIZE, 3, 32, 32)
+    counts = torch.bincount(batch.labels, minlength=10)
+    assert counts.max() - counts.min() <= 1
+    again = proxies.proxy_batch.__wrapped__()
+    assert torch.equal(again.images, batch.images) and torch.equal(again.labels, batch.labels)
+
+
+def test_same_cell_seed_and_batch_give_identical_scores(batch) -> None:
+    first = proxies.cell_proxies(SMALL, seed=3, batch=batch)
+    second = proxies.cell_proxies(SMALL, seed=3, batch=batch)
+    assert first == second  # bit for bit
+    other_seed = proxies.cell_proxies(SMALL, seed=4, batch=batch)
+    assert other_seed["snip"] != first["snip"] and other_seed["params"] == first["params"]
+
+
+def test_shared_pass_equals_each_proxy_alone(batch) -> None:
+    together = proxies.cell_proxies(RESIDUAL, seed=0, batch=batch)
+    for name in proxies.PROXIES:
+        alone = proxies.cell_proxies(RESIDUAL, names=[name], seed=0, batch=batch)
+        assert alone[name] == pytest.approx(together[name], rel=1e-6), name
+
+
+def _separate_loss_pass(network: nn.Module, batch: proxies.ProxyBatch) -> dict[str, float]:
+    """snip, grad_norm and grasp by the textbook recipe: backward, then a second forward for H g."""
+    network.train()
+    layers = [m for m in network.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    F.cross_entropy(network(batch.images), batch.labels).backward()
+    grads = [layer.weight.grad.clone() for layer in layers]
+    scores = {"grad_norm": sum(float(g.norm()) for g in grads),
+              "snip": sum(float((layer.weight.detach() * g).abs().sum()) for layer, g in zip(layers, grads))}
+    network.zero_grad()
+    loss = F.cross_entropy(network(batch.images), batch.labels)
+    differentiable = torch.autograd.grad(loss, [layer.weight for layer in layers], create_graph=True)
+    sum((g * d).sum() for g, d in zip(grads, differentiable)).backward()
+    scores["grasp"] = sum(float((-layer.weight * layer.weight.grad).sum()) for layer in layers)
+    return scores
+
+
+def test_loss_proxies_match_the_textbook_two_pass_recipe(batch) -> None:
+    expected = _separate_loss_pass(proxies.build_network(SMALL, 0), batch)
+    got = proxies.cell_proxies(SMALL, names=["grad_norm", "snip", "grasp"], seed=0, batch=batch)
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value, rel=1e-4), name
+
+
+def test_naswot_kernel_counts_agreements() -> None:
+    generator = torch.Generator().manual_seed(0)
+    codes = [torch.rand((6, 4, 3, 3), generator=generator) > 0.5, torch.rand((6, 10), generator=generator) > 0.3]
+    binary = np.concatenate([c.reshape(6, -1).numpy() for c in codes], axis=1).astype(np.int64)
+    agreements = (binary[:, None, :] == binary[None, :, :]).sum(axis=2).astype(np.float64)
+    assert proxies._log_det_binary_kernel(codes) == pytest.approx(np.linalg.slogdet(agreements)[1], rel=1e-12)
+
+
+def test_unknown_names_and_settings_are_refused() -> None:
+    with pytest.raises(proxies.ProxyError, match="unknown proxies"):
+        proxies.check_proxies(["snip", "zen"])
+    with pytest.raises(proxies.ProxyError, match="memory format"):
+        proxies.cell_proxies(SMALL, names=["params"], memory_format="nhwc")
+
+
+def _multiply_adds_by_hooks(cell: space.Cell) -> int:
+    """Count conv and linear multiply-adds of the nasbench_pytorch network at 128 channels by running it."""
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Conv2d):
+            total += output[0].numel() * module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+        else:
+            total += module.in_features * module.out_features
+
+    network = Network((np.asarray(cell.pruned().adjacency), list(cell.pruned().ops)), stem_out_channels=128)
+    for module in network.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            module.register_forward_hook(count)
+    with torch.no_grad():
+        network.eval()(torch.zeros(1, 3, 32, 32))
+    return total
+
+
+def test_flops_equal_the_multiply_adds_of_the_built_network() -> None:
+    rng = np.random.default_rng(7)
+    for cell in [SMALL, RESIDUAL, *space.cells_at(rng.choice(space.NUM_CELLS, 4, replace=False))]:
+        assert space.network_flops(cell) == _multiply_adds_by_hooks(cell), cell
+
+
+def test_flops_of_all_cells_match_the_single_cell_function() -> None:
+    flops = space.flops_of_all_cells()
+    assert flops.shape == (space.NUM_CELLS,) and (flops > 0).all()
+    for index in (0, 1234, 400_000):
+        assert flops[index] == space.network_flops(space.cell_at(index))
+
+
+def write_cells(tmp_path, items) -> str:
+    path = tmp_path / "cells.json"
+    path.write_text(json.dumps(items))
+    return str(path)
+
+
+def test_command_scores_cells_in_order(tmp_path, capsys) -> None:
+    items = [RESIDUAL.to_dict(), SMALL.to_dict(), RESIDUAL.to_dict()]
+    out = tmp_path / "scores.parquet"
+    assert main(["proxies", "--cells", write_cells(tmp_path, items), "--proxies", "params,naswot,flops",
+                 "--json", "--out", str(out)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [row["hash"] for row in rows] == [RESIDUAL.hash, SMALL.hash, RESIDUAL.hash]
+    assert list(rows[0]) == ["hash", "naswot", "params", "flops"]
+    assert rows[1]["params"] == space.trainable_parameters(SMALL) and rows[0] == rows[2]
+    frame, metadata = proxies.read_scores(out)
+    assert metadata["complete"] and metadata["cells"] == 2 and len(frame) == 2
+    # Resuming: nothing left to do, same answer.
+    assert main(["proxies", "--cells", write_cells(tmp_path, items), "--proxies", "params,naswot,flops",
+                 "--json", "--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == rows
+
+
+def test_command_names_the_bad_cell_and_writes_nothing(tmp_path, capsys) -> None:
+    bad = {"adjacency": [[0, 1], [0, 0]], "ops": ["input", "conv3x3-bn-relu"]}
+    out = tmp_path / "scores.parquet"
+    assert main(["proxies", "--cells", write_cells(tmp_path, [SMALL.to_dict(), bad]), "--json",
+                 "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "cell 1 (counting from 0)" in captured.err
+    assert not out.exists() and list(tmp_path.iterdir()) == [tmp_path / "cells.json"]
+
+
+def test_command_refuses_unknown_proxies(tmp_path, capsys) -> None:
+    assert main(["proxies", "--cells", write_cells(tmp_path, [SMALL.to_dict()]), "--proxies", "zen"]) == 2
+    assert "unknown proxies" in capsys.readouterr().err
+
+
+def test_committed_scores_recompute_live() -> None:
+    """20 cells of the committed file, drawn with a fixed seed, scored again here (same settings)."""
+    frame, metadata = proxies.read_scores(data_path(baselines.PROXIES_FILE))
+    settings = metadata["settings"]
+    assert settings["seed"] == 0 and settings["batch_size"] == proxies.BATCH_SIZE
+    sample = frame.sample(20, random_state=0)
+    cells = space.cells_at(space.index_of(sample["hash"].to_numpy()))
+    torch.set_num_threads(settings["threads"])
+    for cell, (_, stored) in zip(cells, sample.iterrows()):
+        live = proxies.cell_proxies(cell, names=settings["proxies"], seed=settings["seed"],
+                                    memory_format=settings["memory_format"], precision=settings["precision"])
+        for name in settings["proxies"]:
+            # Bit-for-bit on the machine that wrote the file; other CPUs may round convolutions differently.
+            assert live[name] == pytest.approx(stored[name], rel=1e-4, abs=1e-12), (cell.hash, name)
