@@ -1,9 +1,18 @@
-"""Build the book and open every chapter in headless Chromium: tables and figures present, no errors."""
+"""Build the book and read every page as a reader would, in headless Chromium at 1,280 px.
+
+Per page: it loads without errors; it shows its tables and figures; no code input is visible; no
+table is wider than its container; no `NaN`, no absolute path of the build machine, no internal
+identifier (snake_case names, "variant/mode" columns) in any table; every image is loaded and every
+figure in a cell output is at least 600 px wide. Chapters show the provenance legend and end with
+a Findings box; the introduction answers first, says how to run the book and links the claims to
+their chapters.
+"""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
 import subprocess
 import sys
@@ -19,17 +28,53 @@ CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+VIEWPORT = {"width": 1280, "height": 900}
+MIN_FIGURE_WIDTH = 600  # px, rendered
 
-# What each chapter must show: at least this many non-empty tables and figures.
+# What each page must show: at least this many non-empty tables and figures.
 EXPECTED = {
-    "intro": {"tables": 1, "figures": 0},
-    "spaces": {"tables": 3, "figures": 3},
-    "ranking": {"tables": 2, "figures": 1},
-    "variants": {"tables": 2, "figures": 1},
-    "ws_search": {"tables": 2, "figures": 2},
-    "bias": {"tables": 1, "figures": 4},
+    "intro": {"tables": 2, "figures": 0},
+    "spaces": {"tables": 4, "figures": 3},
+    "ranking": {"tables": 5, "figures": 1},
+    "variants": {"tables": 3, "figures": 1},
+    "ws_search": {"tables": 3, "figures": 2},
+    "bias": {"tables": 4, "figures": 4},
     "training": {"tables": 2, "figures": 1},
+    "glossary": {"tables": 3, "figures": 0},
 }
+NOT_CHAPTERS = {"intro", "glossary", "references"}  # pages without a provenance legend or Findings box
+
+NAN = re.compile(r"\bNaN\b|\bnan\b")
+ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:home|root|tmp|work|Users|usr|var|opt|mnt)/|\b[A-Z]:\\\\")
+# snake_case words (also run ids such as A4_baseline_seed0) and "variant/mode" columns, but not file or
+# path names (a word next to '/', '.', '@' or '-' is part of a path, URL or file name).
+INTERNAL = re.compile(r"(?<![\w/.@-])[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+(?![\w/.@-])|\b[a-z_+]+/(?:no_ft|bns_ft)\b")
+
+# Text of the page a reader can read: everything but code inputs, scripts and styles.
+READER_TEXT = """() => {
+  const article = document.querySelector('article') || document.body;
+  const copy = article.cloneNode(true);
+  copy.querySelectorAll('.cell_input, script, style, .highlight, pre, code').forEach(node => node.remove());
+  return copy.textContent;
+}"""
+OVERFLOWING_TABLES = """() => {
+  const article = document.querySelector('article');
+  const limit = article.getBoundingClientRect().right + 1;
+  return [...article.querySelectorAll('table')]
+    .filter(table => table.getBoundingClientRect().width > 0)
+    .filter(table => {
+      const container = table.parentElement.getBoundingClientRect();
+      const box = table.getBoundingClientRect();
+      return box.right > Math.min(limit, container.right + 1) || table.scrollWidth > table.clientWidth + 1;
+    })
+    .map(table => table.innerText.slice(0, 80));
+}"""
+VISIBLE_INPUTS = """() => [...document.querySelectorAll('article .cell_input')]
+  .filter(node => node.getBoundingClientRect().height > 0 && getComputedStyle(node).visibility !== 'hidden')
+  .map(node => node.innerText.slice(0, 80))"""
+OPEN_DETAILS = """() => document.querySelectorAll('article details').forEach(details => {
+  if (!details.querySelector('.cell_input')) details.open = true;
+})"""
 
 
 def chapters_in_toc() -> list[str]:
@@ -83,27 +128,69 @@ def browser():
         chromium.close()
 
 
+def open_page(browser, server: str, chapter: str):
+    page = browser.new_page(viewport=VIEWPORT)
+    response = page.goto(f"{server}/{chapter}.html")
+    assert response is not None and response.ok, f"{chapter}.html did not load"
+    page.wait_for_load_state("load")
+    return page
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", chapters_in_toc())
-def test_chapter_renders(chapter: str, server: str, browser) -> None:
-    page = browser.new_page()
-    response = page.goto(f"{server}/{chapter}.html")
-    assert response is not None and response.ok, f"{chapter}.html did not load"
+def test_page_reads_cleanly(chapter: str, server: str, browser) -> None:
+    page = open_page(browser, server, chapter)
     body = page.inner_text("body")
     assert "Traceback" not in body, f"{chapter}: a cell printed a traceback"
     errors = page.locator(".output.traceback, .output.error, .cell_output .stderr")
     assert errors.count() == 0, f"{chapter}: {errors.count()} cell outputs are errors"
+    assert page.evaluate(VISIBLE_INPUTS) == [], f"{chapter}: code inputs are visible (tag them hide-input)"
+
+    page.evaluate(OPEN_DETAILS)  # collapsed details are checked too
+    assert page.evaluate(OVERFLOWING_TABLES) == [], f"{chapter}: tables wider than their container at 1,280 px"
+    text = page.evaluate(READER_TEXT)
+    assert not NAN.findall(text), f"{chapter}: NaN shown to the reader"
+    assert not ABSOLUTE_PATH.findall(text), f"{chapter}: an absolute path leaks: {ABSOLUTE_PATH.findall(text)[:3]}"
+    tables = page.locator("article table")
+    internal = sorted({name for i in range(tables.count()) for name in INTERNAL.findall(tables.nth(i).inner_text())})
+    assert internal == [], f"{chapter}: internal identifiers in tables: {internal[:10]}"
 
     expected = EXPECTED.get(chapter, {"tables": 0, "figures": 0})
-    tables = page.locator("article table")
-    non_empty_tables = [i for i in range(tables.count()) if tables.nth(i).locator("tbody tr").count() > 0]
-    assert len(non_empty_tables) >= expected["tables"], f"{chapter}: {len(non_empty_tables)} non-empty tables"
+    non_empty = [i for i in range(tables.count()) if tables.nth(i).locator("tbody tr").count() > 0]
+    assert len(non_empty) >= expected["tables"], f"{chapter}: {len(non_empty)} non-empty tables"
+    images = page.locator("article img")
+    widths = [images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0 ? img.getBoundingClientRect().width : -1")
+              for i in range(images.count())]
+    assert all(width >= 0 for width in widths), f"{chapter}: {widths.count(-1)} images did not load"
+    figures = page.locator("article .cell_output img")
+    narrow = [round(w) for w in (figures.nth(i).evaluate("img => img.getBoundingClientRect().width")
+                                 for i in range(figures.count())) if w < MIN_FIGURE_WIDTH]
+    assert figures.count() >= expected["figures"], f"{chapter}: {figures.count()} figures rendered"
+    assert narrow == [], f"{chapter}: figures narrower than {MIN_FIGURE_WIDTH} px: {narrow}"
+    if chapter not in NOT_CHAPTERS:
+        assert page.locator(".wsnas-provenance").count() >= 1, f"{chapter}: no provenance legend"
+        titles = page.locator(".admonition-title").all_inner_texts()
+        assert "Findings" in titles, f"{chapter}: no Findings box"
+    page.close()
 
-    figures = page.locator("article img")
-    loaded = [
-        i for i in range(figures.count())
-        if figures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
-    ]
-    assert len(loaded) >= expected["figures"], f"{chapter}: {len(loaded)} figures rendered"
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_intro_answers_first_and_links_every_claim(server: str, browser) -> None:
+    page = open_page(browser, server, "intro")
+    titles = page.locator(".admonition-title").all_inner_texts()
+    assert titles[:2] == ["The answer", "Run it"] or titles[:3] == ["The answer", "Where the numbers come from", "Run it"]
+    assert page.locator(".admonition").first.bounding_box()["y"] < VIEWPORT["height"], "the answer is not on the first screen"
+    run_it = page.locator(".admonition", has_text="Run it").inner_text()
+    for command in ("pip install", "jupyter-book build", "papermill", "smoke", "demo", "paper"):
+        assert command in run_it, f"'Run it' lacks {command}"
+    assert "No super-net has been retrained at the paper's scale" in page.inner_text(".wsnas-provenance")
+    links = page.locator(".wsnas-claims a")
+    assert links.count() == 6
+    for i in range(links.count()):
+        href = links.nth(i).get_attribute("href")
+        assert page.request.get(f"{page.url.rsplit('/', 1)[0]}/{href}").ok, f"claims table: {href} is a broken link"
+    for verdict in page.locator(".wsnas-claims td:nth-child(3)").all_inner_texts():
+        assert verdict.startswith(("robust", "depends on the reading"))
     page.close()

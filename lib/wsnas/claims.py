@@ -263,16 +263,22 @@ def _search_verdict(better: int, worse: int, cells: int) -> str:
 HOLM_READINGS = ("default", "random_expectation")  # readings also shown with Holm over the 21 cells
 
 
-def search_readings(evaluations: pd.DataFrame) -> pd.DataFrame:
-    """Per reading of the search protocol (and Holm over the 21 cells): cells where WS is better, worse, verdict."""
-    rows = []
-    with_repeats = None
+def search_tables(evaluations: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Table 2 recomputed under every reading of the search protocol (`wsnas.search.READINGS`)."""
+    tables, with_repeats = {}, None
     for reading, chosen in search.READINGS.items():
         frame = evaluations
         if chosen.repeat is not None:
             with_repeats = reference.with_repeats(evaluations) if with_repeats is None else with_repeats
             frame = with_repeats
-        table = search.table2(frame, chosen)
+        tables[reading] = search.table2(frame, chosen)
+    return tables
+
+
+def search_readings(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per reading of the search protocol (and Holm over the 21 cells): cells where WS is better, worse, verdict."""
+    rows = []
+    for reading, table in tables.items():
         for corrected in (False, True) if reading in HOLM_READINGS else (False,):
             better, worse, cells = _search_counts(table, corrected)
             label = names.READING_NAMES.get(reading, reading) + (", Holm over 21 cells" if corrected else "")
@@ -281,12 +287,12 @@ def search_readings(evaluations: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def ws_rarely_beats_random(evaluations: pd.DataFrame) -> Claim:
+def ws_rarely_beats_random(evaluations: pd.DataFrame, tables: dict[str, pd.DataFrame] | None = None) -> Claim:
     rule = ("Per (space, TOP-k) cell, WS-guided and random search are compared by the paper's one-sided Wilcoxon "
             "signed-rank test over the 5 paired runs (α = 0.05). Contradicted if WS is significantly better in more "
             "than a third of the 21 cells; supported if it is better in at most a third and significantly worse in "
             "more cells than better; otherwise not contradicted (weak evidence).")
-    table = search_readings(evaluations)
+    table = search_readings(search_tables(evaluations) if tables is None else tables)
     readings = {row.reading: (row.verdict, (f"WS significantly better than random in {row.better} of {row.cells} "
                               f"(space, TOP-k) cells, worse in {row.worse}, not different in "
                               f"{row.cells - row.better - row.worse}."))

@@ -200,3 +200,50 @@ def noise_ceiling(repeats: pd.DataFrame, by: str = "space") -> pd.DataFrame:
     result = repeats.groupby(by, sort=False)[names].apply(ceiling)
     result["cells"] = result["cells"].astype(int)
     return result
+
+
+def t_interval_over_supernets(per_run: pd.DataFrame, by: Sequence[str], value: str = "spearman",
+                              exclude: str = "diverged", confidence: float = 0.95) -> pd.DataFrame:
+    """Mean of `value` over the kept runs of each group with a Student-t confidence interval over them."""
+    kept = per_run.loc[~per_run[exclude].astype(bool)]
+
+    def interval(values: pd.Series) -> pd.Series:
+        values = values.dropna().to_numpy(dtype=float)
+        mean = values.mean() if len(values) else np.nan
+        if len(values) < 2:
+            return pd.Series({"mean": mean, "ci_low": np.nan, "ci_high": np.nan, "n": len(values)})
+        low, high = scipy.stats.t.interval(confidence, len(values) - 1, loc=mean, scale=scipy.stats.sem(values))
+        return pd.Series({"mean": mean, "ci_low": low, "ci_high": high, "n": len(values)})
+
+    return kept.groupby(list(by), sort=False)[value].apply(interval).unstack()
+
+
+def cell_bootstrap_ci(
+    frame: pd.DataFrame, by: Sequence[str], run: str = "seed", proxy: str = "proxy_accuracy",
+    target: str = "mean_validation_accuracy", top_k: Sequence[int] = (10,), confidence: float = 0.95,
+    n_resamples: int = 200, seed: int = 0,
+) -> pd.DataFrame:
+    """Kendall τ and precision@K averaged over the runs of each group, with a percentile CI over the cells.
+
+    Each resample draws, within every run, as many cells as it has with replacement, recomputes the
+    measures per run and averages them over the runs of the group. One row per (group, measure):
+    mean, ci_low, ci_high.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for group, runs in frame.groupby(list(by), sort=False):
+        arrays = [(r[proxy].to_numpy(float), r[target].to_numpy(float)) for _, r in runs.groupby(run, sort=True)]
+        measures = {"kendall": kendall, **{f"precision@{k}": (lambda x, y, k=k: precision_at_k(x, y, k)) for k in top_k}}
+        for name, measure in measures.items():
+            point = np.mean([measure(x, y) for x, y in arrays])
+            draws = []
+            for _ in range(n_resamples):
+                values = []
+                for x, y in arrays:
+                    index = rng.integers(0, len(x), len(x))
+                    values.append(measure(x[index], y[index]))
+                draws.append(np.mean(values))
+            low, high = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
+            keys = group if isinstance(group, tuple) else (group,)
+            rows.append({**dict(zip(by, keys)), "measure": name, "mean": point, "ci_low": low, "ci_high": high})
+    return pd.DataFrame(rows)

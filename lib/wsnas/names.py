@@ -13,10 +13,27 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
-from wsnas.space import PAPER_ORDER
+from wsnas.space import PAPER_ORDER, SPACE_RULES
 
 SPACE_ORDER: tuple[str, ...] = PAPER_ORDER  # rows of the paper's tables; one definition, in wsnas.space
 SPACE_NAMES: dict[str, str] = {space: space for space in SPACE_ORDER}  # the project's names are the reader's
+
+
+
+def space_definition(space: str) -> str:
+    """What sets a space apart, in words, from its rule (`wsnas.space.SPACE_RULES`)."""
+    rule = SPACE_RULES[space]
+    parts = []
+    if rule["output_in_degree"] is not None:
+        k = rule["output_in_degree"]
+        parts.append(f"exactly {k} operation {'vertex feeds' if k == 1 else 'vertices feed'} the output")
+    if rule["input_output_edge"] is not None:
+        parts.append("the input feeds the output directly" if rule["input_output_edge"]
+                     else "no direct input→output edge")
+    return "; ".join(parts) or "every NAS-Bench-101 cell"
+
+
+SPACE_DEFINITIONS = {space: space_definition(space) for space in SPACE_ORDER}
 
 VARIANT_NAMES = {
     "baseline": "BASELINE",

@@ -12,16 +12,17 @@ import seaborn as sns
 from matplotlib.gridspec import GridSpecFromSubplotSpec, SubplotSpec
 from matplotlib.ticker import MaxNLocator
 
-from wsnas.bias import FEATURES, TRUTH
-from wsnas.space import PAPER_ORDER
+from wsnas import names
+from wsnas.bias import TRUTH
+from wsnas.names import SPACE_COLOURS, SPACE_ORDER
+from wsnas.plots import FIGURE_WIDTH
 
-SPACE_ORDER = PAPER_ORDER  # the paper's supplementary order
-SPACE_COLOURS = dict(zip(SPACE_ORDER, sns.color_palette("deep", len(SPACE_ORDER))))
 PROXY_LABEL = "proxy accuracy (BNS-FT)"
 TRUTH_LABEL = "NB-101 mean validation accuracy"
 
 
 TRUTH_MIN = 0.8  # NB-101 accuracies have a long tail of failed cells; the axes start here
+OTHER_COLOUR = "#9E9E9E"  # the cells without the highlighted feature (Figure 4)
 
 
 def joint_scatter(fig: plt.Figure, spec: SubplotSpec, run: pd.DataFrame, colour, title: str = "",
@@ -38,11 +39,11 @@ def joint_scatter(fig: plt.Figure, spec: SubplotSpec, run: pd.DataFrame, colour,
     main = fig.add_subplot(grid[1, 0])
     top = fig.add_subplot(grid[0, 0], sharex=main)
     right = fig.add_subplot(grid[1, 1], sharey=main)
-    groups = [(run, colour, 0.35, None)] if highlight is None else [
-        (run[~highlight.to_numpy()], _lighter(colour), 0.35, f"not {highlight_label}"),
-        (run[highlight.to_numpy()], _darker(colour), 0.6, highlight_label)]
+    groups = [(run, colour, 0.45, None)] if highlight is None else [
+        (run[~highlight.to_numpy()], OTHER_COLOUR, 0.55, f"not {highlight_label}"),
+        (run[highlight.to_numpy()], colour, 0.75, highlight_label)]
     for cells, shade, alpha, label in groups:
-        main.scatter(cells[TRUTH], cells["proxy_accuracy"], s=3, color=shade, alpha=alpha, lw=0, label=label)
+        main.scatter(cells[TRUTH], cells["proxy_accuracy"], s=5, color=shade, alpha=alpha, lw=0, label=label)
         if len(cells) > 1:
             sns.kdeplot(x=cells[TRUTH], ax=top, color=shade, fill=True, alpha=0.4, lw=0.8, cut=0,
                         warn_singular=False)
@@ -51,79 +52,80 @@ def joint_scatter(fig: plt.Figure, spec: SubplotSpec, run: pd.DataFrame, colour,
     for axis in (top, right):
         axis.set_axis_off()
     main.set_xlim(right=run[TRUTH].max() + 0.01)
+    hidden = 0
     if truth_min is not None:
         main.set_xlim(left=truth_min)
         hidden = int((run[TRUTH] < truth_min).sum())
-        if hidden:
-            main.text(0.02, 0.02, f"{hidden} cells < {truth_min:.2f} not shown", transform=main.transAxes,
-                      fontsize=5.5, color="grey")
-    main.tick_params(labelsize=6)
-    main.xaxis.set_major_locator(MaxNLocator(4))
+    main.xaxis.set_major_locator(MaxNLocator(3))
+    main.yaxis.set_major_locator(MaxNLocator(4))
     main.set_xlabel("")
     main.set_ylabel("")
     if title:
-        top.set_title(title, fontsize=8)
+        top.set_title(title + (f"\n({hidden} cells below {truth_min:.2f})" if hidden else ""), fontsize=9)
     return main
 
 
 def scatter_grid(evaluations: pd.DataFrame, spaces: Sequence[str] = ("A4", "A1", "A0"), supernets: int = 3,
-                 column: str = "baseline/bns_ft", panel_size: float = 2.3) -> plt.Figure:
-    """A row per space, a column per super-net (the first `supernets` non-diverged seeds):
+                 column: str = "baseline/bns_ft", panel_height: float = 2.6) -> plt.Figure:
+    """A row per space, a column per super-net (the first `supernets` non-diverged seeds), full page width:
     the paper's Figure 3 with the defaults, its supplementary figure with all seven spaces."""
-    height = panel_size * len(spaces) + 0.9
-    fig = plt.figure(figsize=(panel_size * supernets, height), dpi=90)
-    outer = fig.add_gridspec(len(spaces), supernets, wspace=0.3, hspace=0.45, top=1 - 0.9 / height, bottom=0.4 / height)
+    height = panel_height * len(spaces) + 0.8
+    fig = plt.figure(figsize=(FIGURE_WIDTH, height))
+    outer = fig.add_gridspec(len(spaces), supernets, wspace=0.28, hspace=0.55, top=1 - 0.6 / height,
+                             bottom=0.45 / height, left=0.1, right=0.98)
     for row, space in enumerate(spaces):
         for position, (seed, run) in enumerate(_shown_runs(evaluations, space, column, supernets)):
             main = joint_scatter(fig, outer[row, position], run, SPACE_COLOURS[space], f"{space}, super-net {seed}")
             if position == 0:
-                main.set_ylabel("proxy", fontsize=7)
+                main.set_ylabel("proxy accuracy")
             if row == len(spaces) - 1:
-                main.set_xlabel("NB-101 validation", fontsize=7)
-    fig.suptitle(f"{PROXY_LABEL} (y) against\n{TRUTH_LABEL} (x), 1,000 cells per super-net", fontsize=8)
+                main.set_xlabel("NB-101 validation acc.")
+    fig.suptitle(f"{PROXY_LABEL} against {TRUTH_LABEL}, 1,000 cells per super-net")
     return fig
 
 
 def figure4(evaluations: pd.DataFrame, features: pd.DataFrame, column: str = "baseline/bns_ft",
             panels: Sequence[tuple[str, int, str]] = (("A1", 0, "input_output_edge"),
                                                       ("A4", 0, "first_vertex_conv3x3"))) -> plt.Figure:
-    """The paper's Figure 4: per (space, seed, feature) panel, the cells having the feature darker.
+    """The paper's Figure 4: per (space, seed, feature) panel, the cells having the feature in the space's colour,
+    the others in grey, each group with its own marginal densities.
 
     `features` is indexed by hash (`cell_features(...).set_index("hash")`).
     """
-    fig = plt.figure(figsize=(4.2 * len(panels), 4.4), dpi=90)
-    outer = fig.add_gridspec(1, len(panels), wspace=0.25, bottom=0.25)
+    fig = plt.figure(figsize=(FIGURE_WIDTH, 4.6))
+    outer = fig.add_gridspec(1, len(panels), wspace=0.3, bottom=0.3, left=0.09, right=0.98, top=0.9)
     for position, (space, seed, feature) in enumerate(panels):
         run = _run(evaluations, space, column, seed)
         has = features.loc[run["hash"], feature].astype(bool).set_axis(run.index)
-        label = FEATURES[feature][1]
+        label = names.FEATURE_NAMES.get(feature, feature)
         main = joint_scatter(fig, outer[0, position], run, SPACE_COLOURS[space], f"{space}, super-net {seed}",
                              highlight=has, highlight_label=label)
-        main.set_xlabel(TRUTH_LABEL, fontsize=7)
-        main.set_ylabel(PROXY_LABEL, fontsize=7)
-        main.legend(fontsize=6, markerscale=3, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+        main.set_xlabel("NB-101 validation accuracy")
+        main.set_ylabel(PROXY_LABEL if position == 0 else "")
+        main.legend(markerscale=3, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     return fig
 
 
-def effects_plot(effects: pd.DataFrame, spaces: Sequence[str] | None = None) -> plt.Figure:
-    """Feature effects on the rank residual with their CIs: a panel per space, a row per feature."""
+def effects_plot(effects: pd.DataFrame, spaces: Sequence[str] | None = None, columns: int = 4) -> plt.Figure:
+    """Feature effects on the rank residual with their CIs: a panel per space (a grid), a row per feature."""
     spaces = [space for space in (spaces or SPACE_ORDER) if space in set(effects["space"])]
     features = list(dict.fromkeys(effects["feature"]))
-    fig, axes = plt.subplots(1, len(spaces), figsize=(1.6 * len(spaces) + 2.0, 0.28 * len(features) + 1.2),
-                             sharey=True, sharex=True, dpi=90, squeeze=False)
+    rows = -(-len(spaces) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(FIGURE_WIDTH, 0.2 * len(features) * rows + 1.2),
+                             sharey=True, sharex=True, squeeze=False, layout="constrained")
     positions = np.arange(len(features))
-    for ax, space in zip(axes[0], spaces):
-        rows = effects[effects["space"] == space].set_index("feature").reindex(features)
-        error = np.vstack([rows["effect"] - rows["ci_low"], rows["ci_high"] - rows["effect"]])
-        ax.errorbar(rows["effect"], positions, xerr=error, fmt="o", ms=3, lw=1, color=SPACE_COLOURS[space])
+    for ax, space in zip(axes.ravel(), spaces):
+        shown = effects[effects["space"] == space].set_index("feature").reindex(features)
+        error = np.vstack([shown["effect"] - shown["ci_low"], shown["ci_high"] - shown["effect"]])
+        ax.errorbar(shown["effect"], positions, xerr=error, fmt="o", ms=3.5, lw=1.2, color=SPACE_COLOURS[space])
         ax.axvline(0, color="grey", lw=0.6)
-        ax.set_title(space, fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0, 0].set_yticks(positions, features)
+        ax.set_title(space)
+        ax.xaxis.set_major_locator(MaxNLocator(3))
+    for ax in axes.ravel()[len(spaces):]:
+        ax.set_axis_off()
+    axes[0, 0].set_yticks(positions, [names.FEATURE_NAMES.get(f, f) for f in features])
     axes[0, 0].invert_yaxis()
-    fig.supxlabel("effect on the rank residual (+: over-evaluated); binary: with − without, counts: slope",
-                  fontsize=7)
-    fig.tight_layout()
+    fig.supxlabel("effect on the rank residual (+: over-evaluated); binary features: with − without; counts: slope")
     return fig
 
 
@@ -143,11 +145,3 @@ def _run(evaluations: pd.DataFrame, space: str, column: str, seed: int) -> pd.Da
     if run["diverged"].any():
         raise ValueError(f"{space} {column!r} seed {seed} diverged: pick another seed")
     return run
-
-
-def _lighter(colour) -> tuple:
-    return tuple(0.55 + 0.45 * np.asarray(colour))
-
-
-def _darker(colour) -> tuple:
-    return tuple(0.7 * np.asarray(colour))

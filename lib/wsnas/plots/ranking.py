@@ -2,73 +2,97 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from wsnas.reference import PAPER_COLUMN_NAMES
-from wsnas.space import PAPER_ORDER
+from wsnas import names
+from wsnas.plots import FIGURE_WIDTH
 
 AGREES, DIFFERS = "✓", "✗"
 
 
-def _mean_std(mean: float, std: float, starred: bool = False) -> str:
-    return f"{'*' if starred else ''}{mean:.2f} ± {std:.2f}"
 
-
-def table1_display(comparison: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Paper | recomputed per space and column, as text; ✗ marks a cell where the two disagree.
+def table1_display(comparison: pd.DataFrame, columns: Sequence[str], intervals: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
+    """Paper | recomputed per space and column, formatted for a page; ✗ marks a cell where the two disagree.
 
     `comparison` is `wsnas.reference.side_by_side(...)`; a star marks a mean over 4 super-nets.
+    `intervals` (`wsnas.metrics.t_interval_over_supernets`, index (space, column)) adds the 95% CI of each
+    recomputed mean over the super-nets.
     """
     rows = comparison.loc[(slice(None), list(columns)), :].reset_index()
-    rows["paper"] = [_mean_std(m, s, star) for m, s, star in zip(rows["paper_mean"], rows["paper_std"], rows["paper_starred"])]
-    rows["recomputed"] = [
-        _mean_std(m, s, len(excluded) > 0) + f" {AGREES if agrees else DIFFERS}"
-        for m, s, excluded, agrees in zip(rows["recomputed_mean"], rows["recomputed_std"], rows["excluded_seeds"], rows["agrees"])
-    ]
-    rows["column"] = rows["column"].map(PAPER_COLUMN_NAMES)
+    rows["paper"] = [names.mean_std(m, s, star) for m, s, star in
+                     zip(rows["paper_mean"], rows["paper_std"], rows["paper_starred"])]
+    recomputed = []
+    for row in rows.itertuples():
+        text = names.mean_std(row.recomputed_mean, row.recomputed_std, len(row.excluded_seeds) > 0)
+        if intervals is not None:
+            ci = intervals.loc[(row.space, row.column)]
+            text += f" [{names.rho(ci['ci_low'])}, {names.rho(ci['ci_high'])}]"
+        recomputed.append(f"{text} {AGREES if row.agrees else DIFFERS}")
+    rows["recomputed"] = recomputed
+    rows["column"] = rows["column"].map(names.COLUMN_NAMES)
     wide = rows.pivot(index="space", columns="column", values=["paper", "recomputed"]).swaplevel(axis=1)
-    names = [PAPER_COLUMN_NAMES[column] for column in columns]
-    order = pd.MultiIndex.from_product([names, ["paper", "recomputed"]])
-    return wide.reindex(index=[s for s in PAPER_ORDER if s in wide.index], columns=order)
+    order = pd.MultiIndex.from_product([[names.COLUMN_NAMES[c] for c in columns], ["paper", "recomputed"]])
+    wide = wide.reindex(index=[s for s in names.SPACE_ORDER if s in wide.index], columns=order)
+    wide.columns.names = [None, None]
+    return wide
+
+
+def quality_display(intervals: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """Kendall τ and precision@K per space (rows) and column × measure, as 'mean [CI]' text."""
+    frame = intervals.copy()
+    frame["text"] = [names.mean_ci(m, lo, hi) for m, lo, hi in zip(frame["mean"], frame["ci_low"], frame["ci_high"])]
+    frame["column"] = frame["column"].map(names.COLUMN_NAMES)
+    frame["measure"] = frame["measure"].map(names.reader)
+    wide = frame.pivot(index="space", columns=["column", "measure"], values="text")
+    measures = list(dict.fromkeys(frame["measure"]))
+    order = pd.MultiIndex.from_product([[names.COLUMN_NAMES[c] for c in columns], measures])
+    wide = wide.reindex(index=[s for s in names.SPACE_ORDER if s in wide.index], columns=order)
+    wide.columns.names = [None, None]
+    return wide
 
 
 def spearman_by_space(
     per_run: pd.DataFrame, paper: pd.DataFrame, columns: Sequence[str], ax: plt.Axes | None = None
 ) -> plt.Axes:
-    """Per-space Spearman of each super-net (points; hollow = diverged, left out) with the paper's mean (bar)."""
-    ax = plt.subplots(figsize=(9, 4))[1] if ax is None else ax
-    runs = per_run.loc[per_run["column"].isin(columns)].copy()
-    runs["column"] = runs["column"].map(PAPER_COLUMN_NAMES)
-    names = [PAPER_COLUMN_NAMES[column] for column in columns]
-    palette = dict(zip(names, sns.color_palette("colorblind", len(names))))
-    kept = runs.loc[~runs["diverged"]]
-    sns.stripplot(data=kept, x="space", y="spearman", hue="column", order=list(PAPER_ORDER), hue_order=names,
+    """Per-space Spearman of each super-net (points; diverged ones left out) with the paper's mean (bar)."""
+    ax = plt.subplots(figsize=(FIGURE_WIDTH, 4.2))[1] if ax is None else ax
+    runs = per_run.loc[per_run["column"].isin(columns) & ~per_run["diverged"].astype(bool)].copy()
+    runs["column"] = runs["column"].map(names.COLUMN_NAMES)
+    labels = [names.COLUMN_NAMES[column] for column in columns]
+    palette = {names.COLUMN_NAMES[column]: names.COLUMN_COLOURS[column] for column in columns}
+    order = list(names.SPACE_ORDER)
+    sns.stripplot(data=runs, x="space", y="spearman", hue="column", order=order, hue_order=labels,
                   dodge=True, jitter=0.1, size=5, palette=palette, ax=ax)
-    width = 0.8 / len(names)
-    for j, (column, name) in enumerate(zip(columns, names)):
-        offsets = [i - 0.4 + width * (j + 0.5) for i in range(len(PAPER_ORDER))]
-        means = paper.loc[list(PAPER_ORDER), (column, "mean")].to_numpy(dtype=float)
+    width = 0.8 / len(labels)
+    for j, (column, label) in enumerate(zip(columns, labels)):
+        offsets = [i - 0.4 + width * (j + 0.5) for i in range(len(order))]
+        means = paper.loc[order, (column, "mean")].to_numpy(dtype=float)
         ax.hlines(means, [o - width / 2.5 for o in offsets], [o + width / 2.5 for o in offsets],
-                  color=palette[name], lw=2.5, label=f"paper's mean ({name})")
+                  color=palette[label], lw=2.5)
+    ax.plot([], [], color="0.3", lw=2.5, label="paper's mean (bar)")
     ax.set_xlabel("search space")
-    ax.set_ylabel("Spearman (proxy vs NB-101 validation)")
+    ax.set_ylabel("Spearman ρ (proxy vs NB-101 validation)")
     ax.axhline(0, color="0.7", lw=0.8)
-    ax.legend(ncol=2, fontsize="small", frameon=False)
+    ax.legend(ncol=min(4, len(labels) + 1), fontsize=10, frameon=False, loc="lower right")
     return ax
 
 
 def improvement_display(improvement: pd.DataFrame) -> pd.DataFrame:
-    """Difference over the control with its CI per space and column, as text; '≈' marks within seed noise."""
+    """Difference over the control with its CI and Welch p per space and column, as text; '≈' = within seed noise."""
     frame = improvement.copy()
-    frame["column"] = frame["column"].map(PAPER_COLUMN_NAMES)
+    frame["column"] = frame["column"].map(names.COLUMN_NAMES)
     frame["text"] = [
-        f"{d:+.3f} [{low:+.3f}, {high:+.3f}]{' ≈' if noise else ''}"
-        for d, low, high, noise in zip(frame["difference"], frame["ci_low"], frame["ci_high"], frame["within_seed_noise"])
+        f"{names.mean_ci(d, low, high, signed=True)}{' ≈' if noise else ''}; p {names.p_value(p)}"
+        for d, low, high, noise, p in zip(frame["difference"], frame["ci_low"], frame["ci_high"],
+                                          frame["within_seed_noise"], frame["welch_p"])
     ]
     wide = frame.pivot(index="space", columns="column", values="text")
-    order = [name for name in PAPER_COLUMN_NAMES.values() if name in wide.columns]
-    return wide.reindex(index=[s for s in PAPER_ORDER if s in wide.index], columns=order)
+    order = [name for name in names.COLUMN_NAMES.values() if name in wide.columns]
+    wide = wide.reindex(index=[s for s in names.SPACE_ORDER if s in wide.index], columns=order)
+    wide.columns.name = None
+    return wide

@@ -1,0 +1,66 @@
+"""The claims on a page: the scoreboard of the introduction and each chapter's verdict box (HTML)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from IPython.display import HTML
+
+from wsnas import names
+from wsnas.claims import CHAPTER_TITLES, PARTLY, SUPPORTED, WEAK, Claim
+
+VERDICT_COLOURS = {SUPPORTED: "#1a7f37", PARTLY: "#9a6700", WEAK: "#9a6700"}  # others: dark red
+
+
+def _verdict(verdict: str) -> str:
+    colour = VERDICT_COLOURS.get(verdict, "#b42318")
+    return f'<strong style="color:{colour}">{escape(verdict)}</strong>'
+
+
+def _robustness(claim: Claim) -> str:
+    if claim.robust:
+        return f"robust: all {len(claim.readings)} readings agree"
+    flips = "; ".join(f"<em>{escape(r.reading)}</em> → {escape(r.verdict)}" for r in claim.flipping)
+    return f"depends on the reading ({len(claim.flipping)} of {len(claim.readings)} flip it): {flips}"
+
+
+def scoreboard(claims: list[Claim]) -> HTML:
+    """One row per claim: the claim and its evidence, the verdict, whether it is robust, a link to its chapter."""
+    rows = "".join(
+        f"<tr><td><strong>{escape(claim.claim)}</strong><br><small>{escape(claim.evidence)}</small></td>"
+        f"<td>{_verdict(claim.verdict)}</td><td><small>{_robustness(claim)}</small></td>"
+        f'<td><a href="{claim.chapter}.html">{CHAPTER_TITLES[claim.chapter]}</a></td></tr>'
+        for claim in claims)
+    return HTML('<table class="wsnas-table wsnas-claims"><thead><tr><th>claim and evidence (default reading)</th>'
+                f"<th>verdict</th><th>robust?</th><th>chapter</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def sensitivity_table(claim: Claim) -> str:
+    """The verdict under each reading, as an HTML table (the default reading first)."""
+    rows = "".join(
+        f"<tr><td>{escape(r.reading)}{' (default)' if i == 0 and 'default' not in r.reading else ''}</td>"
+        f"<td>{_verdict(r.verdict)}</td><td><small>{escape(r.evidence)}</small></td></tr>"
+        for i, r in enumerate(claim.readings))
+    return ('<table class="wsnas-table"><thead><tr><th>reading</th><th>verdict</th><th>evidence</th></tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
+
+
+def verdict_box(claim: Claim) -> HTML:
+    """A chapter's verdict on one claim: the rule first, then the verdict, its robustness and every reading."""
+    return HTML(
+        f'<div class="admonition wsnas-verdict"><p class="admonition-title">Verdict: {escape(claim.claim)}</p>'
+        f"<p><strong>Rule.</strong> {escape(claim.rule)}</p>"
+        f"<p><strong>Verdict.</strong> {_verdict(claim.verdict)}. {escape(claim.evidence)}</p>"
+        f"<p><strong>Sensitivity.</strong> {_robustness(claim)}.</p>"
+        f"<details><summary>The verdict under each of the {len(claim.readings)} readings</summary>"
+        f"{sensitivity_table(claim)}</details></div>")
+
+
+def provenance_legend(profile: str | None = None) -> HTML:
+    """The legend of where numbers come from, shown at the top of every chapter."""
+    items = "".join(f"<li><strong>{key}</strong>: {escape(text)}</li>" for key, text in names.PROVENANCE.items())
+    trained = f" This page's own runs use the <code>{escape(profile)}</code> profile." if profile else ""
+    return HTML(
+        '<div class="admonition note wsnas-provenance"><p class="admonition-title">Where the numbers come from</p>'
+        f"<ul>{items}</ul><p>No super-net has been retrained at the paper's scale yet: every number "
+        f"of ours comes from a small CPU profile, and is labelled with it.{trained}</p></div>")
