@@ -40,7 +40,8 @@ import torch
 from wsnas import data
 from wsnas.evaluate import evaluation_cells, proxy_accuracy
 from wsnas.nb101 import NB101
-from wsnas.train import config_for, evaluation_settings, load_trained_supernet, train_supernet
+from wsnas.evaluate import evaluation_settings
+from wsnas.train import config_for, load_trained_supernet, train_supernet
 
 steps, cells, space, variant, mixed, device, cifar_root, work = sys.argv[1:]
 steps, cells, mixed = int(steps), int(cells), mixed == "1"

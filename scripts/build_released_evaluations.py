@@ -26,6 +26,7 @@ from wsnas.datafiles import atomic_path
 from wsnas.safe_pickle import load as safe_load
 from wsnas.graph_hash import hash_graphs
 from wsnas.space import SPACES, Cell
+from wsnas.train import VARIANTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARCHIVE = REPO_ROOT / ".." / "shared" / "reference" / "results_paper.tar.xz"
@@ -40,7 +41,6 @@ VARIANT_DIRS = {
     "avg-3_ft_bn": ("avg3", "bns_ft"),
     "s-k+p-r_ft_bn": ("single_k+pro_rata", "bns_ft"),
 }
-VARIANTS = ["baseline", "single_k", "pro_rata", "avg3", "single_k+pro_rata"]
 MODES = ["no_ft", "bns_ft"]
 # `full_0` and `full_1` are the two halves of A0; which is which is decided from the cells below.
 SPACE_DIRS = {"1": "A1", "2": "A2", "3": "A3", "4": "A4", "full": "A0", "full_0": None, "full_1": None}
@@ -146,7 +146,7 @@ def tidy(table: pd.DataFrame, hashes: np.ndarray, a0_halves: dict[str, str]) -> 
     space_names = {**SPACE_DIRS, **a0_halves}
     frame = pd.DataFrame(
         {
-            "variant": pd.Categorical(variant_mode.str[0], categories=VARIANTS, ordered=True),
+            "variant": pd.Categorical(variant_mode.str[0], categories=list(VARIANTS), ordered=True),
             "mode": pd.Categorical(variant_mode.str[1], categories=MODES, ordered=True),
             "space": pd.Categorical(table["space_dir"].map(space_names), categories=list(SPACES), ordered=True),
             "seed": table["seed"].astype("int64"),

@@ -12,8 +12,8 @@ from wsnas.evaluate import (
     fine_tuned_statistics,
     inclusion_probability,
     proxy_accuracy,
-    weighted_spearman,
 )
+from wsnas.metrics import weighted_spearman
 from wsnas.nb101 import NB101
 from wsnas.space import OPS, Cell, index_of, space_mask, space_sizes
 from wsnas.supernet import SuperNet, extract_network

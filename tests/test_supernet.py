@@ -6,11 +6,9 @@ import torch
 
 from wsnas.space import OPS, SPACES, Cell, InvalidCellError, UnknownSpaceError, compute_vertex_channels
 from wsnas.supernet import (
-    VARIANTS,
     CellOutsideSpaceError,
     SuperNet,
     extract_network,
-    uses_single_kernel,
     vertex_width,
 )
 
@@ -119,13 +117,10 @@ def test_bad_construction_arguments_raise_clear_errors():
         SuperNet("A0", stem_channels=4)
     with pytest.raises(TypeError, match="wsnas.space.Cell"):
         SuperNet("A1")(torch.zeros(1, 3, 32, 32), (np.eye(2), ("input", "output")))
-    with pytest.raises(ValueError, match="variant"):
-        uses_single_kernel("single-k")
 
 
-def test_vertex_width_and_variants():
+def test_vertex_width():
     assert [vertex_width(s, 16) for s in SPACES] == [16, 16, 8, 6, 4, 16, 16]
-    assert [uses_single_kernel(v) for v in VARIANTS] == [False, True, False, False, True]
 
 
 def test_gradients_touch_only_the_weights_the_cell_uses():

@@ -12,16 +12,13 @@ import torch
 
 from wsnas import runs
 from wsnas.profiles import ProfileError, load_profile
+from wsnas.evaluate import evaluate_run, evaluation_settings
+from wsnas.metrics import mode_correlations
+from wsnas.optim import AuthorsRMSProp, TFRMSProp, cosine_learning_rate
 from wsnas.train import (
     TIMING_COLUMNS,
-    AuthorsRMSProp,
     CheckpointError,
-    TFRMSProp,
     config_for,
-    correlations,
-    cosine_learning_rate,
-    evaluate_run,
-    evaluation_settings,
     load_checkpoint,
     train_supernet,
 )
@@ -167,7 +164,7 @@ def test_evaluation_ranks_cells_in_both_modes_and_is_cached(trained):
     assert evaluations["proxy_accuracy"].between(0, 1).all()
     assert evaluations["nb101_validation_accuracy"].between(0.05, 1).all()
     assert (evaluations["proxy_accuracy"] * 200).round(6).eq((evaluations["proxy_accuracy"] * 200).round()).all()
-    table = correlations(evaluations)
+    table = mode_correlations(evaluations)
     assert list(table.index) == ["no_ft", "bns_ft"]
     for mode, group in evaluations.groupby("mode"):  # a constant proxy (an untrained net) has no ranking
         rho = table.loc[mode, "spearman"]

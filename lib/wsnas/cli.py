@@ -116,14 +116,15 @@ def command_reference_claims(args: argparse.Namespace) -> int:
 
 
 def command_train(args: argparse.Namespace) -> int:
-    from wsnas.train import correlations, train_and_evaluate
+    from wsnas.evaluate import train_and_evaluate
+    from wsnas.metrics import mode_correlations
 
     overrides = dict(_parse_setting(setting) for setting in args.set)
     outcome = train_and_evaluate(args.profile, args.space, args.variant, args.seed, device=args.device,
                                  results_root=args.results, overrides=overrides)
     print(f"{outcome.result.state}: {outcome.run_dir}")
     if outcome.evaluations is not None:
-        print(correlations(outcome.evaluations)[["cells", "spearman", "kendall"]].round(3).to_string())
+        print(mode_correlations(outcome.evaluations)[["cells", "spearman", "kendall"]].round(3).to_string())
     return 1 if outcome.result.diverged else 0
 
 

@@ -11,14 +11,20 @@ Ground truth is known for the 151,644 cells of the authors' released evaluations
 draws with replacement in each of the 7 sub-spaces (6 variant columns × 5 seeds × 1,000). Inside
 a sub-space that union is not uniform (cells of several sub-spaces, e.g. an A1 cell also in A0
 and A0-nores, had more chances), so `evaluation_cells` returns weights ∝ 1 / P(cell in the
-union); use them with `weighted_spearman` (or any weighted statistic) to estimate what a
-uniform sample of the whole sub-space would give.
+union); use them with `wsnas.metrics.weighted_spearman` (or any weighted statistic) to estimate
+what a uniform sample of the whole sub-space would give.
+
+`evaluate_run` evaluates a trained run with its profile's evaluation settings; `train_and_evaluate`
+is one training chapter: train (or resume, or reuse) a super-net, then evaluate it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,9 +32,20 @@ import torch
 from torch import nn
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
-from wsnas.data import eval_batches
+from wsnas import runs
+from wsnas.data import TrainingBatches, balanced_subset, eval_batches
+from wsnas.nb101 import NB101
+from wsnas.profiles import load_profile
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes
 from wsnas.supernet import SuperNet
+from wsnas.train import (
+    TrainConfig,
+    TrainResult,
+    config_for,
+    load_trained_supernet,
+    load_training_data,
+    train_supernet,
+)
 
 MODES: tuple[str, ...] = ("no_ft", "bns_ft")
 BN_STATISTICS: tuple[str, ...] = ("mean", "last")
@@ -211,24 +228,82 @@ def evaluation_cells(space: str, n: int, seed: int | Sequence[int], nb101) -> tu
     return cells_at(chosen), weights / weights.mean()
 
 
-def weighted_spearman(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """Spearman's rho with observation weights: weighted Pearson correlation of weighted mid-ranks.
+# ---------------------------------------------------------------------------------------------
+# Evaluation of a trained run (the profile's evaluation settings), and one training chapter
 
-    With equal weights it equals `scipy.stats.spearmanr`; with integer weights, spearmanr of the
-    data with each row repeated that many times.
+EVALUATION_SETTINGS = ("num_eval_cells", "bn_batch_size", "eval_batch_size", "num_bn_batches", "bn_statistics", "valid_subset",
+                       "eval_seed", "eval_sample")
+
+
+def evaluation_settings(profile: str = "demo", **overrides: Any) -> dict[str, Any]:
+    """The evaluation settings of `profile` (overrides that are not evaluation settings are ignored)."""
+    settings = load_profile(profile, **{key: value for key, value in overrides.items() if key in EVALUATION_SETTINGS})
+    return {key: settings[key] for key in EVALUATION_SETTINGS}
+
+
+def evaluations_name(epoch: int | None = None) -> str:
+    """The run table holding the evaluations of the final checkpoint, or of a kept mid-run epoch."""
+    return "evaluations" if epoch is None else f"evaluations_epoch{epoch}"
+
+
+def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], nb101=None,
+                 progress: bool = True, epoch: int | None = None) -> pd.DataFrame:
+    """NO-FT and BNS-FT proxy accuracy of the run's evaluation cells, joined to NB-101; cached in the run.
+
+    One row per (cell, mode): hash, mode, proxy_accuracy, weight (of `evaluation_cells`),
+    nb101_validation_accuracy (mean of the 3 repeats), nb101_test_accuracy, trainable_parameters.
+    `epoch` evaluates a kept mid-run checkpoint instead of the final one.
     """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    weights = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
-    if not (len(x) == len(y) == len(weights)) or (weights < 0).any() or not np.isfinite(weights).all():
-        raise ValueError("x, y and weights must have the same length and weights must be finite and ≥ 0")
-    rank_x, rank_y = _weighted_ranks(x, weights), _weighted_ranks(y, weights)
-    covariance = np.cov(rank_x, rank_y, aweights=weights)
-    return float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1]))
+    run_dir = Path(run_dir)
+    stored = runs.read_table(run_dir, evaluations_name(epoch))
+    if stored is not None:
+        return stored
+    nb101 = nb101 if nb101 is not None else NB101.default()
+    supernet = load_trained_supernet(config, run_dir, epoch)
+    split = load_training_data(config)
+    valid = slice(None)
+    if settings["valid_subset"]:  # class-balanced: the embedded validation arrays are ordered by class
+        valid = torch.from_numpy(balanced_subset(split.valid_labels.cpu().numpy(), settings["valid_subset"], settings["eval_seed"]))
+    # per_supernet: each super-net ranks its own sample of cells, as in the paper; shared: all rank the same
+    sample_seed = [settings["eval_seed"], config.seed] if settings["eval_sample"] == "per_supernet" else settings["eval_seed"]
+    cells, weights = evaluation_cells(config.space, settings["num_eval_cells"], sample_seed, nb101)
+    tables = []
+    for mode in MODES:
+        batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=config.memory_format)
+        table = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
+                               train_batches=batches, num_bn_batches=settings["num_bn_batches"],
+                               bn_statistics=settings["bn_statistics"], batch_size=settings["eval_batch_size"],
+                               progress=progress, layout=config.memory_format, precision=config.precision)
+        tables.append(table.assign(weight=weights))
+    evaluations = pd.concat(tables, ignore_index=True)
+    truth = nb101.metrics(evaluations["hash"].unique())
+    evaluations["nb101_validation_accuracy"] = evaluations["hash"].map(truth["mean_validation_accuracy"])
+    evaluations["nb101_test_accuracy"] = evaluations["hash"].map(truth["mean_test_accuracy"])
+    evaluations["trainable_parameters"] = evaluations["hash"].map(truth["trainable_parameters"]).astype("int64")
+    runs.write_table(run_dir, evaluations_name(epoch), evaluations)
+    return evaluations
 
 
-def _weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weight of all smaller values plus half the weight of the ties (mid-rank, shifted by a constant)."""
-    unique, inverse = np.unique(values, return_inverse=True)
-    tie_weight = np.bincount(inverse, weights=weights, minlength=len(unique))
-    below = np.cumsum(tie_weight) - tie_weight
-    return (below + tie_weight / 2)[inverse]
+@dataclass
+class RunOutcome:
+    """What one training chapter produces: the run's settings, its training and its evaluations."""
+
+    config: TrainConfig
+    settings: dict[str, Any]
+    run_dir: Path
+    result: TrainResult
+    evaluations: pd.DataFrame | None  # None when the super-net diverged
+
+
+def train_and_evaluate(profile: str, space: str, variant: str, seed: int, *, device: str = "cpu",
+                       results_root: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                       progress: bool = True) -> RunOutcome:
+    """Train (or resume, or reuse) one super-net and evaluate it NO-FT and BNS-FT, in its run directory."""
+    overrides = dict(overrides or {})
+    config = config_for(profile, space=space, variant=variant, seed=seed, device=device, **overrides)
+    settings = evaluation_settings(profile, **overrides)
+    run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
+                            root=runs.resolve_root(results_root))
+    result = train_supernet(config, run_dir, progress=progress)
+    evaluations = None if result.diverged else evaluate_run(config, run_dir, settings, progress=progress)
+    return RunOutcome(config, settings, run_dir, result, evaluations)

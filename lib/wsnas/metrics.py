@@ -1,5 +1,5 @@
-"""How well a proxy ranks cells: Spearman (the paper's measure), Kendall τ, precision@top-K,
-mean ± std over super-nets, bootstrap confidence intervals, and the NB-101 noise ceiling.
+"""How well a proxy ranks cells: Spearman (the paper's measure), Kendall τ, precision@top-K, the
+weighted Spearman, mean ± std over super-nets, bootstrap confidence intervals, and the NB-101 noise ceiling.
 
 A "run" is one super-net evaluated on a set of cells; most functions take a tidy frame with one
 row per (run, cell) and compute one value per run with a pandas groupby.
@@ -174,6 +174,46 @@ def relative_improvement(before: pd.Series, after: pd.Series) -> dict[str, float
         "ratio_of_means": float(after.mean() / before.mean() - 1),
         "median_of_relative_improvements": float(per_item.median()),
     }
+
+
+def weighted_spearman(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Spearman's rho with observation weights: weighted Pearson correlation of weighted mid-ranks.
+
+    With equal weights it equals `scipy.stats.spearmanr`; with integer weights, spearmanr of the
+    data with each row repeated that many times.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    weights = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=float)
+    if not (len(x) == len(y) == len(weights)) or (weights < 0).any() or not np.isfinite(weights).all():
+        raise ValueError("x, y and weights must have the same length and weights must be finite and ≥ 0")
+    rank_x, rank_y = _weighted_ranks(x, weights), _weighted_ranks(y, weights)
+    covariance = np.cov(rank_x, rank_y, aweights=weights)
+    return float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1]))
+
+
+def _weighted_ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weight of all smaller values plus half the weight of the ties (mid-rank, shifted by a constant)."""
+    unique, inverse = np.unique(values, return_inverse=True)
+    tie_weight = np.bincount(inverse, weights=weights, minlength=len(unique))
+    below = np.cumsum(tie_weight) - tie_weight
+    return (below + tie_weight / 2)[inverse]
+
+
+def mode_correlations(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Spearman (the paper's statistic) and Kendall tau of proxy vs NB-101 validation accuracy, per mode.
+
+    `spearman_weighted` re-weights the sample by `weight` (see `wsnas.evaluate.evaluation_cells`), estimating the
+    Spearman of a uniform sample of the whole space where the known cells are not uniform (A0 and its halves).
+    """
+    rows = {}
+    for mode, group in evaluations.groupby("mode", sort=False):
+        spearman = scipy.stats.spearmanr(group["proxy_accuracy"], group["nb101_validation_accuracy"])
+        kendall = scipy.stats.kendalltau(group["proxy_accuracy"], group["nb101_validation_accuracy"])
+        rows[mode] = {"cells": len(group), "spearman": spearman.statistic, "spearman_p": spearman.pvalue,
+                      "spearman_weighted": weighted_spearman(group["proxy_accuracy"], group["nb101_validation_accuracy"],
+                                                             group["weight"]),
+                      "kendall": kendall.statistic, "kendall_p": kendall.pvalue}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("mode")
 
 
 def noise_ceiling(repeats: pd.DataFrame, by: str = "space") -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from wsnas import runs
 from wsnas.reference import evaluation_column
-from wsnas.train import correlations
+from wsnas.metrics import mode_correlations
 
 
 def our_runs(root: str | Path | None = None, stage: str | None = None) -> pd.DataFrame:
@@ -25,7 +25,7 @@ def our_runs(root: str | Path | None = None, stage: str | None = None) -> pd.Dat
 def our_correlations(results_root: str | Path | None = None) -> pd.DataFrame:
     """Spearman of each of our finished training runs, one row per (run, mode), in the released runs' vocabulary.
 
-    `spearman` is weighted for the non-uniform coverage of the embedded NB-101 table (`train.correlations`).
+    `spearman` is weighted for the non-uniform coverage of the embedded NB-101 table (`metrics.mode_correlations`).
     """
     catalogue = our_runs(results_root, stage="training")
     columns = ["space", "variant", "seed", "profile", "column", "spearman", "cells", "run"]
@@ -34,7 +34,7 @@ def our_correlations(results_root: str | Path | None = None) -> pd.DataFrame:
         evaluations = runs.read_table(Path(run.path), "evaluations")
         if run.state != "done" or evaluations is None:
             continue
-        for mode, row in correlations(evaluations).iterrows():
+        for mode, row in mode_correlations(evaluations).iterrows():
             rows.append({"space": run.space, "variant": run.variant, "seed": int(run.seed), "profile": run.profile,
                          "column": evaluation_column(run.variant, mode), "cells": int(row["cells"]), "run": run.run,
                          "spearman": row["spearman_weighted"]})

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -74,6 +73,13 @@ _PAPER_TABLE2 = {
     "A0": [(0.25, "x"), (0.03, ">"), (0.07, "x")],
     "A0-nores": [(0.23, "x"), (0.02, "<"), (0.11, "x")],
     "A0-res": [(0.25, "x"), (0.11, "x"), (0.25, "x")],
+}
+# Numbers the paper states in its text (not in a table), read by the chapters that check them.
+PAPER_NUMBERS = {
+    "bns_ft_gain": 2.70,  # "about 270%": BNS-FT's average improvement of the correlation over NO-FT
+    "size_spearman": -0.71,  # Spearman between BNS-FT correlation (Table 1) and space size
+    "size_p_value": 0.07,  # its p-value
+    "best_test_accuracy": 0.9432,  # best mean test accuracy of NAS-Bench-101 (Ying et al. 2019)
 }
 
 

@@ -25,12 +25,8 @@ import torch
 from . import runs
 from .datafiles import atomic_path, data_dir, record_in_manifest
 from .nb101 import NB101
-from .train import (
-    config_for,
-    evaluate_run,
-    evaluation_settings,
-    train_supernet,
-)
+from .evaluate import evaluate_run, evaluation_settings
+from .train import config_for, train_supernet
 
 PROFILE = "cpu-study"
 SPACE = "A4"

@@ -31,7 +31,6 @@ from torch import nn
 
 from wsnas.space import OPS, SPACES, Cell, UnknownSpaceError, compute_vertex_channels
 
-VARIANTS: tuple[str, ...] = ("baseline", "single_k", "pro_rata", "avg3", "single_k+pro_rata")
 CONV3X3, CONV1X1, MAXPOOL3X3 = range(3)  # indices into wsnas.space.OPS
 MAX_INTERIOR_VERTICES = 5
 _PLAN_CACHE_SIZE = 4096
@@ -39,13 +38,6 @@ _PLAN_CACHE_SIZE = 4096
 
 class CellOutsideSpaceError(ValueError):
     """A cell was given to a super-net of a sub-space that does not contain it."""
-
-
-def uses_single_kernel(variant: str) -> bool:
-    """Whether a training variant (one of `VARIANTS`) uses the single-kernel super-net."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown variant {variant!r}: choose one of {', '.join(VARIANTS)}")
-    return variant.startswith("single_k")
 
 
 def vertex_width(space: str, out_channels: int) -> int:

@@ -27,7 +27,7 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywid
 from wsnas import runs
 from wsnas.datafiles import project_root
 from wsnas.space import SPACES
-from wsnas.supernet import VARIANTS
+from wsnas.train import VARIANTS
 
 CHAPTER = "training.ipynb"
 FINISHED = ("done", "diverged")

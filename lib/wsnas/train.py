@@ -1,5 +1,5 @@
-"""Super-net training: one sampled cell per mini-batch (or AVG-k), TF-style RMSProp, per-step cosine
-schedule, a checksummed checkpoint every epoch with exact resume, divergence detection.
+"""Super-net training: one sampled cell per mini-batch (or AVG-k), the RMSProp variants and schedules
+of `wsnas.optim`, a checksummed checkpoint every epoch with exact resume, divergence detection.
 
 The loop reads top to bottom in `train_supernet`; data stay on the device as uint8 tensors
 (`wsnas.data`), the cells of every step are drawn up front from the seed.
@@ -20,14 +20,16 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch.optim import Optimizer
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from . import runs
 from .datafiles import atomic_path
-from .data import CifarSplit, TrainingBatches, balanced_subset, batches_per_epoch, epoch_batches, load_cifar10, memory_format
-from .profiles import ProfileError, load_profile
-from .space import SPACES, UnknownSpaceError
+from .data import CifarSplit, batches_per_epoch, epoch_batches, load_cifar10, memory_format
+from .optim import make_optimizer, scheduled_learning_rate
+from .profiles import SETTINGS, ProfileError, load_profile
+from .reference import CHANCE_ACCURACY
+from .space import SPACES, UnknownSpaceError, cell_at, sample_cells
+from .supernet import SuperNet
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "baseline": {"sampler": "uniform", "avg_k": 1, "single_kernel": False},
@@ -38,7 +40,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 CHECKPOINT_FILE = "checkpoint.pt"
 CHECKPOINT_MAGIC = b"WSNAS-CHECKPOINT-1\n"
-CHANCE_ACCURACY = 0.1
 TIMING_COLUMNS = ("seconds", "images_per_second")  # wall-clock columns: the only ones a resume may change
 
 
@@ -50,35 +51,39 @@ class CheckpointError(RuntimeError):
 class TrainConfig:
     """Everything that determines a super-net training (the device aside)."""
 
-    space: str = "A4"
-    variant: str = "baseline"
-    seed: int = 0
-    profile: str = "demo"
-    sampler: str = "uniform"  # uniform | pro_rata
-    avg_k: int = 1
-    single_kernel: bool = False
-    epochs: int = 6
-    batch_size: int = 256
-    learning_rate: float = 0.2
-    momentum: float = 0.9
-    rms_decay: float = 0.9
-    rms_eps: float = 1.0
-    weight_decay: float = 1e-4
-    optimizer: str = "tf_rmsprop"  # tf_rmsprop | authors_rmsprop
-    lr_schedule: str = "cosine_per_step"  # cosine_per_step (NB-101) | cosine_per_epoch (the authors' code)
-    memory_format: str = "contiguous"  # contiguous | channels_last
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
-    divergence_patience: int = 0  # epochs at chance accuracy that stop the run; 0: never
-    chance_margin: float = 0.01  # "at chance" = epoch training accuracy below 0.1 + this
-    stem_channels: int = 16
-    num_stacks: int = 3
-    cells_per_stack: int = 3
-    bn_momentum: float = 0.003
-    bn_eps: float = 1e-5
-    data_source: str = "auto"
-    data_root: str = ""
-    train_subset: int = 0  # 0: the whole training split
-    allow_lossy: bool = True
+    # the run's identity
+    space: str
+    variant: str
+    seed: int
+    profile: str
+    # the variant's settings (VARIANTS)
+    sampler: str  # uniform | pro_rata
+    avg_k: int
+    single_kernel: bool
+    # the profile's settings (wsnas.profiles.SETTINGS)
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    momentum: float
+    rms_decay: float
+    rms_eps: float
+    weight_decay: float
+    optimizer: str  # tf_rmsprop | authors_rmsprop
+    lr_schedule: str  # cosine_per_step (NB-101) | cosine_per_epoch (the authors' code)
+    memory_format: str  # contiguous | channels_last
+    precision: str  # fp32 | bf16 (autocast)
+    divergence_patience: int  # epochs at chance accuracy that stop the run; 0: never
+    stem_channels: int
+    num_stacks: int
+    cells_per_stack: int
+    bn_momentum: float
+    bn_eps: float
+    data_source: str
+    data_root: str
+    train_subset: int  # 0: the whole training split
+    allow_lossy: bool
+    # not from a profile
+    chance_margin: float = 0.01  # "at chance" = epoch training accuracy below CHANCE_ACCURACY + this
     device: str = "cpu"
     keep_checkpoints: tuple[int, ...] = ()  # epochs whose checkpoint is kept as checkpoint_epoch<k>.pt
 
@@ -101,117 +106,26 @@ class TrainConfig:
         return values
 
 
-def config_for(profile: str = "demo", **overrides: Any) -> TrainConfig:
-    """The TrainConfig of `profile`, with `overrides` (profile settings or TrainConfig fields) applied.
+def config_for(profile: str = "demo", space: str = "A4", variant: str = "baseline", seed: int = 0, *,
+               device: str = "cpu", **overrides: Any) -> TrainConfig:
+    """The TrainConfig of the run (profile, space, variant, seed) on `device`, with `overrides` applied.
 
-    `variant` sets sampler, avg_k and single_kernel unless those are overridden too.
+    `overrides` are profile settings (checked as the profile's own) or TrainConfig fields; the
+    variant sets sampler, avg_k and single_kernel unless those are overridden too.
     """
-    config_fields = {field.name for field in fields(TrainConfig)}
-    profile_keys = set(load_profile(profile))
-    unknown = set(overrides) - config_fields - profile_keys
-    if unknown:
-        raise ProfileError(f"unknown settings {sorted(unknown)}; known: {sorted(config_fields | profile_keys)}")
-    variant = overrides.get("variant", "baseline")
     if variant not in VARIANTS:
         raise ProfileError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
-    settings = load_profile(profile, **{key: value for key, value in overrides.items() if key in profile_keys})
+    config_fields = {field.name for field in fields(TrainConfig)}
+    unknown = set(overrides) - config_fields - set(SETTINGS)
+    if unknown:
+        raise ProfileError(f"unknown settings {sorted(unknown)}; known: {sorted(config_fields | set(SETTINGS))}")
+    settings = load_profile(profile, **{key: value for key, value in overrides.items() if key in SETTINGS})
     values = {key: value for key, value in settings.items() if key in config_fields}
     values.update(VARIANTS[variant])
-    # evaluation settings (num_eval_cells, ...) are profile keys but not training fields
+    # evaluation settings (num_eval_cells, ...) are profile settings but not training fields
     values.update({key: value for key, value in overrides.items() if key in config_fields})
-    values["profile"] = profile
+    values.update(space=space, variant=variant, seed=seed, profile=profile, device=device)
     return TrainConfig(**values)
-
-
-# --------------------------------------------------------------------------------------------
-# Optimisers
-
-
-class _RMSPropBase(Optimizer):
-    """The loop both RMSProp variants share: L2 weight decay, then a per-parameter update rule."""
-
-    def __init__(self, params, lr: float, decay: float, momentum: float, eps: float, weight_decay: float):
-        super().__init__(params, {"lr": lr, "decay": decay, "momentum": momentum, "eps": eps, "weight_decay": weight_decay})
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        for group in self.param_groups:
-            for param in group["params"]:
-                if param.grad is None:  # not used by this step's cell
-                    continue
-                grad = param.grad.add(param, alpha=group["weight_decay"]) if group["weight_decay"] else param.grad
-                self._update(param, grad, self.state[param], group)
-
-    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
-        raise NotImplementedError
-
-
-class TFRMSProp(_RMSPropBase):
-    """RMSProp as TensorFlow 1's RMSPropOptimizer (NB-101's optimiser).
-
-    ms = decay·ms + (1−decay)·g²; mom = momentum·mom + lr·g/sqrt(ms + eps); p −= mom, with ms
-    starting at ONE (TF initialises the `rms` slot with ones) and mom at zero. Weight decay is an L2
-    term: g = grad + weight_decay·p, as NB-101's `weight_decay · Σ tf.nn.l2_loss(v)` gives.
-    """
-
-    def __init__(self, params, lr: float, decay: float = 0.9, momentum: float = 0.9, eps: float = 1.0,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr, decay, momentum, eps, weight_decay)
-
-    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
-        if not state:
-            state["ms"] = torch.ones_like(param)
-            state["mom"] = torch.zeros_like(param)
-        state["ms"].mul_(group["decay"]).addcmul_(grad, grad, value=1 - group["decay"])
-        denominator = state["ms"].add(group["eps"]).sqrt_()
-        state["mom"].mul_(group["momentum"]).addcdiv_(grad, denominator, value=group["lr"])
-        param.sub_(state["mom"])
-
-
-class AuthorsRMSProp(_RMSPropBase):
-    """The authors' `TFRMSprop` (utils.py of their repository), kept for comparison.
-
-    square_avg starts at zero with decay 0.99, and eps is added INTO square_avg in place at every
-    step (`square_avg.add_(eps)`), so the denominator grows by eps per step until the decay balances
-    it (about tenfold over the first few hundred steps with eps = 1); lr multiplies the momentum
-    buffer instead of entering it. Weight decay as in TFRMSProp.
-    """
-
-    def __init__(self, params, lr: float, decay: float = 0.99, momentum: float = 0.9, eps: float = 1.0,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr, decay, momentum, eps, weight_decay)
-
-    def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
-        if not state:
-            state["square_avg"] = torch.zeros_like(param)
-            state["momentum_buffer"] = torch.zeros_like(param)
-        square_avg = state["square_avg"]
-        square_avg.mul_(group["decay"]).addcmul_(grad, grad, value=1 - group["decay"])
-        denominator = square_avg.add_(group["eps"]).sqrt()  # the in-place add is the authors'
-        state["momentum_buffer"].mul_(group["momentum"]).addcdiv_(grad, denominator)
-        param.add_(state["momentum_buffer"], alpha=-group["lr"])
-
-
-def make_optimizer(config: TrainConfig, parameters) -> Optimizer:
-    if config.optimizer == "tf_rmsprop":
-        return TFRMSProp(parameters, lr=config.learning_rate, decay=config.rms_decay, momentum=config.momentum,
-                         eps=config.rms_eps, weight_decay=config.weight_decay)
-    # The authors' code uses torch's RMSprop default decay 0.99, whatever rms_decay says.
-    return AuthorsRMSProp(parameters, lr=config.learning_rate, decay=0.99, momentum=config.momentum,
-                          eps=config.rms_eps, weight_decay=config.weight_decay)
-
-
-def cosine_learning_rate(step: int, total_steps: int, base: float) -> float:
-    """NB-101's COSINE_BY_STEP: base·(1 + cos(π·step/total))/2, reaching 0 after the last step."""
-    return 0.5 * base * (1.0 + math.cos(math.pi * step / total_steps))
-
-
-def scheduled_learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """The learning rate of `step`: cosine per step (NB-101), or per epoch as the authors' code steps
-    torch's CosineAnnealingLR(T_max=epochs) once after each epoch (constant within an epoch)."""
-    if config.lr_schedule == "cosine_per_epoch":
-        return cosine_learning_rate(step // steps_per_epoch, config.epochs, config.learning_rate)
-    return cosine_learning_rate(step, steps_per_epoch * config.epochs, config.learning_rate)
 
 
 # --------------------------------------------------------------------------------------------
@@ -220,8 +134,6 @@ def scheduled_learning_rate(config: TrainConfig, step: int, steps_per_epoch: int
 
 def build_supernet(config: TrainConfig) -> torch.nn.Module:
     """A freshly initialised super-net for `config`, seeded by `config.seed`, on `config.device`."""
-    from .supernet import SuperNet
-
     torch.manual_seed(config.seed)
     supernet = SuperNet(config.space, single_kernel=config.single_kernel, stem_channels=config.stem_channels,
                         num_stacks=config.num_stacks, cells_per_stack=config.cells_per_stack, num_labels=10,
@@ -237,8 +149,6 @@ def autocast(config: TrainConfig) -> torch.autocast:
 
 def training_cells(config: TrainConfig, total_steps: int) -> np.ndarray:
     """Table indices of the cells of every step, shape (total_steps, avg_k), drawn from the seed."""
-    from .space import sample_cells
-
     indices = sample_cells(config.space, total_steps * config.avg_k, seed=config.seed, method=config.sampler)
     return np.asarray(indices).reshape(total_steps, config.avg_k)
 
@@ -352,8 +262,6 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
     supernet = build_supernet(config)
     optimizer = make_optimizer(config, supernet.parameters())
     cells = training_cells(config, total_steps)
-    from .space import cell_at
-
     generator = torch.Generator().manual_seed(config.seed)
     step, epoch, step_logs, epoch_logs, chance_epochs = 0, 0, [], [], 0
     if resume and checkpoint_path.exists():
@@ -455,108 +363,3 @@ def load_trained_supernet(config: TrainConfig, run_dir: Path, epoch: int | None 
     supernet = build_supernet(config)
     supernet.load_state_dict(saved["model"])
     return supernet.eval()
-
-
-# --------------------------------------------------------------------------------------------
-# Evaluation of a finished run (the profile's evaluation settings, wsnas.evaluate's functions)
-
-EVALUATION_SETTINGS = ("num_eval_cells", "bn_batch_size", "eval_batch_size", "num_bn_batches", "bn_statistics", "valid_subset",
-                       "eval_seed", "eval_sample")
-
-
-def evaluation_settings(profile: str = "demo", **overrides: Any) -> dict[str, Any]:
-    """The evaluation settings of `profile` (overrides that are not evaluation settings are ignored)."""
-    settings = load_profile(profile, **{key: value for key, value in overrides.items() if key in EVALUATION_SETTINGS})
-    return {key: settings[key] for key in EVALUATION_SETTINGS}
-
-
-def evaluations_name(epoch: int | None = None) -> str:
-    """The run table holding the evaluations of the final checkpoint, or of a kept mid-run epoch."""
-    return "evaluations" if epoch is None else f"evaluations_epoch{epoch}"
-
-
-def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], nb101=None,
-                 progress: bool = True, epoch: int | None = None) -> pd.DataFrame:
-    """NO-FT and BNS-FT proxy accuracy of the run's evaluation cells, joined to NB-101; cached in the run.
-
-    One row per (cell, mode): hash, mode, proxy_accuracy, weight (of `evaluation_cells`),
-    nb101_validation_accuracy (mean of the 3 repeats), nb101_test_accuracy, trainable_parameters.
-    `epoch` evaluates a kept mid-run checkpoint instead of the final one.
-    """
-    from .evaluate import MODES, evaluation_cells, proxy_accuracy
-    from .nb101 import NB101
-
-    run_dir = Path(run_dir)
-    stored = runs.read_table(run_dir, evaluations_name(epoch))
-    if stored is not None:
-        return stored
-    nb101 = nb101 if nb101 is not None else NB101.load()
-    supernet = load_trained_supernet(config, run_dir, epoch)
-    split = load_training_data(config)
-    valid = slice(None)
-    if settings["valid_subset"]:  # class-balanced: the embedded validation arrays are ordered by class
-        valid = torch.from_numpy(balanced_subset(split.valid_labels.cpu().numpy(), settings["valid_subset"], settings["eval_seed"]))
-    # per_supernet: each super-net ranks its own sample of cells, as in the paper; shared: all rank the same
-    sample_seed = [settings["eval_seed"], config.seed] if settings["eval_sample"] == "per_supernet" else settings["eval_seed"]
-    cells, weights = evaluation_cells(config.space, settings["num_eval_cells"], sample_seed, nb101)
-    tables = []
-    for mode in MODES:
-        batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=config.memory_format)
-        table = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
-                               train_batches=batches, num_bn_batches=settings["num_bn_batches"],
-                               bn_statistics=settings["bn_statistics"], batch_size=settings["eval_batch_size"],
-                               progress=progress, layout=config.memory_format, precision=config.precision)
-        tables.append(table.assign(weight=weights))
-    evaluations = pd.concat(tables, ignore_index=True)
-    truth = nb101.metrics(evaluations["hash"].unique())
-    evaluations["nb101_validation_accuracy"] = evaluations["hash"].map(truth["mean_validation_accuracy"])
-    evaluations["nb101_test_accuracy"] = evaluations["hash"].map(truth["mean_test_accuracy"])
-    evaluations["trainable_parameters"] = evaluations["hash"].map(truth["trainable_parameters"]).astype("int64")
-    runs.write_table(run_dir, evaluations_name(epoch), evaluations)
-    return evaluations
-
-
-def correlations(evaluations: pd.DataFrame) -> pd.DataFrame:
-    """Spearman (the paper's statistic) and Kendall tau of proxy vs NB-101 validation accuracy, per mode.
-
-    `spearman_weighted` re-weights the sample by `weight` (see `evaluation_cells`), estimating the
-    Spearman of a uniform sample of the whole space where the known cells are not uniform (A0 and its halves).
-    """
-    from scipy import stats
-
-    from .evaluate import weighted_spearman
-
-    rows = {}
-    for mode, group in evaluations.groupby("mode", sort=False):
-        spearman = stats.spearmanr(group["proxy_accuracy"], group["nb101_validation_accuracy"])
-        kendall = stats.kendalltau(group["proxy_accuracy"], group["nb101_validation_accuracy"])
-        rows[mode] = {"cells": len(group), "spearman": spearman.statistic, "spearman_p": spearman.pvalue,
-                      "spearman_weighted": weighted_spearman(group["proxy_accuracy"], group["nb101_validation_accuracy"],
-                                                             group["weight"]),
-                      "kendall": kendall.statistic, "kendall_p": kendall.pvalue}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("mode")
-
-
-@dataclass
-class RunOutcome:
-    """What one training chapter produces: the run's settings, its training and its evaluations."""
-
-    config: TrainConfig
-    settings: dict[str, Any]
-    run_dir: Path
-    result: TrainResult
-    evaluations: pd.DataFrame | None  # None when the super-net diverged
-
-
-def train_and_evaluate(profile: str, space: str, variant: str, seed: int, *, device: str = "cpu",
-                       results_root: str | Path | None = None, overrides: dict[str, Any] | None = None,
-                       progress: bool = True) -> RunOutcome:
-    """Train (or resume, or reuse) one super-net and evaluate it NO-FT and BNS-FT, in its run directory."""
-    overrides = dict(overrides or {})
-    config = config_for(profile, space=space, variant=variant, seed=seed, device=device, **overrides)
-    settings = evaluation_settings(profile, **overrides)
-    run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
-                            root=runs.resolve_root(results_root))
-    result = train_supernet(config, run_dir, progress=progress)
-    evaluations = None if result.diverged else evaluate_run(config, run_dir, settings, progress=progress)
-    return RunOutcome(config, settings, run_dir, result, evaluations)
