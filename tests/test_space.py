@@ -138,7 +138,7 @@ def test_batched_hash_matches_hash_module_on_labelled_graphs():
         labels = np.full((len(chosen), num_vertices), -2)
         labels[:, 0] = -1
         labels[:, 1:-1] = rng.integers(0, 3, size=(len(chosen), num_vertices - 2))
-        expected = [graph_util.hash_module(a, list(map(int, l))) for a, l in zip(adjacency, labels)]
+        expected = [graph_util.hash_module(a, list(map(int, row))) for a, row in zip(adjacency, labels)]
         assert hash_graphs(adjacency, labels).tolist() == expected
 
 
