@@ -88,10 +88,9 @@ def scored_cells(evaluations: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
     params, flops, NB-101 halfway validation accuracy (`halfway`), the target, the three repeats'
     final validation accuracies (r0, r1, r2), the NB-101 training times (full and halfway).
     """
+    from wsnas.nb101 import NB101
     from wsnas.reference import nb101_repeats
     from wsnas.space import index_of, space_table
-
-    from wsnas.nb101 import NB101
 
     rows = evaluations[(evaluations["column"] == PROXY_COLUMN) & (evaluations["seed"] == PROXY_SEED)]
     rows = rows[rows["hash"].isin(scores["hash"])]
@@ -143,7 +142,7 @@ def _precision_rows(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
 
 def top_count(n: int, percent: int) -> int:
     """Cells in the top `percent` % of n (at least 1)."""
-    return max(1, int(round(n * percent / 100)))
+    return max(1, round(n * percent / 100))
 
 
 def _replicates(x: np.ndarray, y: np.ndarray, resamples: np.ndarray, kendall_resamples: int) -> dict[str, np.ndarray]:

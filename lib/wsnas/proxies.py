@@ -28,16 +28,16 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from nasbench_pytorch.model import Network
+from torch import nn
 
 from wsnas import space
 from wsnas.data import balanced_subset, load_cifar10, normalise
