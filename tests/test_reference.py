@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wsnas import metrics, reference, search
+from wsnas import bias, metrics, reference, search
 from wsnas.safe_pickle import load as safe_load
-from wsnas.space import PAPER_ORDER, SPACES, space_table
+from wsnas.space import PAPER_ORDER, SPACES, space_sizes, space_table
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO / ".." / "shared" / "reference" / "results_paper.tar.xz"
@@ -146,3 +146,17 @@ def test_two_runs_are_released_twice(released):
     }
     copy = released[(released["variant"] == "baseline") & (released["mode"] == "no_ft") & (released["space"] == "A4")]
     assert np.array_equal(copy.loc[copy["seed"] == 3, "hash"], copy.loc[copy["seed"] == 4, "hash"])
+
+
+def test_the_papers_text_numbers_follow_from_the_data(evaluations):
+    """The numbers the paper states in its text, recomputed from the released evaluations."""
+    stated = reference.PAPER_NUMBERS
+    table = reference.table1_recomputed(evaluations)
+    sizes = pd.Series(space_sizes(), dtype=float)
+    size = bias.size_correlation(table[("baseline/bns_ft", "mean")].astype(float), sizes)
+    assert round(size["spearman"], 2) == stated["size_spearman"]
+    assert round(size["p_value"], 2) == stated["size_p_value"]
+    gain = metrics.relative_improvement(table[("baseline/no_ft", "mean")].astype(float),
+                                        table[("baseline/bns_ft", "mean")].astype(float))
+    assert abs(gain["mean_of_relative_improvements"] - stated["bns_ft_gain"]) < 0.1  # "about 270%"
+    assert gain["ratio_of_means"] < stated["bns_ft_gain"] - 0.5  # the other reading of "on average" is far lower
