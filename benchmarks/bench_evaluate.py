@@ -1,8 +1,18 @@
-"""BNS-FT proxy evaluation at demo scale: cells per minute, peak memory, and where the time goes.
+"""BNS-FT proxy evaluation at demo scale: settings side by side, or cells per minute, peak memory and where the time goes.
 
-    python benchmarks/bench_evaluate.py                    # demo profile settings, CPU, embedded CIFAR-10
+    python benchmarks/bench_evaluate.py --json             # settings side by side (default), demo profile, CPU
+    python benchmarks/bench_evaluate.py --breakdown        # where the time goes
     python benchmarks/bench_evaluate.py --profile paper --device cuda --random-data
 
+Settings (`--compare settings`, the default): the same super-net weights, cells, validation images
+and BN batches evaluated BNS-FT per cell with (a) today's baseline, fp32 contiguous, batch norm as a
+separate pass, the profile's validation batch, and (b) the fast settings: channels-last, batch norm
+folded into the convolutions once the statistics are fixed, inference mode, a larger validation
+batch, optionally bf16 autocast. Cells are interleaved across settings so that load drifts hit all
+alike; CPU time of the process. `--json` ends with {"baseline_ms", "fast_ms", "ratio", "setting"} per
+cell for the fastest setting.
+
+Breakdown (`--breakdown`):
 Three runs over the same cells: BNS-FT as `proxy_accuracy` does it (the measurement), the BN
 re-estimation alone (`fine_tuned_statistics` with an empty body) and the validation pass alone
 (NO-FT); the last two, as shares of the first, say where the time goes. The super-net is
@@ -12,12 +22,14 @@ untrained (timing does not depend on the weights).
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import statistics
 import time
 
 import torch
 
-from wsnas.data import epoch_batches, load_cifar10
+from wsnas.data import epoch_batches, eval_batches, load_cifar10, memory_format
 from wsnas.evaluate import fine_tuned_statistics, proxy_accuracy
 from wsnas.profiles import load_profile
 from wsnas.space import cells_at, sample_cells
@@ -34,7 +46,77 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--eval-batch-size", type=int, default=1000, help="validation batch size")
     parser.add_argument("--random-data", action="store_true", help="random CIFAR-shaped tensors instead of CIFAR-10")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--breakdown", action="store_true", help="time BNS-FT, BN re-estimation and NO-FT (one setting)")
+    parser.add_argument("--fast-batch-size", type=int, default=500, help="validation batch of the fast settings")
+    parser.add_argument("--json", action="store_true")
     return parser.parse_args()
+
+
+def bns_ft_before(supernet, cell, valid_images, valid_labels, batches, settings, batch_size, device) -> float:
+    """BNS-FT of one cell as wsnas.evaluate did it before this benchmark's speed-ups (commit 5273319): every
+    validation batch normalised and run through the whole network, stem included, per cell, under no_grad."""
+    supernet.eval()
+    with fine_tuned_statistics(supernet, cell, batches, settings["num_bn_batches"], settings["bn_statistics"], device):
+        correct = 0
+        with torch.no_grad():
+            for batch, labels in eval_batches(valid_images, valid_labels, batch_size):
+                correct += int((supernet(batch.to(device), cell).argmax(1) == labels.to(device)).sum())
+    return correct / len(valid_labels)
+
+
+def compare_settings(args, settings, device) -> None:
+    """BNS-FT seconds per cell of each setting on the same weights, cells and images, interleaved cell by cell."""
+    cells = cells_at(sample_cells(args.space, args.cells or 12, seed=args.seed))
+    valid_images, valid_labels, train_batches = evaluation_data(args, settings, device)
+    torch.manual_seed(args.seed)
+    reference = SuperNet(args.space, stem_channels=settings["stem_channels"], num_stacks=settings["num_stacks"],
+                         cells_per_stack=settings["cells_per_stack"]).to(device)
+    variants = {  # name: (memory format, fold BN, validation batch, precision); None: today's loop, below
+        "baseline: before (per-cell stem, BN pass, fp32)": None,
+        "fp32 contiguous, BN pass": ("contiguous", False, settings["eval_batch_size"], "fp32"),
+        "fp32 channels_last, BN pass": ("channels_last", False, settings["eval_batch_size"], "fp32"),
+        "fp32 contiguous, BN folded": ("contiguous", True, settings["eval_batch_size"], "fp32"),
+        f"fp32 channels_last, BN folded, batch {args.fast_batch_size}": ("channels_last", True, args.fast_batch_size, "fp32"),
+        f"bf16 channels_last, BN folded, batch {args.fast_batch_size}": ("channels_last", True, args.fast_batch_size, "bf16"),
+    }
+    resolved = {name: value or ("contiguous", False, settings["eval_batch_size"], "fp32") for name, value in variants.items()}
+    nets = {}
+    for name, (layout, fold, _, _) in resolved.items():
+        net = SuperNet(args.space, stem_channels=settings["stem_channels"], num_stacks=settings["num_stacks"],
+                       cells_per_stack=settings["cells_per_stack"]).to(device)
+        net.load_state_dict(reference.state_dict())
+        net.set_batch_norm_folding(fold)
+        nets[name] = net.to(memory_format=memory_format(layout))
+    seconds = {name: [] for name in variants}
+    accuracies = {name: [] for name in variants}
+    for index, cell in enumerate(cells):
+        for name, (layout, _, batch_size, precision) in resolved.items():
+            batches = [(x.contiguous(memory_format=memory_format(layout)), y) for x, y in train_batches]
+            started = time.process_time()
+            if variants[name] is None:
+                accuracy = bns_ft_before(nets[name], cell, valid_images, valid_labels, batches, settings, batch_size, device)
+            else:
+                accuracy = float(proxy_accuracy(
+                    nets[name], [cell], valid_images, valid_labels, mode="bns_ft", train_batches=batches,
+                    num_bn_batches=settings["num_bn_batches"], bn_statistics=settings["bn_statistics"], batch_size=batch_size,
+                    device=device, progress=False, layout=layout, precision=precision)["proxy_accuracy"].iloc[0])
+            if index > 0:  # the first cell warms up every setting
+                seconds[name].append(time.process_time() - started)
+            accuracies[name].append(accuracy)
+    baseline = next(iter(variants))
+    base_ms = 1e3 * statistics.median(seconds[baseline])
+    print(f"profile={args.profile} space={args.space} cells={len(cells) - 1} (+1 warm-up) valid images={len(valid_labels)} "
+          f"threads={args.threads} BN batches={len(train_batches)}x{len(train_batches[0][1])}; BNS-FT CPU ms per cell (median)")
+    ratios = {}
+    for name in variants:
+        ms = 1e3 * statistics.median(seconds[name])
+        ratios[name] = ms / base_ms
+        agree = sum(a == b for a, b in zip(accuracies[name], accuracies[baseline]))
+        print(f"  {name:48s} {ms:8.0f} ms  {ratios[name]:5.2f}x   same accuracy as baseline on {agree}/{len(cells)} cells")
+    if args.json:
+        fast = min((name for name in variants if name != baseline), key=ratios.get)
+        print(json.dumps({"baseline_ms": round(base_ms, 1), "fast_ms": round(base_ms * ratios[fast], 1),
+                          "ratio": round(ratios[fast], 4), "setting": fast}))
 
 
 def evaluation_data(args, settings, device):
@@ -72,6 +154,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     settings = load_profile(args.profile)
+    if not args.breakdown:
+        compare_settings(args, settings, device)
+        return
     net_settings = evaluate = settings  # load_profile returns one flat dict
     cells = cells_at(sample_cells(args.space, args.cells or evaluate["num_eval_cells"], seed=args.seed))
     valid_images, valid_labels, train_batches = evaluation_data(args, settings, device)

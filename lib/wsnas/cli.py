@@ -117,16 +117,38 @@ def command_reference_claims(args: argparse.Namespace) -> int:
 
 
 def command_train(args: argparse.Namespace) -> int:
+    from wsnas import runs
     from wsnas.evaluate import train_and_evaluate
     from wsnas.metrics import mode_correlations
 
     overrides = dict(_parse_setting(setting) for setting in args.set)
     outcome = train_and_evaluate(args.profile, args.space, args.variant, args.seed, device=args.device,
                                  results_root=args.results, overrides=overrides)
-    print(f"{outcome.result.state}: {outcome.run_dir}")
+    print(f"{outcome.result.state}: {outcome.run_dir} (profile {args.profile})")
+    print(f"data: {(runs.get_status(outcome.run_dir) or {}).get('data', 'unknown')}")  # says "JPEG q75" for the embedded copy
     if outcome.evaluations is not None:
         print(mode_correlations(outcome.evaluations)[["cells", "spearman", "kendall"]].round(3).to_string())
     return 1 if outcome.result.diverged else 0
+
+
+def command_study(args: argparse.Namespace) -> int:
+    from wsnas import study
+
+    if args.run:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        study.run_study(args.run, results_root=args.results)
+    rows = study.study_json()
+    if args.json:
+        _print_json(rows)
+    elif not rows:
+        print("no study run is committed under data/study/ yet; run: wsnas study --run A4_baseline_seed0_e3")
+    else:
+        import pandas as pd
+
+        print(pd.DataFrame(rows).to_string(index=False))
+    return 0
 
 
 def _parse_setting(setting: str) -> tuple[str, Any]:
@@ -285,6 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override one profile setting, e.g. --set epochs=2 (repeatable)")
     train.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or the repository's results/)")
     train.set_defaults(handler=command_train)
+
+    study = commands.add_parser("study", help="the CPU study: Spearman of A4 super-nets against their training budget")
+    study.add_argument("--json", action="store_true", help="print per run, epoch and mode: spearman, kendall, n_cells")
+    study.add_argument("--run", nargs="+", metavar="RUN",
+                       help="train, evaluate and commit these study runs to data/study/ (resumable), e.g. A4_baseline_seed0_e81")
+    study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
+    study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")
+    study.set_defaults(handler=command_study)
 
     grid = commands.add_parser("sweep", help="the paper's grid of super-net runs (resumable), locally or on Ray")
     grid.add_argument("--profile", default="demo", help="smoke | demo | paper (default: demo)")

@@ -97,12 +97,13 @@ def proxy_accuracy(
     rows = []
     try:
         supernet.eval()
+        validation = _stem_convolutions(supernet, valid_images, valid_labels, batch_size, device, layout, precision)
         for cell in tqdm(cells, desc=f"proxy accuracy ({mode})", unit="cell", disable=not progress):
             if mode == "bns_ft":
                 with fine_tuned_statistics(supernet, cell, batches, num_bn_batches, bn_statistics, device):
-                    accuracy = _accuracy(supernet, cell, valid_images, valid_labels, batch_size, device, layout, precision)
+                    accuracy = _accuracy(supernet, cell, validation, precision)
             else:
-                accuracy = _accuracy(supernet, cell, valid_images, valid_labels, batch_size, device, layout, precision)
+                accuracy = _accuracy(supernet, cell, validation, precision)
             rows.append((cell.hash, accuracy))
     finally:
         supernet.train(was_training)
@@ -145,6 +146,8 @@ def fine_tuned_statistics(
                     raise ValueError(f"train_batches ran out after {count} of {num_bn_batches} mini-batches")
                 if not images.is_floating_point():
                     raise TypeError("train_batches must yield normalised float images (see wsnas.data.epoch_batches)")
+                if bn_statistics == "last" and count < num_bn_batches - 1:
+                    continue  # momentum 1: only the last batch's statistics survive, the others need not run
                 supernet(images.to(device, non_blocking=True), cell)
         supernet.eval()
         yield supernet
@@ -181,15 +184,27 @@ def _cycle(batches: Iterable) -> Iterator:
             )
 
 
+def _autocast(device: torch.device, precision: str) -> torch.autocast:
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 @torch.inference_mode()
-def _accuracy(supernet, cell, images, labels, batch_size, device, layout="contiguous", precision="fp32") -> float:
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    autocast = torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-    for batch, batch_labels in eval_batches(images, labels, batch_size, layout):
-        with autocast:
-            logits = supernet(batch.to(device, non_blocking=True), cell)
-        correct += (logits.argmax(dim=1) == batch_labels.to(device, non_blocking=True)).sum()
-    return correct.item() / len(labels)
+def _stem_convolutions(supernet, images, labels, batch_size, device, layout, precision) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(stem convolution of a validation batch, its labels) for every batch: computed once, shared by all cells."""
+    with _autocast(device, precision):
+        return [(supernet.stem_convolution(batch.to(device, non_blocking=True)), batch_labels.to(device, non_blocking=True))
+                for batch, batch_labels in eval_batches(images, labels, batch_size, layout)]
+
+
+@torch.inference_mode()
+def _accuracy(supernet, cell, validation: list[tuple[torch.Tensor, torch.Tensor]], precision: str) -> float:
+    correct, count = 0, 0
+    for convolved, labels in validation:
+        with _autocast(convolved.device, precision):
+            logits = supernet.from_stem_convolution(convolved, cell)
+        correct += int((logits.argmax(dim=1) == labels).sum())
+        count += len(labels)
+    return correct / count
 
 
 # ---------------------------------------------------------------------------------------------

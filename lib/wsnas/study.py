@@ -187,6 +187,20 @@ def spearman_ci(proxy: np.ndarray, truth: np.ndarray, n_resamples: int = 2000, s
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
+def longest_run(correlations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Spearman per mode of the study's longest committed baseline run (81 epochs once it exists), for the
+    chapters' "trained here" column; `label` says its profile and scale. Empty when nothing is committed."""
+    table = study_correlations() if correlations is None else correlations
+    final = table[(table["variant"] == "baseline") & (table["seed"] == 0) & (table["epoch"] == table["budget"])]
+    if final.empty:
+        return final
+    budget = int(final["budget"].max())
+    rows = final[final["budget"] == budget].set_index("mode")
+    label = (f"trained here: profile {PROFILE}, {SPACE}, {budget} epochs, 3 stacks of 1 cell, JPEG q75 CIFAR-10, "
+             f"{int(rows['n_cells'].iloc[0])} cells")
+    return rows[["n_cells", "spearman", "spearman_low", "spearman_high", "kendall"]].assign(budget=budget, label=label)
+
+
 def study_json() -> list[dict]:
     """What `wsnas study --json` prints: per run, epoch and mode, spearman, kendall and n_cells."""
     table = study_correlations(n_resamples=200)

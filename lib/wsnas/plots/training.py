@@ -7,6 +7,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from wsnas.names import MODE_COLOURS, MODE_NAMES
+
 MODE_TITLES = {"no_ft": "NO-FT (super-net BN statistics)", "bns_ft": "BNS-FT (BN statistics re-estimated)"}
 
 
@@ -44,4 +46,55 @@ def proxy_scatter(evaluations: pd.DataFrame, correlations: pd.DataFrame) -> Figu
         rho = correlations.loc[mode, "spearman"]
         axis.set(title=f"{MODE_TITLES.get(mode, mode)}\nSpearman {rho:.2f}",
                  xlabel="NB-101 mean validation accuracy", ylabel="proxy accuracy (super-net)")
+    return figure
+
+
+def study_curve(correlations: pd.DataFrame, paper: dict[str, float]) -> Figure:
+    """Spearman ρ (with bootstrap 95% CIs) against the training budget, log axis, NO-FT and BNS-FT.
+
+    `correlations` is `wsnas.study.study_correlations()`; the baseline seed-0 runs form the curve, the
+    81-epoch run's mid-run checkpoints sit beside it (hollow), other seeds and variants as separate marks;
+    `paper` maps a mode to the paper's 432-epoch value, marked at 432 epochs.
+    """
+    figure, axis = plt.subplots(figsize=(10, 4.6), constrained_layout=True)
+    for offset, mode in zip((-0.03, 0.03), ("no_ft", "bns_ft")):
+        rows = correlations[correlations["mode"] == mode]
+        colour, name = MODE_COLOURS[mode], MODE_NAMES[mode]
+        shift = 10 ** offset  # side by side on the log axis
+        groups = {
+            f"{name}, one run per budget": (rows[(rows["variant"] == "baseline") & (rows["seed"] == 0) & (rows["epoch"] == rows["budget"])], "o-", colour),
+            f"{name}, mid-run checkpoint of the longest run": (rows[rows["epoch"] < rows["budget"]], "o", "white"),
+            f"{name}, second seed": (rows[(rows["seed"] == 1) & (rows["epoch"] == rows["budget"])], "s", colour),
+            f"{name}, SINGLE-K": (rows[(rows["variant"] == "single_k") & (rows["epoch"] == rows["budget"])], "^", colour),
+        }
+        for label, (points, style, face) in groups.items():
+            if points.empty:
+                continue
+            points = points.sort_values("epoch")
+            axis.errorbar(points["epoch"] * shift, points["spearman"],
+                          yerr=[points["spearman"] - points["spearman_low"], points["spearman_high"] - points["spearman"]],
+                          fmt=style, color=colour, markerfacecolor=face, capsize=3, label=label)
+        if mode in paper:
+            axis.plot([432], [paper[mode]], "*", markersize=14, color=colour, label=f"{name}, the paper (432 epochs, 3 × 3 cells)")
+    axis.axhline(0, color="0.6", linewidth=0.8)
+    axis.set_xscale("log")
+    axis.set_xticks([3, 9, 27, 81, 432], labels=["3", "9", "27", "81", "432"])
+    axis.set(xlabel="training budget (epochs of 40,000 images, log scale)", ylabel="Spearman ρ with NB-101 validation accuracy",
+             title="A4 super-nets trained here (profile cpu-study) against their training budget")
+    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    return figure
+
+
+def study_training_accuracy(logs: pd.DataFrame) -> Figure:
+    """Training accuracy per epoch of every study run, against the epoch (left) and the fraction of its budget (right)."""
+    figure, axes = plt.subplots(1, 2, figsize=(12, 3.8), constrained_layout=True)
+    for (run, budget), rows in logs.groupby(["run", "budget"], sort=False):
+        label = run.replace("A4_", "").replace("_seed", ", seed ").replace("_e", ", ") + " epochs"
+        axes[0].plot(rows["epoch"] + 1, rows["accuracy"], marker=".", label=label)
+        axes[1].plot((rows["epoch"] + 1) / budget, rows["accuracy"], marker=".", label=label)
+    for axis, xlabel in zip(axes, ("epoch", "fraction of the run's budget")):
+        axis.axhline(0.1, color="0.5", linestyle=":", label="chance")
+        axis.set(xlabel=xlabel, ylabel="training accuracy (epoch mean)")
+    axes[0].set_xscale("log")
+    axes[1].legend(fontsize=8)
     return figure
