@@ -71,7 +71,7 @@ def scatter_grid(evaluations: pd.DataFrame, spaces: Sequence[str] = ("A4", "A1",
     the paper's Figure 3 with the defaults, its supplementary figure with all seven spaces."""
     height = panel_height * len(spaces) + 0.8
     fig = plt.figure(figsize=(FIGURE_WIDTH, height))
-    outer = fig.add_gridspec(len(spaces), supernets, wspace=0.28, hspace=0.55, top=1 - 0.6 / height,
+    outer = fig.add_gridspec(len(spaces), supernets, wspace=0.28, hspace=0.6, top=1 - 1.0 / height,
                              bottom=0.45 / height, left=0.1, right=0.98)
     for row, space in enumerate(spaces):
         for position, (seed, run) in enumerate(_shown_runs(evaluations, space, column, supernets)):
@@ -80,7 +80,7 @@ def scatter_grid(evaluations: pd.DataFrame, spaces: Sequence[str] = ("A4", "A1",
                 main.set_ylabel("proxy accuracy")
             if row == len(spaces) - 1:
                 main.set_xlabel("NB-101 validation acc.")
-    fig.suptitle(f"{PROXY_LABEL} against {TRUTH_LABEL}, 1,000 cells per super-net")
+    fig.suptitle(f"{PROXY_LABEL} against NB-101 validation accuracy, 1,000 cells per super-net", y=1 - 0.2 / height)
     return fig
 
 
@@ -125,7 +125,7 @@ def effects_plot(effects: pd.DataFrame, spaces: Sequence[str] | None = None, col
         ax.set_axis_off()
     axes[0, 0].set_yticks(positions, [names.FEATURE_NAMES.get(f, f) for f in features])
     axes[0, 0].invert_yaxis()
-    fig.supxlabel("effect on the rank residual (+: over-evaluated); binary features: with − without; counts: slope")
+    fig.supxlabel("effect on the rank residual (+: over-evaluated by the super-net)")
     return fig
 
 

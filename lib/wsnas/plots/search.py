@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from wsnas import names, search
 from wsnas.plots import FIGURE_WIDTH
@@ -32,9 +32,9 @@ def _band(ax: plt.Axes, gridded: pd.DataFrame, method: str, colour, label: str) 
 
 
 def _log_axis(axis) -> None:
-    """Major ticks at powers of ten only, written as plain numbers; minor ticks unlabelled."""
-    axis.set_major_locator(LogLocator(base=10, numticks=5))
-    axis.set_major_formatter(ScalarFormatter())
+    """Ticks at 1, 2 and 5 times powers of ten, written as plain numbers (0.5, 1, 2); minor ticks unlabelled."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=8))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_formatter(NullFormatter())
 
 

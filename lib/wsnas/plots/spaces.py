@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from wsnas import names
 from wsnas.space import Cell
 
 OP_COLOURS = {
@@ -29,7 +30,7 @@ def draw_cell(cell: Cell, ax: plt.Axes, title: str | None = None) -> None:
                      labels={i: OP_SHORT[op] for i, op in enumerate(cell.ops)}, font_size=7)
     ax.set_axis_off()
     if title:
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=9)
 
 
 def draw_space_properties(rules: dict[str, dict], axes: np.ndarray) -> None:
@@ -54,20 +55,22 @@ def draw_space_properties(rules: dict[str, dict], axes: np.ndarray) -> None:
             ax.annotate("", (3.0, 0.25), (0.05, 0.25),
                         arrowprops={"arrowstyle": "->", "linestyle": "-" if residual else ":",
                                     "connectionstyle": "arc3,rad=-0.5", "color": "#c44e52"})
-            ax.text(1.5, 1.05, "+ residual" if residual else "± residual", ha="center", fontsize=7, color="#c44e52")
+            ax.text(1.5, 1.05, "+ residual" if residual else "± residual", ha="center", fontsize=9, color="#c44e52")
         label = f"{degree} to output" if degree else "any number to output"
-        ax.text(1.5, -1.15, label, ha="center", fontsize=7)
-        ax.set_title(space, fontsize=10)
+        ax.text(1.5, -1.15, label, ha="center", fontsize=9)
+        ax.set_title(space, fontsize=10, color=names.SPACE_COLOURS.get(space, "black"))
         ax.set_axis_off()
 
 
 def _node(ax: plt.Axes, xy: tuple[float, float], label: str) -> None:
     ax.add_patch(plt.Circle(xy, 0.22, color="#dddddd", zorder=2))
-    ax.text(*xy, label, ha="center", va="center", fontsize=8, zorder=3)
+    ax.text(*xy, label, ha="center", va="center", fontsize=9, zorder=3)
 
 
 def accuracy_by_space(accuracy: pd.DataFrame, ax: plt.Axes) -> None:
     """Distribution of NB-101 accuracy per space (columns `space`, `accuracy`)."""
-    sns.boxenplot(data=accuracy, x="space", y="accuracy", ax=ax, color="#4c72b0", showfliers=False)
+    order = [space for space in names.SPACE_ORDER if space in set(accuracy["space"])]
+    sns.boxenplot(data=accuracy, x="space", y="accuracy", hue="space", order=order, hue_order=order,
+                  palette=names.SPACE_COLOURS, legend=False, ax=ax, showfliers=False)
     ax.set_ylabel("NB-101 test accuracy (run 0)")
     ax.set_xlabel("")
