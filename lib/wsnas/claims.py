@@ -355,9 +355,9 @@ def larger_spaces_correlate_worse(evaluations: pd.DataFrame) -> Claim:
     return _claim("larger-spaces-worse", "Larger search spaces give lower correlations", rule, "bias", readings)
 
 
-def bias_effects(evaluations: pd.DataFrame, ci: str = "t") -> pd.DataFrame:
+def bias_effects(evaluations: pd.DataFrame, ci: str = "t", features: pd.DataFrame | None = None) -> pd.DataFrame:
     """Feature effects on the rank residual (`wsnas.bias.feature_effects`) with Holm-corrected p beside the raw p."""
-    effects = bias.feature_effects(evaluations, ci=ci)
+    effects = bias.feature_effects(evaluations, ci=ci, features=features)
     effects["p_holm"] = holm(effects["p_value"])
     return effects
 
@@ -369,14 +369,14 @@ def sign_changes(effects: pd.DataFrame, significant: pd.Series) -> list[str]:
     return sorted(name for name, found in signs.items() if {-1.0, 1.0} <= found)
 
 
-def spaces_bias_differently(evaluations: pd.DataFrame) -> Claim:
+def spaces_bias_differently(evaluations: pd.DataFrame, features: pd.DataFrame | None = None) -> Claim:
     rule = ("A feature's effect on the rank residual is estimated per super-net and tested against zero over the "
             "super-nets of each space (one-sample t-test, Holm-corrected over every (space, feature) pair). "
             "Supported if some feature is significantly over-evaluated in one space and significantly "
             "under-evaluated in another; otherwise not contradicted (weak evidence).")
     readings = {}
     for ci in ("t", "bootstrap"):
-        effects = bias_effects(evaluations, ci=ci)
+        effects = bias_effects(evaluations, ci=ci, features=features)
         decisions = {"t-test, Holm": effects["p_holm"] < ALPHA, "t-test, uncorrected": effects["p_value"] < ALPHA}
         if ci == "bootstrap":
             decisions = {"bootstrap CI excludes 0": (effects["ci_low"] > 0) | (effects["ci_high"] < 0)}
