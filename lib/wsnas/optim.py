@@ -20,7 +20,11 @@ if TYPE_CHECKING:
 class _RMSPropBase(Optimizer):
     """The loop both RMSProp variants share: L2 weight decay, then a per-parameter update rule."""
 
-    def __init__(self, params, lr: float, decay: float, momentum: float, eps: float, weight_decay: float):
+    DEFAULT_DECAY: float  # of the squared-gradient average, each variant's own
+
+    def __init__(self, params, lr: float, decay: float | None = None, momentum: float = 0.9, eps: float = 1.0,
+                 weight_decay: float = 0.0):
+        decay = self.DEFAULT_DECAY if decay is None else decay
         super().__init__(params, {"lr": lr, "decay": decay, "momentum": momentum, "eps": eps, "weight_decay": weight_decay})
 
     @torch.no_grad()
@@ -44,9 +48,7 @@ class TFRMSProp(_RMSPropBase):
     term: g = grad + weight_decay·p, as NB-101's `weight_decay · Σ tf.nn.l2_loss(v)` gives.
     """
 
-    def __init__(self, params, lr: float, decay: float = 0.9, momentum: float = 0.9, eps: float = 1.0,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr, decay, momentum, eps, weight_decay)
+    DEFAULT_DECAY = 0.9
 
     def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
         if not state:
@@ -67,9 +69,7 @@ class AuthorsRMSProp(_RMSPropBase):
     buffer instead of entering it. Weight decay as in TFRMSProp.
     """
 
-    def __init__(self, params, lr: float, decay: float = 0.99, momentum: float = 0.9, eps: float = 1.0,
-                 weight_decay: float = 0.0):
-        super().__init__(params, lr, decay, momentum, eps, weight_decay)
+    DEFAULT_DECAY = 0.99
 
     def _update(self, param: torch.Tensor, grad: torch.Tensor, state: dict, group: dict) -> None:
         if not state:

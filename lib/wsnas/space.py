@@ -27,7 +27,7 @@ The stored (adjacency, ops) of a hash is the representative NB-101 itself stores
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -263,37 +263,41 @@ def compute_vertex_channels(in_channels: int, out_channels: int, adjacency: np.n
     return [int(c) for c in _vertex_channels_batch(matrix[None], in_channels, out_channels)[0]]
 
 
-def _cell_parameters_batch(
-    adjacency: np.ndarray, op_codes: np.ndarray, in_channels: int, out_channels: int
-) -> np.ndarray:
-    """Trainable parameters of one cell instance for N pruned cells of size V (op_codes N×(V-2))."""
-    adjacency = adjacency.astype(bool)
-    channels = _vertex_channels_batch(adjacency, in_channels, out_channels)[:, 1:-1]
-    kernel_area = np.select([op_codes == 0, op_codes == 1], [_KERNEL_AREA[0], _KERNEL_AREA[1]], 0)
-    ops = np.where(op_codes == 2, 0, kernel_area * channels * channels + 2 * channels)
-    projections = np.where(adjacency[:, 0, 1:-1], in_channels * channels + 2 * channels, 0)
-    output_projection = np.where(adjacency[:, 0, -1], in_channels * out_channels + 2 * out_channels, 0)
-    return ops.sum(axis=1) + projections.sum(axis=1) + output_projection
-
-
-def network_parameters_batch(
-    adjacency: np.ndarray,
-    op_codes: np.ndarray,
-    stem_channels: int = 128,
-    num_stacks: int = 3,
-    cells_per_stack: int = 3,
-    num_labels: int = 10,
-) -> np.ndarray:
-    """NB-101 `trainable_parameters` of the whole network for N pruned cells of size V."""
-    stem = 3 * 3 * 3 * stem_channels + 2 * stem_channels
-    total = np.full(len(adjacency), stem, dtype=np.int64)
+def cell_channels(stem_channels: int, num_stacks: int, cells_per_stack: int) -> Iterator[tuple[int, int, int]]:
+    """(stack, in_channels, out_channels) of each cell of the NB-101 network in order: the channels
+    double at the first cell of every stack but the first."""
     in_channels = out_channels = stem_channels
     for stack in range(num_stacks):
         if stack > 0:
             out_channels *= 2
         for _ in range(cells_per_stack):
-            total += _cell_parameters_batch(adjacency, op_codes, in_channels, out_channels)
+            yield stack, in_channels, out_channels
             in_channels = out_channels
+
+
+def _cell_weights_batch(
+    adjacency: np.ndarray, op_codes: np.ndarray, in_channels: int, out_channels: int, batch_norm: bool
+) -> np.ndarray:
+    """Convolution weights of one cell instance for N pruned cells of size V (op_codes N×(V-2)), plus
+    with `batch_norm` the 2 BN parameters of each convolution's output channel: the cell's trainable
+    parameters with it, its multiply-adds per output pixel without."""
+    adjacency = adjacency.astype(bool)
+    channels = _vertex_channels_batch(adjacency, in_channels, out_channels)[:, 1:-1]
+    kernel_area = np.select([op_codes == 0, op_codes == 1], [_KERNEL_AREA[0], _KERNEL_AREA[1]], 0)
+    per_channel = 2 * int(batch_norm)
+    ops = np.where(op_codes == 2, 0, kernel_area * channels * channels + per_channel * channels)
+    projections = np.where(adjacency[:, 0, 1:-1], in_channels * channels + per_channel * channels, 0)
+    output_projection = np.where(adjacency[:, 0, -1], in_channels * out_channels + per_channel * out_channels, 0)
+    return ops.sum(axis=1) + projections.sum(axis=1) + output_projection
+
+
+def network_parameters_batch(adjacency: np.ndarray, op_codes: np.ndarray, stem_channels: int = 128, num_stacks: int = 3,
+                             cells_per_stack: int = 3, num_labels: int = 10) -> np.ndarray:
+    """NB-101 `trainable_parameters` of the whole network for N pruned cells of size V."""
+    stem = 3 * 3 * 3 * stem_channels + 2 * stem_channels
+    total = np.full(len(adjacency), stem, dtype=np.int64)
+    for _, in_channels, out_channels in cell_channels(stem_channels, num_stacks, cells_per_stack):
+        total += _cell_weights_batch(adjacency, op_codes, in_channels, out_channels, batch_norm=True)
     return total + out_channels * num_labels + num_labels
 
 
@@ -310,39 +314,13 @@ def trainable_parameters(
     )
 
 
-def _cell_multiply_adds_batch(
-    adjacency: np.ndarray, op_codes: np.ndarray, in_channels: int, out_channels: int
-) -> np.ndarray:
-    """Convolution multiply-adds per output pixel of one cell instance, N pruned cells of size V."""
-    adjacency = adjacency.astype(bool)
-    channels = _vertex_channels_batch(adjacency, in_channels, out_channels)[:, 1:-1]
-    kernel_area = np.select([op_codes == 0, op_codes == 1], [_KERNEL_AREA[0], _KERNEL_AREA[1]], 0)
-    ops = kernel_area * channels * channels
-    projections = np.where(adjacency[:, 0, 1:-1], in_channels * channels, 0)
-    output_projection = np.where(adjacency[:, 0, -1], in_channels * out_channels, 0)
-    return ops.sum(axis=1) + projections.sum(axis=1) + output_projection
-
-
-def network_flops_batch(
-    adjacency: np.ndarray,
-    op_codes: np.ndarray,
-    stem_channels: int = 128,
-    num_stacks: int = 3,
-    cells_per_stack: int = 3,
-    num_labels: int = 10,
-    image_size: int = 32,
-) -> np.ndarray:
+def network_flops_batch(adjacency: np.ndarray, op_codes: np.ndarray, stem_channels: int = 128, num_stacks: int = 3,
+                        cells_per_stack: int = 3, num_labels: int = 10, image_size: int = 32) -> np.ndarray:
     """Multiply-adds of convolutions and classifier for one image, N pruned cells of size V (BN, ReLU, pooling, sums not counted)."""
     total = np.full(len(adjacency), 3 * 3 * 3 * stem_channels * image_size**2, dtype=np.int64)
-    in_channels = out_channels = stem_channels
-    size = image_size
-    for stack in range(num_stacks):
-        if stack > 0:
-            out_channels *= 2
-            size //= 2
-        for _ in range(cells_per_stack):
-            total += _cell_multiply_adds_batch(adjacency, op_codes, in_channels, out_channels) * size**2
-            in_channels = out_channels
+    for stack, in_channels, out_channels in cell_channels(stem_channels, num_stacks, cells_per_stack):
+        size = image_size // 2**stack
+        total += _cell_weights_batch(adjacency, op_codes, in_channels, out_channels, batch_norm=False) * size**2
     return total + out_channels * num_labels
 
 

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from nasbench_pytorch.model import Network
 from torch import nn
 
-from wsnas.space import OPS, SPACES, Cell, UnknownSpaceError, compute_vertex_channels
+from wsnas.space import OPS, SPACES, Cell, UnknownSpaceError, cell_channels, compute_vertex_channels
 
 CONV3X3, CONV1X1, MAXPOOL3X3 = range(3)  # indices into wsnas.space.OPS
 MAX_INTERIOR_VERTICES = 5
@@ -257,15 +257,11 @@ class SuperNet(nn.Module):
         self.stem = SlicedConvBnRelu(3, stem_channels, 3, bn_momentum, bn_eps)
         self.cells = nn.ModuleList()
         self.downsample_before: set[int] = set()  # indices of cells preceded by a 2×2 max-pool
-        in_channels = out_channels = stem_channels
-        for stack in range(num_stacks):
-            if stack > 0:
-                out_channels *= 2
-                self.downsample_before.add(len(self.cells))
-            for _ in range(cells_per_stack):
-                width = vertex_width(space, out_channels)
-                self.cells.append(SuperCell(in_channels, out_channels, width, single_kernel, bn_momentum, bn_eps))
-                in_channels = out_channels
+        for position, (stack, in_channels, out_channels) in enumerate(cell_channels(stem_channels, num_stacks, cells_per_stack)):
+            if stack > 0 and position == stack * cells_per_stack:  # a 2×2 max-pool before each stack but the first
+                self.downsample_before.add(position)
+            width = vertex_width(space, out_channels)
+            self.cells.append(SuperCell(in_channels, out_channels, width, single_kernel, bn_momentum, bn_eps))
         self.classifier = nn.Linear(out_channels, num_labels)
         self._plans: OrderedDict[Cell, tuple[CellPlan, ...]] = OrderedDict()
 
