@@ -1,0 +1,57 @@
+"""The baselines analysis (wsnas.baselines): the scored sample, Holm, Pareto front, bootstrap rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from wsnas import baselines, reference, space
+
+
+@pytest.fixture(scope="module")
+def evaluations() -> pd.DataFrame:
+    return reference.read_released_evaluations()
+
+
+def test_any_prefix_of_the_scoring_order_is_a_uniform_sample_of_every_space(evaluations) -> None:
+    small = baselines.released_sample(evaluations, per_space=30)
+    large = baselines.released_sample(evaluations, per_space=300)
+    assert small.groupby("space").size().eq(30).all() and len(large) == 7 * 300
+    # The 30-per-space sample is the first 30 draws of the 300-per-space one, space by space.
+    for name, rows in small.groupby("space"):
+        assert rows["position"].tolist() == large[large["space"] == name]["position"].head(30).tolist()
+    # Interleaved: the first 7 rows hold one cell of every space, in the paper's order.
+    assert large["space"].head(7).tolist() == list(space.PAPER_ORDER)
+    run = evaluations[(evaluations["variant"] == "baseline") & (evaluations["mode"] == "bns_ft")
+                      & (evaluations["seed"] == 0)]
+    merged = large.merge(run, on=["space", "position"], suffixes=("", "_run"))
+    assert len(merged) == len(large) and (merged["hash"] == merged["hash_run"]).all()
+    assert not large.duplicated(["space", "position"]).any()
+
+
+def test_holm_matches_the_step_down_definition() -> None:
+    p = np.array([0.01, 0.04, 0.03, np.nan, 0.20])
+    adjusted = baselines.holm(p)
+    assert np.isnan(adjusted[3])
+    np.testing.assert_allclose(adjusted[[0, 2, 1, 4]], [0.04, 0.09, 0.09, 0.20])
+
+
+def test_pareto_front_keeps_only_undominated_points() -> None:
+    cost = np.array([1.0, 2.0, 3.0, 0.5, 3.0])
+    quality = np.array([0.5, 0.4, 0.9, 0.1, 0.8])
+    assert baselines.pareto_front(cost, quality).tolist() == [True, False, True, True, False]
+
+
+def test_vectorised_spearman_and_precision_equal_scipy_and_metrics() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(3, 50)), rng.normal(size=(3, 50))
+    x[0, :5] = x[0, 0]  # ties
+    expected = [stats.spearmanr(a, b).statistic for a, b in zip(x, y)]
+    np.testing.assert_allclose(baselines._spearman_rows(x.copy(), y), expected, rtol=1e-12)
+    from wsnas.metrics import precision_at_k
+
+    k = baselines.top_count(50, 10)
+    assert k == 5
+    np.testing.assert_allclose(baselines._precision_rows(x, y, k), [precision_at_k(a, b, k) for a, b in zip(x, y)])
