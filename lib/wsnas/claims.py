@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.stats
 
 from wsnas import bias, metrics, names, reference, search, space
-from wsnas.metrics import ALPHA
+from wsnas.metrics import ALPHA, holm
 
 SUPPORTED = "supported"
 PARTLY = "partly supported"
@@ -89,20 +89,6 @@ class Claim:
 
 # ---------------------------------------------------------------------------------------------
 # Statistics shared by the rules
-
-
-def holm(p_values) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (same order as given; NaN stays NaN)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    adjusted = np.full(p.shape, np.nan)
-    present = np.flatnonzero(~np.isnan(p))
-    order = present[np.argsort(p[present], kind="stable")]
-    m = len(order)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted
 
 
 def spearman_test(x, y, alternative: str = "two-sided") -> tuple[float, float]:

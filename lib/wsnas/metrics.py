@@ -216,6 +216,19 @@ def mode_correlations(evaluations: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("mode")
 
 
+def holm(p_values) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (family-wise error; same order as given, NaN left out of the family and kept)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    adjusted = np.full(p.shape, np.nan)
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
 def noise_ceiling(repeats: pd.DataFrame, by: str = "space") -> pd.DataFrame:
     """How well NB-101 ranks its own cells: the best correlation a proxy can hope for, per `by`.
 
