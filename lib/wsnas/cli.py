@@ -255,6 +255,29 @@ def command_proxies(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_profile_list(args: argparse.Namespace) -> int:
+    from wsnas import profiles
+
+    _print_table({name: profiles.profile_sections(name)["description"] for name in profiles.profile_names()},
+                 "profile", "description")
+    return 0
+
+
+def command_profile_show(args: argparse.Namespace) -> int:
+    from wsnas import profiles
+
+    sections = profiles.profile_sections(args.name)
+    if args.json:
+        _print_json(sections)
+    else:
+        print(sections.pop("description"))
+        for section, settings in sections.items():
+            print(f"\n[{section}]")
+            for key, value in settings.items():
+                print(f"{key} = {json.dumps(value)}")
+    return 0
+
+
 class CommandError(RuntimeError):
     """A user error in a command's arguments."""
 
@@ -350,6 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
     zero_cost.add_argument("--json", action="store_true", help="print a JSON list, one object per cell, in order")
     zero_cost.add_argument("--out", metavar="FILE.parquet", help="also keep the scores there; resumes what it holds")
     zero_cost.set_defaults(handler=command_proxies)
+
+    profile = commands.add_parser("profile", help="the profiles: the scale and protocol of every stage")
+    profile_commands = profile.add_subparsers(dest="profile_command", required=True, metavar="COMMAND")
+    profile_commands.add_parser("list", help="every profile with its one-line description").set_defaults(
+        handler=command_profile_list)
+    show = profile_commands.add_parser("show", help="one profile, section by section")
+    show.add_argument("name", help="the profile, e.g. demo (see `wsnas profile list`)")
+    show.add_argument("--json", action="store_true", help="print JSON: description and one object per section")
+    show.set_defaults(handler=command_profile_show)
 
     listing = commands.add_parser("runs", help="list the runs found in the results directory")
     listing.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or the repository's results/)")

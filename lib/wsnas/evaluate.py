@@ -35,7 +35,7 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywid
 from wsnas import runs
 from wsnas.data import TrainingBatches, balanced_subset, eval_batches
 from wsnas.nb101 import NB101
-from wsnas.profiles import load_profile
+from wsnas.profiles import SECTIONS, profile_sections
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes
 from wsnas.supernet import SuperNet
 from wsnas.train import (
@@ -246,14 +246,12 @@ def evaluation_cells(space: str, n: int, seed: int | Sequence[int], nb101) -> tu
 # ---------------------------------------------------------------------------------------------
 # Evaluation of a trained run (the profile's evaluation settings), and one training chapter
 
-EVALUATION_SETTINGS = ("num_eval_cells", "bn_batch_size", "eval_batch_size", "num_bn_batches", "bn_statistics", "valid_subset",
-                       "eval_seed", "eval_sample")
+EVALUATION_SETTINGS: tuple[str, ...] = tuple(SECTIONS["evaluate"])  # the profile's [evaluate] section
 
 
 def evaluation_settings(profile: str = "demo", **overrides: Any) -> dict[str, Any]:
-    """The evaluation settings of `profile` (overrides that are not evaluation settings are ignored)."""
-    settings = load_profile(profile, **{key: value for key, value in overrides.items() if key in EVALUATION_SETTINGS})
-    return {key: settings[key] for key in EVALUATION_SETTINGS}
+    """The [evaluate] section of `profile` (overrides that are not evaluation settings are ignored)."""
+    return profile_sections(profile, **{key: value for key, value in overrides.items() if key in EVALUATION_SETTINGS})["evaluate"]
 
 
 def evaluations_name(epoch: int | None = None) -> str:

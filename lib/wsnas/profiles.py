@@ -1,48 +1,70 @@
-"""Profiles (smoke, demo, cpu-study, paper, paper-as-written): the scale of every stage, as data in `profiles/<name>.toml`."""
+"""Profiles (smoke, demo, cpu-study, paper, paper-as-written): the scale of every stage, as data in `profiles/<name>.toml`.
+
+A profile is a description and five sections, kept as sections: [data], [supernet], [train] and
+[evaluate] set a run; [analysis] sets the chapters' own scale (resamples, chance draws).
+"""
 
 from __future__ import annotations
 
+import copy
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
-# Every setting a profile holds: its type and, where the set is closed, its allowed values.
-SETTINGS: dict[str, tuple[type, tuple | None]] = {
-    "data_source": (str, ("auto", "lossless", "embedded")),
-    "data_root": (str, None),
-    "train_subset": (int, None),
-    "allow_lossy": (bool, None),
-    "stem_channels": (int, None),
-    "num_stacks": (int, None),
-    "cells_per_stack": (int, None),
-    "bn_momentum": (float, None),
-    "bn_eps": (float, None),
-    "epochs": (int, None),
-    "batch_size": (int, None),
-    "learning_rate": (float, None),
-    "momentum": (float, None),
-    "rms_decay": (float, None),
-    "rms_eps": (float, None),
-    "weight_decay": (float, None),
-    "optimizer": (str, ("tf_rmsprop", "authors_rmsprop")),
-    "lr_schedule": (str, ("cosine_per_step", "cosine_per_epoch")),
-    "memory_format": (str, ("contiguous", "channels_last")),
-    "precision": (str, ("fp32", "bf16")),
-    "divergence_patience": (int, None),
-    "num_eval_cells": (int, None),
-    "num_bn_batches": (int, None),
-    "bn_batch_size": (int, None),
-    "eval_batch_size": (int, None),
-    "bn_statistics": (str, ("mean", "last")),
-    "valid_subset": (int, None),
-    "eval_seed": (int, None),
-    "eval_sample": (str, ("per_supernet", "shared")),
-    "keep_checkpoints": (list, None),
+# Every setting a profile holds, by section: its type and, where the set is closed, its allowed values.
+SECTIONS: dict[str, dict[str, tuple[type, tuple | None]]] = {
+    "data": {
+        "data_source": (str, ("auto", "lossless", "embedded")),
+        "data_root": (str, None),
+        "train_subset": (int, None),
+        "allow_lossy": (bool, None),
+    },
+    "supernet": {
+        "stem_channels": (int, None),
+        "num_stacks": (int, None),
+        "cells_per_stack": (int, None),
+        "bn_momentum": (float, None),
+        "bn_eps": (float, None),
+    },
+    "train": {
+        "epochs": (int, None),
+        "batch_size": (int, None),
+        "learning_rate": (float, None),
+        "momentum": (float, None),
+        "rms_decay": (float, None),
+        "rms_eps": (float, None),
+        "weight_decay": (float, None),
+        "optimizer": (str, ("tf_rmsprop", "authors_rmsprop")),
+        "lr_schedule": (str, ("cosine_per_step", "cosine_per_epoch")),
+        "memory_format": (str, ("contiguous", "channels_last")),
+        "precision": (str, ("fp32", "bf16")),
+        "keep_checkpoints": (list, None),
+        "divergence_patience": (int, None),
+    },
+    "evaluate": {
+        "num_eval_cells": (int, None),
+        "bn_batch_size": (int, None),
+        "num_bn_batches": (int, None),
+        "bn_statistics": (str, ("mean", "last")),
+        "eval_batch_size": (int, None),
+        "valid_subset": (int, None),
+        "eval_seed": (int, None),
+        "eval_sample": (str, ("per_supernet", "shared")),
+    },
+    # the chapters' own scale (resamples, chance draws); no run depends on them
+    "analysis": {
+        "cell_bootstrap_resamples": (int, None),  # Ranking: bootstrap over cells of Kendall τ and precision@K
+        "bootstrap_resamples": (int, None),  # Variants: bootstrap over super-nets of each variant's gain
+        "permutation_seeds": (int, None),  # Search: fresh random-search permutations, the chance level
+    },
 }
+SETTINGS: dict[str, tuple[type, tuple | None]] = {key: kind for section in SECTIONS.values() for key, kind in section.items()}
 POSITIVE = {"stem_channels", "num_stacks", "cells_per_stack", "epochs", "batch_size", "num_eval_cells", "num_bn_batches", "bn_batch_size", "eval_batch_size"}
-NON_NEGATIVE = {"train_subset", "divergence_patience", "valid_subset", "learning_rate", "weight_decay", "rms_eps", "eval_seed"}
+NON_NEGATIVE = {"train_subset", "divergence_patience", "valid_subset", "learning_rate", "weight_decay", "rms_eps", "eval_seed",
+                "cell_bootstrap_resamples", "bootstrap_resamples", "permutation_seeds"}
 
 
 class ProfileError(ValueError):
@@ -53,25 +75,47 @@ def profile_names() -> list[str]:
     return sorted(path.stem for path in PROFILE_DIR.glob("*.toml"))
 
 
-def load_profile(name: str = "demo", **overrides: Any) -> dict[str, Any]:
-    """The settings of profile `name` as one flat dict, with `overrides` applied and checked."""
+@cache
+def _document(name: str) -> dict[str, Any]:
+    """The TOML of profile `name`, read once per process, its sections checked against `SECTIONS`."""
     path = PROFILE_DIR / f"{name}.toml"
     if not path.is_file():
         raise ProfileError(f"unknown profile {name!r}; choose one of {profile_names()}")
     with open(path, "rb") as handle:
         document = tomllib.load(handle)
-    settings: dict[str, Any] = {"profile": name, "description": document.pop("description", "")}
-    for section in document.values():
-        if not isinstance(section, dict):
-            raise ProfileError(f"{path}: top-level keys other than `description` must be [sections]")
-        settings.update(section)
-    missing = set(SETTINGS) - set(settings)
-    if missing:
-        raise ProfileError(f"{path} lacks the settings {sorted(missing)}")
-    settings.update(overrides)
-    for key, value in settings.items():
-        if key not in ("profile", "description"):
-            settings[key] = check_setting(key, value)
+    unknown = set(document) - {"description", *SECTIONS}
+    if unknown:
+        raise ProfileError(f"{path}: unknown sections {sorted(unknown)}; a profile has `description` and {list(SECTIONS)}")
+    for section, kinds in SECTIONS.items():
+        held = document.get(section, {})
+        if not isinstance(held, dict):
+            raise ProfileError(f"{path}: `{section}` must be a [{section}] section")
+        if set(held) != set(kinds):
+            raise ProfileError(f"{path}: [{section}] must hold exactly {sorted(kinds)}; "
+                               f"missing {sorted(set(kinds) - set(held))}, unknown {sorted(set(held) - set(kinds))}")
+    return document
+
+
+def profile_sections(name: str = "demo", **overrides: Any) -> dict[str, Any]:
+    """Profile `name` as it is written: {"description": ..., section: {setting: value}}, with `overrides`
+    applied in their sections and every value checked."""
+    document = _document(name)
+    for key in overrides:
+        if key not in SETTINGS:
+            raise ProfileError(f"unknown profile setting {key!r}; known settings: {sorted(SETTINGS)}")
+    sections: dict[str, Any] = {"description": document.get("description", "")}
+    for section, kinds in SECTIONS.items():
+        values = {**copy.deepcopy(document[section]), **{key: value for key, value in overrides.items() if key in kinds}}
+        sections[section] = {key: check_setting(key, value) for key, value in values.items()}
+    return sections
+
+
+def load_profile(name: str = "demo", **overrides: Any) -> dict[str, Any]:
+    """The settings of profile `name` as one flat dict (with `profile` and `description`), `overrides` applied and checked."""
+    sections = profile_sections(name, **overrides)
+    settings: dict[str, Any] = {"profile": name, "description": sections["description"]}
+    for section in SECTIONS:
+        settings.update(sections[section])
     return settings
 
 
