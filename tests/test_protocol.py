@@ -166,3 +166,18 @@ def test_committed_study_reports_what_its_files_hold():
         assert row["spearman"] == pytest.approx(expected, abs=1e-4)
     shared = [set(evaluations.loc[evaluations["run"] == run.name, "hash"]) for run in committed]
     assert all(cells == shared[0] for cells in shared)  # every run ranks the same cells
+
+
+def test_paper_profile_runs_offline_on_the_embedded_copy_when_asked_and_says_so(tmp_path):
+    """`wsnas train --profile paper --set data_source=embedded` (a GPU machine without internet), scaled down."""
+    settings = {"data_source": "embedded", "stem_channels": 8, "cells_per_stack": 1, "train_subset": 256, "epochs": 1,
+                "batch_size": 64, "num_eval_cells": 4, "valid_subset": 200, "bn_batch_size": 64}
+    command = ["wsnas", "train", "--profile", "paper", "--results", str(tmp_path)]
+    for key, value in settings.items():
+        command += ["--set", f"{key}={value}"]
+    printed = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "profile paper" in printed and "JPEG q75" in printed
+    with pytest.raises(subprocess.CalledProcessError) as refused:  # without asking, the paper profile wants lossless data
+        subprocess.run(["wsnas", "train", "--profile", "paper", "--results", str(tmp_path), "--set", "data_root=/nonexistent"],
+                       capture_output=True, text=True, check=True)
+    assert "no official CIFAR-10" in refused.value.stderr and "data_source=embedded" in refused.value.stderr
