@@ -49,7 +49,8 @@ SOURCES = ("auto", "lossless", "embedded")
 GET_LOSSLESS = (
     "download the official CIFAR-10 python version (https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, "
     "md5 c58f30108f718f92721af3b95e74349a), extract it and pass its folder as `root` "
-    "(or call wsnas.data.download_cifar10(root) where torchvision is installed)"
+    "(or call wsnas.data.download_cifar10(root) where torchvision is installed); offline, set "
+    "data_source=embedded to use the embedded JPEG q75 copy instead (lossy; its outputs say so)"
 )
 
 
