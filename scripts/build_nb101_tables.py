@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from wsnas import space
 from wsnas.graph_hash import hash_graphs
-from wsnas.nb101 import METRICS, METRICS_FILE, REPEATS, TEST_RUN0_FILE, TEST_RUN0_SCHEMA, metrics_table_from_repeats, write_table
+from wsnas.nb101 import METRICS, METRICS_FILE, REPEATS, TEST_RUN0_FILE, TEST_RUN0_SCHEMA, metrics_table_from_repeats, write_parquet
 from wsnas.safe_pickle import load as safe_load
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     comparison = compare_run0(metrics, test_run0)
     print("run-0 test accuracy vs the archive's final_test_accuracy, per repeat:")
     print(comparison.to_string(index=False))
-    write_table(metrics, args.out_dir / METRICS_FILE)
-    write_table(test_run0, args.out_dir / TEST_RUN0_FILE)
+    write_parquet(metrics, args.out_dir / METRICS_FILE)
+    write_parquet(test_run0, args.out_dir / TEST_RUN0_FILE)
     print(f"wrote {args.out_dir / METRICS_FILE} ({metrics.num_rows} cells) and {args.out_dir / TEST_RUN0_FILE} ({test_run0.num_rows} cells)")
     return 0
 

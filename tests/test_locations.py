@@ -73,5 +73,5 @@ def test_a_run_directory_is_the_same_for_the_sweep_and_open_run(tmp_path):
     spec = sweep.RunSpec("A4", "baseline", 3)
     params = {"space": "A4", "variant": "baseline", "seed": 3, "profile": "smoke"}
     opened = runs.open_run("training", params, overrides={"epochs": 1}, root=tmp_path)
-    assert sweep.run_directory(spec, "smoke", tmp_path, {"epochs": 1}) == opened
+    assert sweep.spec_directory(spec, "smoke", tmp_path, {"epochs": 1}) == opened
     assert opened.parent == tmp_path / "training"

@@ -101,10 +101,10 @@ def test_noise_ceiling_is_one_for_identical_repeats_and_lower_with_noise():
     truth = rng.uniform(0.8, 0.95, 300)
     identical = pd.DataFrame({"space": "A1", "r0": truth, "r1": truth, "r2": truth})
     noisy = pd.DataFrame({"space": "A2", **{f"r{r}": truth + rng.normal(0, 0.02, 300) for r in range(3)}})
-    ceiling = metrics.noise_ceiling(pd.concat([identical, noisy]))
+    ceiling = metrics.noise_ceiling_of_repeats(pd.concat([identical, noisy]))
     assert ceiling.loc["A1", "repeat_vs_rest"] == pytest.approx(1.0)
     assert ceiling.loc["A1", "repeat_vs_repeat"] == pytest.approx(1.0)
     assert 0.5 < ceiling.loc["A2", "repeat_vs_repeat"] < ceiling.loc["A2", "repeat_vs_rest"] < 1.0
     assert ceiling.loc["A2", "cells"] == 300
     with pytest.raises(KeyError, match="r2"):
-        metrics.noise_ceiling(noisy.drop(columns="r2"))
+        metrics.noise_ceiling_of_repeats(noisy.drop(columns="r2"))

@@ -118,7 +118,7 @@ def test_load_source_and_bad_tables(tmp_path, monkeypatch):
     with pytest.raises(DataFileError, match="wsnas nb101 import"):
         NB101.load(tmp_path / "missing.parquet")
     wrong = tmp_path / "wrong.parquet"
-    nb101.write_table(nb101.pa.table({"hash": ["a"]}), wrong)
+    nb101.write_parquet(nb101.pa.table({"hash": ["a"]}), wrong)
     with pytest.raises(DataFileError, match="expected columns"):
         NB101.load(wrong)
 

@@ -91,7 +91,7 @@ def test_a_killed_worker_is_reported_and_the_rerun_resumes_it(local_ray, tmp_pat
             "--seeds", "0", "1", *LONGER, "--results", str(tmp_path)]
     specs = sweep.grid(["A4"], ["baseline"], [0, 1])
     overrides = {"epochs": 4}
-    victim, survivor = (sweep.run_directory(spec, "smoke", tmp_path, overrides) for spec in specs[::-1])
+    victim, survivor = (sweep.spec_directory(spec, "smoke", tmp_path, overrides) for spec in specs[::-1])
     killed: dict = {}
     killer = threading.Thread(target=kill_worker_after_first_checkpoint, args=(victim, killed))
     killer.start()

@@ -229,7 +229,7 @@ def holm(p_values) -> np.ndarray:
     return adjusted
 
 
-def noise_ceiling(repeats: pd.DataFrame, by: str = "space") -> pd.DataFrame:
+def noise_ceiling_of_repeats(repeats: pd.DataFrame, by: str = "space") -> pd.DataFrame:
     """How well NB-101 ranks its own cells: the best correlation a proxy can hope for, per `by`.
 
     `repeats` holds one row per (group, cell) and columns `r0`, `r1`, `r2`: one metric (e.g. final

@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from wsnas import space
-from wsnas.datafiles import user_cache_dir
+from wsnas.datafiles import atomic_path, user_cache_dir
 from wsnas.graph_hash import hash_graphs
+from wsnas.nb101 import NB101
 from wsnas.tfrecord import METRICS, read_records, record_metrics
 
 INPUT, OUTPUT = space.INPUT, space.OUTPUT
@@ -169,8 +170,6 @@ class _Tables:
     """NB-101 records from `wsnas.nb101` (108 epochs; full metrics where the tables have them)."""
 
     def __init__(self) -> None:
-        from wsnas.nb101 import NB101
-
         self.nb101 = NB101.load()
         self.source = self.nb101.source
         self.valid_epochs = {TABLE_EPOCHS}
@@ -247,8 +246,6 @@ def _import_file(path: Path) -> Path:
     cache = user_cache_dir() / "nasbench_api" / f"{path.stem}-{key}.parquet"
     if cache.exists():
         return cache
-    from wsnas.datafiles import atomic_path
-
     records = _records_table(path)
     cache.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(cache) as temporary:

@@ -57,7 +57,7 @@ class UnknownCellError(KeyError):
         return str(self.args[0])
 
 
-def write_table(table: pa.Table, path: Path) -> None:
+def write_parquet(table: pa.Table, path: Path) -> None:
     """Write a parquet table atomically with fixed writer options, so that equal tables give equal bytes."""
     with atomic_path(path) as temporary:
         pq.write_table(
@@ -218,7 +218,7 @@ def import_tfrecord(path: Path, out: Path | None = None) -> Path:
         raise ValueError(f"{path}: the repeats of a cell disagree on trainable_parameters")
     order = np.argsort(hashes)
     values = {metric: np.asarray(records.values[metric])[by_cell].reshape(-1, REPEATS)[order] for metric in METRICS}
-    write_table(metrics_table_from_repeats(hashes[order], parameters[order, 0], values), out)
+    write_parquet(metrics_table_from_repeats(hashes[order], parameters[order, 0], values), out)
     return out
 
 

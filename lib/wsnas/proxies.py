@@ -41,6 +41,7 @@ from torch import nn
 
 from wsnas import space
 from wsnas.data import balanced_subset, load_cifar10, normalise
+from wsnas.datafiles import atomic_path
 
 ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "l2_norm")
 COUNTS = ("params", "flops")
@@ -333,8 +334,6 @@ def read_scores(path) -> tuple[pd.DataFrame, dict]:
 def _write_scores(path, rows: list[dict], metadata: dict) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from wsnas.datafiles import atomic_path
 
     frame = pd.DataFrame(rows, columns=["hash", *metadata["settings"]["proxies"], "seconds"])
     table = pa.Table.from_pandas(frame, preserve_index=False)

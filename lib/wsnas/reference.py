@@ -325,7 +325,7 @@ def noise_ceiling(evaluations: pd.DataFrame | None = None, metric: str = "final_
     evaluations = load_evaluations() if evaluations is None else evaluations
     cells = evaluations[["space", "hash"]].drop_duplicates()
     repeats = cells.join(nb101_repeats(cells["hash"], metric), on="hash")
-    return metrics.noise_ceiling(repeats, by="space").reindex(list(PAPER_ORDER))
+    return metrics.noise_ceiling_of_repeats(repeats, by="space").reindex(list(PAPER_ORDER))
 
 
 def ranking_summary(per_run: pd.DataFrame, measures: list[str], columns: list[str] | None = None) -> pd.DataFrame:

@@ -61,14 +61,14 @@ def book_dir() -> Path:
     return book
 
 
-def run_directory(spec: RunSpec, profile: str, results_root: Path, overrides: dict[str, Any] | None) -> Path:
+def spec_directory(spec: RunSpec, profile: str, results_root: Path, overrides: dict[str, Any] | None) -> Path:
     """The training run directory of `spec` (`runs.run_directory`)."""
     params = {"space": spec.space, "variant": spec.variant, "seed": spec.seed, "profile": profile}
     return runs.run_directory("training", params, overrides, results_root)
 
 
 def state_of(spec: RunSpec, profile: str, results_root: Path, overrides: dict[str, Any] | None) -> str:
-    status = runs.get_status(run_directory(spec, profile, results_root, overrides))
+    status = runs.get_status(spec_directory(spec, profile, results_root, overrides))
     return status["state"] if status else "not started"
 
 
@@ -83,7 +83,7 @@ def execute(spec: RunSpec, profile: str, results_root: Path, device: str,
             overrides: dict[str, Any] | None) -> str:
     """Run the training chapter for `spec` with papermill; the executed notebook lands in the run directory."""
     book = book_dir()
-    directory = run_directory(spec, profile, results_root, overrides)
+    directory = spec_directory(spec, profile, results_root, overrides)
     directory.mkdir(parents=True, exist_ok=True)
     runs.write_json(directory / WORKER_FILE, {"host": socket.gethostname(), "pid": os.getpid(), "device": device})
     try:
@@ -99,7 +99,7 @@ def execute(spec: RunSpec, profile: str, results_root: Path, device: str,
 
 def mark_failed(spec: RunSpec, profile: str, results_root: Path, overrides: dict[str, Any] | None, error: str) -> None:
     """Record that an unfinished run stopped (its last epoch kept), so that `wsnas runs` shows it and a rerun resumes it."""
-    directory = run_directory(spec, profile, results_root, overrides)
+    directory = spec_directory(spec, profile, results_root, overrides)
     status = runs.get_status(directory) or {}
     if status.get("state") in FINISHED:
         return
