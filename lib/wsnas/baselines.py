@@ -354,3 +354,39 @@ def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float]
     table["p_holm"] = holm(table["p"].to_numpy())
     table["significant_holm"] = table["p_holm"] < ALPHA
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# Our own super-nets beside the free counts
+
+
+def ours_beside_counts(results_root=None) -> pd.DataFrame:
+    """Each of our finished training runs, per evaluation mode: its super-net's Spearman and that of the
+    parameter count and FLOPs on the very same cells (plain Spearman against NB-101 validation accuracy)."""
+    from pathlib import Path
+
+    from wsnas import ours, runs
+    from wsnas.reference import evaluation_column
+    from wsnas.space import flops_of_all_cells, index_of, space_table
+
+    from scipy import stats
+    from scipy.stats import spearmanr
+
+    columns = ["space", "column", "profile", "seed", "cells", "ws", "params", "flops", "run"]
+    catalogue = ours.our_runs(results_root, stage="training")
+    rows = []
+    for run in catalogue.itertuples() if not catalogue.empty else ():
+        evaluations = runs.read_table(Path(run.path), "evaluations") if run.state == "done" else None
+        if evaluations is None:
+            continue
+        for mode, group in evaluations.groupby("mode", sort=False):  # a constant proxy (diverged) gives NaN
+            indices = index_of(group["hash"].to_numpy())
+            target = group["nb101_validation_accuracy"].to_numpy()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", stats.ConstantInputWarning)
+                rho = {name: spearmanr(values, target).statistic for name, values in (
+                    ("ws", group["proxy_accuracy"]), ("params", space_table()["trainable_parameters"].to_numpy()[indices]),
+                    ("flops", flops_of_all_cells()[indices]))}
+            rows.append({"space": run.space, "column": evaluation_column(run.variant, mode), "profile": run.profile,
+                         "seed": int(run.seed), "cells": len(group), "run": run.run, **rho})
+    return pd.DataFrame(rows, columns=columns)
