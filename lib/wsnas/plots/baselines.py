@@ -35,9 +35,9 @@ def quality_vs_cost(quality: pd.DataFrame, costs: pd.DataFrame, spaces: list[str
                         [point["high"] - point["value"]]], fmt="o", ms=4, color=colour, elinewidth=0.8)
         front = points[baselines.pareto_front(points["seconds"], points["value"])].sort_values("seconds")
         ax.plot(front["seconds"], front["value"], color="black", lw=1, ls="--")
-        for _, point in front.iterrows():
-            ax.annotate(baselines.ROW_NAMES[point["row"]], (point["seconds"], point["value"]), fontsize=6,
-                        xytext=(3, 3), textcoords="offset points")
+        for (seconds, value), same in front.groupby(["seconds", "value"], sort=False):  # one label per point
+            label = ", ".join(baselines.ROW_NAMES[row] for row in same["row"])
+            ax.annotate(label, (seconds, value), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ceiling = quality[(quality["space"] == space) & (quality["row"] == baselines.NOISE_CEILING)
                           & (quality["measure"] == "spearman")]["value"]
         if len(ceiling):
