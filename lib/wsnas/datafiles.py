@@ -130,6 +130,7 @@ class atomic_path:
 def record_in_manifest(name: str, source: str, licence: str, made_by: str) -> None:
     """Add or replace the MANIFEST row of data file `name` (its sha256 and size measured now), atomically."""
     path = data_dir() / name
+    manifest.cache_clear()  # another process may have added rows since this one last read the file
     rows = dict(manifest())
     rows[name] = {"file": name, "sha256": sha256_of(path), "bytes": str(path.stat().st_size),
                   "source": source, "licence": licence, "made_by": made_by}

@@ -1,0 +1,43 @@
+"""data/MANIFEST: every embedded file has a row with its sha256 and size, and every row has its file."""
+
+from __future__ import annotations
+
+import pytest
+
+from wsnas import datafiles
+
+
+def test_every_data_file_has_a_manifest_row_and_every_row_a_file():
+    root = datafiles.data_dir()
+    on_disk = {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file() and path.name != "MANIFEST"
+               and not path.name.startswith(".")}
+    rows = datafiles.manifest()
+    assert on_disk - set(rows) == set(), "files in data/ without a MANIFEST row"
+    assert set(rows) - on_disk == set(), "MANIFEST rows whose file is missing"
+    for name, row in rows.items():
+        assert int(row["bytes"]) == (root / name).stat().st_size, name
+        assert row["source"] and row["licence"] and row["made_by"], name
+
+
+def test_record_in_manifest_keeps_rows_written_by_another_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("WSNAS_DATA", str(tmp_path))
+    (tmp_path / "MANIFEST").write_text("# comment\nfile\tsha256\tbytes\tsource\tlicence\tmade_by\n")
+    (tmp_path / "a.txt").write_text("a")
+    (tmp_path / "b.txt").write_text("bb")
+    datafiles.manifest.cache_clear()
+    datafiles.record_in_manifest("a.txt", "here", "MIT", "test")
+    assert set(datafiles.manifest()) == {"a.txt"}  # cached in this process now
+    with open(tmp_path / "MANIFEST", "a") as handle:  # another process appends a row
+        handle.write("c.txt\t0\t0\tthere\tMIT\ttest\n")
+    datafiles.record_in_manifest("b.txt", "here", "MIT", "test")
+    assert set(datafiles.manifest()) == {"a.txt", "b.txt", "c.txt"}
+    assert (tmp_path / "MANIFEST").read_text().startswith("# comment\n")
+    assert datafiles.data_path("b.txt").read_text() == "bb"
+    datafiles.manifest.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_manifest_cache():
+    datafiles.manifest.cache_clear()
+    yield
+    datafiles.manifest.cache_clear()
