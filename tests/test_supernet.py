@@ -159,3 +159,27 @@ def test_single_kernel_1x1_uses_the_centre_tap_only():
     centre = torch.zeros_like(grad, dtype=torch.bool)
     centre[:, :, 1, 1] = True
     assert grad[~centre].abs().sum() == 0
+
+
+@pytest.mark.parametrize("space", ["A4", "A0"])
+def test_folded_batch_norm_channels_last_and_bf16_give_the_fp32_logits(space):
+    """Inference speed-ups keep the logits: BN folding and channels-last to 1e-5, bf16 autocast to 0.1 (logits ~1)."""
+    supernet = SuperNet(space, stem_channels=STEM)
+    randomise(supernet, seed=5)
+    supernet.eval()
+    images = torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(6))
+    cells = random_cells(space, 3, seed=7)
+    with torch.no_grad():
+        supernet.set_batch_norm_folding(False)
+        reference = [supernet(images, c) for c in cells]
+        supernet.set_batch_norm_folding(True)
+        folded = [supernet(images, c) for c in cells]
+        supernet.to(memory_format=torch.channels_last)
+        channels_last = [supernet(images.contiguous(memory_format=torch.channels_last), c) for c in cells]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = [supernet(images.contiguous(memory_format=torch.channels_last), c).float() for c in cells]
+    for expected, a, b, c in zip(reference, folded, channels_last, bf16):
+        torch.testing.assert_close(a, expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(b, expected, rtol=0, atol=1e-5)
+        torch.testing.assert_close(c, expected, rtol=0, atol=0.1)
+        assert not torch.equal(c, expected)  # bf16 really ran in lower precision

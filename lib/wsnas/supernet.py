@@ -91,6 +91,7 @@ class SlicedConvBnRelu(nn.Module):
         super().__init__()
         self.conv = nn.Conv2d(in_channels, max_channels, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(max_channels, eps=bn_eps, momentum=bn_momentum)
+        self.fold_batch_norm = True  # in eval mode, BN folds into the conv (SuperNet.set_batch_norm_folding)
 
     def conv_weight(self, in_channels: int, channels: int, kernel_size: int) -> torch.Tensor:
         """The slice of the kernel used for `in_channels` → `channels` (centre tap for a 1×1 of a 3×3)."""
@@ -104,7 +105,7 @@ class SlicedConvBnRelu(nn.Module):
     def forward(self, x: torch.Tensor, channels: int, kernel_size: int | None = None) -> torch.Tensor:
         kernel_size = self.conv.kernel_size[0] if kernel_size is None else kernel_size
         weight = self.conv_weight(x.shape[1], channels, kernel_size)
-        if not self.bn.training:  # fixed statistics: batch norm folds into the convolution, one pass fewer
+        if self.fold_batch_norm and not self.bn.training:  # fixed statistics: BN folds into the conv, one pass fewer
             return F.relu(F.conv2d(x, *self.folded(weight, channels), padding=kernel_size // 2))
         return F.relu(sliced_batch_norm(self.bn, F.conv2d(x, weight, padding=kernel_size // 2)))
 
@@ -265,6 +266,12 @@ class SuperNet(nn.Module):
         self.classifier = nn.Linear(out_channels, num_labels)
         self._plans: OrderedDict[Cell, tuple[CellPlan, ...]] = OrderedDict()
 
+    def set_batch_norm_folding(self, enabled: bool) -> None:
+        """Fold batch norm into the convolutions in eval mode (default), or run it as a separate pass."""
+        for module in self.modules():
+            if isinstance(module, SlicedConvBnRelu):
+                module.fold_batch_norm = enabled
+
     def plans(self, cell: Cell) -> tuple[CellPlan, ...]:
         """The cell's plan at every cell position (LRU-cached by cell; raises for a cell outside the space)."""
         if not isinstance(cell, Cell):
@@ -297,8 +304,19 @@ class SuperNet(nn.Module):
         return tuple(by_shape[(c.in_channels, c.out_channels)] for c in self.cells)
 
     def forward(self, images: torch.Tensor, cell: Cell) -> torch.Tensor:
+        return self.after_stem(self.stem(images, self.stem_channels), cell)
+
+    def stem_convolution(self, images: torch.Tensor) -> torch.Tensor:
+        """The stem's convolution alone: the same for every cell, so an evaluation computes it once."""
+        return F.conv2d(images, self.stem.conv.weight, padding=1)
+
+    def from_stem_convolution(self, convolved: torch.Tensor, cell: Cell) -> torch.Tensor:
+        """Logits of `cell` from `stem_convolution(images)` (the stem's batch norm and ReLU, then the cells)."""
+        return self.after_stem(F.relu(sliced_batch_norm(self.stem.bn, convolved)), cell)
+
+    def after_stem(self, x: torch.Tensor, cell: Cell) -> torch.Tensor:
+        """Logits of `cell` from the stem's output."""
         plans = self.plans(cell)
-        x = self.stem(images, self.stem_channels)
         for index, (supercell, plan) in enumerate(zip(self.cells, plans)):
             if index in self.downsample_before:
                 x = F.max_pool2d(x, 2, 2)
