@@ -4,6 +4,7 @@ import json
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from wsnas import runs, sweep
 from wsnas.cli import main
@@ -58,3 +59,14 @@ def test_a_diverged_run_is_recorded_and_the_sweep_goes_on(tmp_path: Path) -> Non
     assert list(table["state"]) == ["diverged", "diverged"]  # both ran: the first did not stop the grid
     for run in runs.catalogue(tmp_path)["path"]:
         assert (Path(run) / "training.ipynb").exists()
+
+
+def test_a_trained_run_without_evaluations_is_not_finished(tmp_path: Path) -> None:
+    spec = sweep.RunSpec("A4", "baseline", 0)
+    directory = sweep.spec_directory(spec, "smoke", tmp_path, None)
+    directory.mkdir(parents=True)
+    runs.set_status(directory, "done", epoch=2)  # stopped after training, before its evaluations were stored
+    assert sweep.state_of(spec, "smoke", tmp_path, None) == sweep.NOT_EVALUATED
+    assert sweep.NOT_EVALUATED not in sweep.FINISHED  # so the next sweep runs it (and evaluates it)
+    runs.write_table(directory, "evaluations", pd.DataFrame({"hash": ["0" * 32], "proxy_accuracy": [0.1]}))
+    assert sweep.state_of(spec, "smoke", tmp_path, None) == "done"

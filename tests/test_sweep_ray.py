@@ -16,7 +16,8 @@ from wsnas import runs, sweep
 from wsnas.cli import main
 
 pytestmark = pytest.mark.slow
-LONGER = ["--set", "epochs=4"]  # smoke runs with a few epochs, so that a kill can land between checkpoints
+# Smoke runs with a few more epochs, so that a kill lands between checkpoints, and fewer cells to evaluate.
+LONGER = ["--set", "epochs=4", "--set", "num_eval_cells=2"]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +91,7 @@ def test_a_killed_worker_is_reported_and_the_rerun_resumes_it(local_ray, tmp_pat
     argv = ["sweep", "--executor", "ray", "--profile", "smoke", "--spaces", "A4", "--variants", "baseline",
             "--seeds", "0", "1", *LONGER, "--results", str(tmp_path)]
     specs = sweep.grid(["A4"], ["baseline"], [0, 1])
-    overrides = {"epochs": 4}
+    overrides = {"epochs": 4, "num_eval_cells": 2}
     victim, survivor = (sweep.spec_directory(spec, "smoke", tmp_path, overrides) for spec in specs[::-1])
     killed: dict = {}
     killer = threading.Thread(target=kill_worker_after_first_checkpoint, args=(victim, killed))

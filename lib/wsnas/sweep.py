@@ -26,11 +26,13 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywid
 
 from wsnas import runs
 from wsnas.datafiles import project_root
+from wsnas.evaluate import evaluations_name
 from wsnas.space import SPACES
 from wsnas.train import VARIANTS
 
 CHAPTER = "training.ipynb"
 FINISHED = ("done", "diverged")
+NOT_EVALUATED = "trained, not evaluated"  # a run stopped between the end of training and its evaluations
 WORKER_FILE = "worker.json"  # which host and process runs (or last ran) the chapter
 EXECUTORS = ("local", "ray")
 
@@ -68,8 +70,14 @@ def spec_directory(spec: RunSpec, profile: str, results_root: Path, overrides: d
 
 
 def state_of(spec: RunSpec, profile: str, results_root: Path, overrides: dict[str, Any] | None) -> str:
-    status = runs.get_status(spec_directory(spec, profile, results_root, overrides))
-    return status["state"] if status else "not started"
+    """The run's state; a trained run counts as done only once its evaluations are stored."""
+    directory = spec_directory(spec, profile, results_root, overrides)
+    status = runs.get_status(directory)
+    if not status:
+        return "not started"
+    if status["state"] == "done" and not (directory / f"{evaluations_name()}.parquet").exists():
+        return NOT_EVALUATED
+    return status["state"]
 
 
 def chapter_parameters(spec: RunSpec, profile: str, results_root: Path, device: str,
@@ -80,9 +88,10 @@ def chapter_parameters(spec: RunSpec, profile: str, results_root: Path, device: 
 
 
 def execute(spec: RunSpec, profile: str, results_root: Path, device: str,
-            overrides: dict[str, Any] | None) -> str:
-    """Run the training chapter for `spec` with papermill; the executed notebook lands in the run directory."""
-    book = book_dir()
+            overrides: dict[str, Any] | None, book: Path | None = None) -> str:
+    """Run the training chapter (of `book`, default `book_dir()`) for `spec` with papermill; the executed
+    notebook lands in the run directory."""
+    book = Path(book) if book is not None else book_dir()
     directory = spec_directory(spec, profile, results_root, overrides)
     directory.mkdir(parents=True, exist_ok=True)
     runs.write_json(directory / WORKER_FILE, {"host": socket.gethostname(), "pid": os.getpid(), "device": device})
@@ -124,6 +133,7 @@ def run_sweep(specs: list[RunSpec], profile: str, *, results_root: str | Path | 
     if executor == "ray" and "," in device:
         raise ValueError(f"--device {device}: with Ray pass one device type (cpu or cuda); Ray assigns the GPUs")
     results_root = runs.resolve_root(results_root)
+    book = book_dir()  # resolved here, so that workers started elsewhere run this repository's chapter
     todo = [spec for spec in specs if state_of(spec, profile, results_root, overrides) not in FINISHED]
     with tqdm(total=len(todo), desc=f"{len(todo)} of {len(specs)} runs to do", unit="run", disable=not progress) as bar:
         def finished(spec: RunSpec, state: str) -> None:
@@ -131,25 +141,26 @@ def run_sweep(specs: list[RunSpec], profile: str, *, results_root: str | Path | 
             bar.update(1)
 
         if executor == "local":
-            _run_locally(todo, profile, results_root, device, overrides, int(runs_per_device), finished)
+            _run_locally(todo, profile, results_root, device, overrides, book, int(runs_per_device), finished)
         else:
-            _run_on_ray(todo, profile, results_root, device, overrides, int(runs_per_device), address, retries, finished)
+            _run_on_ray(todo, profile, results_root, device, overrides, book, int(runs_per_device), address, retries,
+                        finished)
     return pd.DataFrame([{**vars(spec), "state": state_of(spec, profile, results_root, overrides),
                           "ran_now": spec in todo} for spec in specs])
 
 
 def _run_locally(specs: list[RunSpec], profile: str, results_root: Path, device: str,
-                 overrides: dict[str, Any] | None, runs_per_device: int, finished) -> None:
+                 overrides: dict[str, Any] | None, book: Path, runs_per_device: int, finished) -> None:
     devices = [name.strip() for name in device.split(",") if name.strip()]
     if len(devices) * runs_per_device == 1:
         for spec in specs:
-            finished(spec, execute(spec, profile, results_root, devices[0], overrides))
+            finished(spec, execute(spec, profile, results_root, devices[0], overrides, book))
         return
     # runs_per_device worker processes per device; the runs are dealt to the devices in turn.
     pools = [ProcessPoolExecutor(runs_per_device, mp_context=get_context("spawn")) for _ in devices]
     try:
         futures = {pools[i % len(devices)].submit(execute, spec, profile, results_root, devices[i % len(devices)],
-                                                  overrides): spec for i, spec in enumerate(specs)}
+                                                  overrides, book): spec for i, spec in enumerate(specs)}
         for future in as_completed(futures):
             spec = futures[future]
             try:
@@ -171,16 +182,17 @@ def ray_resources(device: str, runs_per_device: int) -> dict[str, float]:
 
 
 def _run_on_ray(specs: list[RunSpec], profile: str, results_root: Path, device: str, overrides: dict[str, Any] | None,
-                runs_per_device: int, address: str | None, retries: int, finished) -> None:
+                book: Path, runs_per_device: int, address: str | None, retries: int, finished) -> None:
     try:
         import ray
     except ImportError as error:
         raise RuntimeError("the Ray executor needs Ray: pip install -e '.[cluster]'") from error
     if not ray.is_initialized():
-        # An address (or $RAY_ADDRESS) joins that cluster; none starts a local instance, as ray.init() does.
-        ray.init(address=address)
+        # An address (or $RAY_ADDRESS, or a cluster from `ray start`) is joined; else a local instance starts,
+        # as ray.init() does, but without the dashboard's dozen processes (`ray start --head` has it).
+        ray.init(address=address, include_dashboard=False)
     remote = ray.remote(max_retries=retries, **ray_resources(device, runs_per_device))(execute)
-    pending = {remote.remote(spec, profile, results_root, device, overrides): spec for spec in specs}
+    pending = {remote.remote(spec, profile, results_root, device, overrides, book): spec for spec in specs}
     while pending:  # wait for every run, even when one task crashes; its state says what happened
         done, _ = ray.wait(list(pending))
         for task in done:
