@@ -2,7 +2,9 @@
 
 A cell is a DAG of at most 7 vertices (input, up to 5 operations, output) and at most 9 edges,
 stored as an upper-triangular adjacency matrix (edge i→j at row i, column j, i < j) plus one
-op name per vertex. Everything here follows the NAS-Bench-101 code bit for bit: pruning
+op name per vertex. As in NB-101, the limits apply to the pruned cell: a spec may carry extra
+vertices and edges off every input→output path (NASLib and NB-101's `original_matrix` do).
+Everything here follows the NAS-Bench-101 code bit for bit: pruning
 (`model_spec.ModelSpec._prune`), the hash (`graph_util.hash_module`, in `wsnas.graph_hash`), the
 channel rule (`model_builder.compute_vertex_channels`) and the enumeration order
 (`generate_graphs.py`, in `wsnas.enumeration`).
@@ -88,11 +90,13 @@ class Cell:
     def __post_init__(self) -> None:
         adjacency = _validated_adjacency(self.adjacency)
         ops = _validated_ops(self.ops, len(adjacency))
-        if not _reaches(adjacency[None].astype(bool))[0][0, -1]:
+        from_input, to_output = _reaches(adjacency[None].astype(bool))
+        if not from_input[0, -1]:
             raise InvalidCellError(
                 "no path connects the input (vertex 0) to the output (last vertex): "
                 "add an edge from the input, through operations, to the output"
             )
+        _check_pruned_limits(adjacency, ops, np.flatnonzero(from_input[0] & to_output[0]))
         adjacency.setflags(write=False)
         object.__setattr__(self, "adjacency", adjacency)
         object.__setattr__(self, "ops", ops)
@@ -177,11 +181,6 @@ def _validated_adjacency(adjacency: object) -> np.ndarray:
     if not (np.issubdtype(matrix.dtype, np.number) or matrix.dtype == bool) or not np.isin(matrix, (0, 1)).all():
         raise InvalidCellError("adjacency entries must be 0 or 1 (1 = edge from row vertex to column vertex)")
     num_vertices = matrix.shape[0]
-    if num_vertices > MAX_VERTICES:
-        raise InvalidCellError(
-            f"{num_vertices} vertices: NAS-Bench-101 cells have at most {MAX_VERTICES} "
-            "(input, up to 5 operations, output); remove vertices"
-        )
     if num_vertices < 2:
         raise InvalidCellError(f"{num_vertices} vertices: a cell needs at least an input and an output vertex")
     below = np.argwhere(np.tril(matrix) != 0)
@@ -191,10 +190,29 @@ def _validated_adjacency(adjacency: object) -> np.ndarray:
             f"{[tuple(map(int, rc)) for rc in below]}: number the vertices in topological order and put "
             "edge i→j (i < j) at row i, column j"
         )
-    num_edges = int(matrix.sum())
-    if num_edges > MAX_EDGES:
-        raise InvalidCellError(f"{num_edges} edges: NAS-Bench-101 cells have at most {MAX_EDGES}; remove edges")
     return np.array(matrix, dtype=np.uint8)
+
+
+def _check_pruned_limits(adjacency: np.ndarray, ops: tuple[str, ...], kept: np.ndarray) -> None:
+    """NB-101's `_check_spec` on the pruned cell (the `kept` vertices): size, edges and op names.
+
+    As in NB-101, vertices off every input→output path (and their edges and ops) are pruned
+    first, so an unpruned spec with extra vertices or edges is valid when its pruned cell is.
+    """
+    if len(kept) > MAX_VERTICES:
+        raise InvalidCellError(
+            f"{len(kept)} vertices: NAS-Bench-101 cells have at most {MAX_VERTICES} (input, up to 5 "
+            "operations, output; counted after pruning the vertices off every input→output path); remove vertices"
+        )
+    num_edges = int(adjacency[np.ix_(kept, kept)].sum())
+    if num_edges > MAX_EDGES:
+        raise InvalidCellError(
+            f"{num_edges} edges: NAS-Bench-101 cells have at most {MAX_EDGES} (counted after pruning the "
+            "vertices off every input→output path); remove edges"
+        )
+    unknown = [ops[v] for v in kept[1:-1] if ops[v] not in OPS]
+    if unknown:
+        raise InvalidCellError(f"unknown op(s) {unknown}: interior vertices take one of {list(OPS)}")
 
 
 def _validated_ops(ops: Iterable[str], num_vertices: int) -> tuple[str, ...]:
@@ -208,9 +226,9 @@ def _validated_ops(ops: Iterable[str], num_vertices: int) -> tuple[str, ...]:
         )
     if ops[0] != INPUT or ops[-1] != OUTPUT:
         raise InvalidCellError(f"ops must start with {INPUT!r} and end with {OUTPUT!r}, got {ops[0]!r} … {ops[-1]!r}")
-    unknown = [op for op in ops[1:-1] if op not in OPS]
-    if unknown:
-        raise InvalidCellError(f"unknown op(s) {unknown}: interior vertices take one of {list(OPS)}")
+    not_names = [op for op in ops if not isinstance(op, str)]
+    if not_names:
+        raise InvalidCellError(f"ops must be op names (strings), got {not_names[:3]}: use {list(OPS)}")
     return ops
 
 
