@@ -71,7 +71,7 @@ OVERFLOWING_TABLES = """() => {
     .map(table => table.innerText.slice(0, 80));
 }"""
 VISIBLE_INPUTS = """() => [...document.querySelectorAll('article .cell_input')]
-  .filter(node => node.getBoundingClientRect().height > 0 && getComputedStyle(node).visibility !== 'hidden')
+  .filter(node => node.checkVisibility({visibilityProperty: true}) && node.innerText.trim() !== '')
   .map(node => node.innerText.slice(0, 80))"""
 OPEN_DETAILS = """() => document.querySelectorAll('article details').forEach(details => {
   if (!details.querySelector('.cell_input')) details.open = true;

@@ -266,6 +266,18 @@ def _auto(value) -> str:
     return str(value)
 
 
+# Code words in the library's one-line descriptions, and how a reader reads them.
+_PLAIN_WORDS = {"A_k": "Aₖ", "default_rng(run seed)": "a generator seeded with the run's seed",
+                "numpy<1.25 ": "numpy before 1.25: "}
+
+
+def plain(text: str) -> str:
+    """A library description with its code words written for a reader."""
+    for word, replacement in _PLAIN_WORDS.items():
+        text = text.replace(word, replacement)
+    return text
+
+
 INTERNAL_NAME = re.compile(r"\b[a-z0-9]+(?:_[a-z0-9]+)+\b|\b[a-z_]+\+[a-z_]+/[a-z_]+\b|\b[a-z_]+/(?:no_ft|bns_ft)\b")
 
 
