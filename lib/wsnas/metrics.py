@@ -188,6 +188,8 @@ def weighted_spearman(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None =
         raise ValueError("x, y and weights must have the same length and weights must be finite and ≥ 0")
     rank_x, rank_y = _weighted_ranks(x, weights), _weighted_ranks(y, weights)
     covariance = np.cov(rank_x, rank_y, aweights=weights)
+    if covariance[0, 0] * covariance[1, 1] == 0:  # a constant input ranks nothing (e.g. a diverged super-net)
+        return float("nan")
     return float(covariance[0, 1] / np.sqrt(covariance[0, 0] * covariance[1, 1]))
 
 
@@ -207,6 +209,10 @@ def mode_correlations(evaluations: pd.DataFrame) -> pd.DataFrame:
     """
     rows = {}
     for mode, group in evaluations.groupby("mode", sort=False):
+        if group["proxy_accuracy"].nunique() < 2:  # diverged: no ranking, and no warning from scipy
+            rows[mode] = {"cells": len(group), "spearman": np.nan, "spearman_p": np.nan, "spearman_weighted": np.nan,
+                          "kendall": np.nan, "kendall_p": np.nan}
+            continue
         spearman = scipy.stats.spearmanr(group["proxy_accuracy"], group["nb101_validation_accuracy"])
         kendall = scipy.stats.kendalltau(group["proxy_accuracy"], group["nb101_validation_accuracy"])
         rows[mode] = {"cells": len(group), "spearman": spearman.statistic, "spearman_p": spearman.pvalue,
