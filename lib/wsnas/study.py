@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.stats
 import torch
 
-from . import runs
+from . import names, runs
 from .datafiles import atomic_path, data_dir, record_in_manifest
 from .nb101 import NB101
 from .evaluate import evaluate_run, evaluation_settings
@@ -199,6 +199,36 @@ def longest_run(correlations: pd.DataFrame | None = None) -> pd.DataFrame:
     label = (f"trained here: profile {PROFILE}, {SPACE}, {budget} epochs, 3 stacks of 1 cell, JPEG q75 CIFAR-10, "
              f"{int(rows['n_cells'].iloc[0])} cells")
     return rows[["n_cells", "spearman", "spearman_low", "spearman_high", "kendall"]].assign(budget=budget, label=label)
+
+
+def findings(table: pd.DataFrame, paper_bns_ft: float) -> list[str]:
+    """The study's findings in words, from `study_correlations()`; `paper_bns_ft` is the paper's A4 BNS-FT mean."""
+    if table.empty:
+        return ["No study run is committed yet."]
+    curve = table[(table["variant"] == "baseline") & (table["seed"] == 0) & (table["epoch"] == table["budget"])]
+    bns = curve[curve["mode"] == "bns_ft"].sort_values("budget")
+    nos = curve[curve["mode"] == "no_ft"].sort_values("budget")
+    lines = ["BNS-FT Spearman ρ by budget (cpu-study): " + ", ".join(
+        f"{b} epochs {names.rho(r)} [{names.rho(low)}, {names.rho(high)}]" for b, r, low, high in
+        zip(bns["budget"], bns["spearman"], bns["spearman_low"], bns["spearman_high"]))
+        + "; NO-FT: " + ", ".join(f"{b} epochs {names.rho(r)}" for b, r in zip(nos["budget"], nos["spearman"])) + "."]
+    if 81 in set(bns["budget"]):
+        best = float(bns.loc[bns["budget"] == 81, "spearman"].iloc[0])
+        goal = "reaches" if best >= 0.5 else "falls short of"
+        lines.append(f"At 81 epochs BNS-FT {goal} the study's goal of 0.5 ({names.rho(best)}); the paper reports "
+                     f"{names.rho(paper_bns_ft)} after 432 epochs with 3 cells per stack.")
+    else:
+        lines.append("The 81-epoch run is not committed yet: the curve stops at the longest finished budget.")
+    mid = table[(table["epoch"] < table["budget"]) & (table["mode"] == "bns_ft")]
+    for row in mid.itertuples():
+        same = bns[bns["budget"] == row.epoch]
+        if not same.empty:
+            lines.append(f"The {row.budget}-epoch run's checkpoint at epoch {row.epoch} gives BNS-FT {names.rho(row.spearman)}, "
+                         f"against {names.rho(same['spearman'].iloc[0])} for a run of {row.epoch} epochs.")
+    seeds = table[(table["budget"] == 27) & (table["variant"] == "baseline") & (table["mode"] == "bns_ft")]
+    if seeds["seed"].nunique() > 1:
+        lines.append("Two seeds at 27 epochs: BNS-FT " + " and ".join(names.rho(v) for v in seeds.sort_values("seed")["spearman"]) + ".")
+    return lines
 
 
 def study_json() -> list[dict]:
