@@ -1,8 +1,8 @@
 """Where things are found: the book being built, its results/ and data/, the training chapter.
 
-Each is found from the working directory (or an environment variable), never from where the
-package is installed: a fresh clone built with a package installed from another checkout uses
-its own folders.
+Each is found from the working directory (or an environment variable): a fresh clone built with a
+package installed from another checkout uses its own folders. Results never go where the package is
+installed; the read-only data fall back to the installed checkout's only outside any book.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ def clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
     (tmp_path / "book" / sweep.CHAPTER).write_text("{}")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "MANIFEST").write_text("file\tsha256\tbytes\tsource\tlicence\tmade_by\n")
     for name in ("WSNAS_RESULTS", "WSNAS_DATA"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
@@ -58,11 +60,14 @@ def test_the_variables_win_and_an_explicit_root_wins_over_them(clone, monkeypatc
     assert datafiles.data_dir() == REPO / "data"
 
 
-def test_outside_a_book_results_go_to_the_working_directory_and_data_is_an_error(tmp_path, monkeypatch):
+def test_outside_a_book_results_go_to_the_working_directory_and_data_to_the_installed_checkout(tmp_path, monkeypatch):
     for name in ("WSNAS_RESULTS", "WSNAS_DATA"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     assert runs.resolve_root() == tmp_path / "results"
+    # a researcher's own project: the read-only, checksummed data come from the checkout wsnas is installed from
+    assert datafiles.data_dir() == datafiles.SOURCE_CHECKOUT / "data"
+    monkeypatch.setattr(datafiles, "SOURCE_CHECKOUT", tmp_path / "site-packages")
     with pytest.raises(datafiles.DataFileError, match=f"{tmp_path}.*WSNAS_DATA"):
         datafiles.data_dir()
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "book")):

@@ -32,17 +32,28 @@ def project_root(start: str | Path | None = None) -> Path | None:
 
 
 def data_dir() -> Path:
-    """The embedded data directory: $WSNAS_DATA, else `data/` of the book being built (`project_root()`)."""
+    """The embedded data directory: $WSNAS_DATA, else `data/` of the book being built (`project_root()`), else
+    the `data/` of the source checkout this package is installed from (an editable install used from elsewhere).
+
+    The data are read-only and checked against MANIFEST's sha256, so the package's checkout is a safe last
+    resort here (results never go there: see `runs.resolve_root`).
+    """
     override = os.environ.get("WSNAS_DATA")
     if override:
         return Path(override).expanduser().resolve()
-    root = project_root()
-    if root is None:
-        raise DataFileError(
-            f"no book found at or above {Path.cwd()} (a folder with _toc.yml or book/_toc.yml), so no data/: "
-            "run from inside the wsnas repository, or set WSNAS_DATA to its data/ folder"
-        )
-    return root / "data"
+    tried = []
+    for root in (project_root(), SOURCE_CHECKOUT):
+        if root is not None:
+            if (root / "data" / "MANIFEST").is_file():
+                return root / "data"
+            tried.append(str(root / "data"))
+    raise DataFileError(
+        f"no data/ with a MANIFEST found (tried: {', '.join(tried) or 'none'}; no book at or above {Path.cwd()}): "
+        "run from inside the wsnas repository, or set WSNAS_DATA to its data/ folder"
+    )
+
+
+SOURCE_CHECKOUT = Path(__file__).resolve().parents[2]  # the repository root when installed with `pip install -e`
 
 
 def user_cache_dir() -> Path:

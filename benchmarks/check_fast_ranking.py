@@ -1,0 +1,86 @@
+"""The ranking check of the fast evaluation setting on a trained super-net (issue: the ranking must not change).
+
+Evaluates the same cells, validation images and BN batches twice with one trained study super-net:
+plain fp32 (contiguous, batch norm as its own pass, every validation batch through the whole network)
+and the profile's fast setting (channels-last, batch norm folded, the stem's convolution computed once).
+Passes when the Spearman between the two proxies is >= 0.99 and their Spearman against NB-101 differ by
+<= 0.01, in both modes.
+
+    python benchmarks/check_fast_ranking.py --run A4_baseline_seed0_e9 --cells 200 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import scipy.stats
+import torch
+
+from wsnas import runs, study
+from wsnas.data import TrainingBatches, balanced_subset
+from wsnas.evaluate import MODES, evaluation_cells, evaluation_settings, proxy_accuracy
+from wsnas.nb101 import NB101
+from wsnas.train import config_for, load_training_data, load_trained_supernet
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", default="A4_baseline_seed0_e9", help="a study run with a finished checkpoint in results/")
+    parser.add_argument("--cells", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", action="store_true")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    run = study.study_run(args.run)
+    overrides = study.run_overrides(run)
+    config = config_for(study.PROFILE, space=study.SPACE, variant=run.variant, seed=run.seed, **overrides)
+    settings = evaluation_settings(study.PROFILE, **overrides)
+    run_dir = runs.run_directory("training", {**config.params(), **settings}, overrides=overrides,
+                                 root=runs.resolve_root(None))
+    split = load_training_data(config)
+    valid = torch.from_numpy(balanced_subset(split.valid_labels.numpy(), settings["valid_subset"], settings["eval_seed"]))
+    cells, _ = evaluation_cells(study.SPACE, settings["num_eval_cells"], settings["eval_seed"], NB101.default())
+    cells = cells[: args.cells]
+    truth = NB101.default().metrics([cell.hash for cell in cells])["mean_validation_accuracy"].to_numpy()
+    report = {"run": run.name, "cells": len(cells), "valid_images": len(valid)}
+    for mode in MODES:
+        proxies, seconds = {}, {}
+        for name, layout, fold, batch_size in (("plain", "contiguous", False, 250), ("fast", config.memory_format, True,
+                                                                                     settings["eval_batch_size"])):
+            supernet = load_trained_supernet(config, run_dir).to(memory_format=torch.channels_last if layout == "channels_last"
+                                                                 else torch.contiguous_format)
+            supernet.set_batch_norm_folding(fold)
+            batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=layout)
+            started = time.process_time()
+            table = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
+                                   train_batches=batches, num_bn_batches=settings["num_bn_batches"],
+                                   bn_statistics=settings["bn_statistics"], batch_size=batch_size, progress=False,
+                                   layout=layout)
+            seconds[name] = time.process_time() - started
+            proxies[name] = table["proxy_accuracy"].to_numpy()
+        plain, fast = proxies["plain"], proxies["fast"]
+        report[mode] = {
+            "spearman_fast_vs_plain": float(scipy.stats.spearmanr(plain, fast).statistic),
+            "spearman_nb101_plain": float(scipy.stats.spearmanr(plain, truth).statistic),
+            "spearman_nb101_fast": float(scipy.stats.spearmanr(fast, truth).statistic),
+            "max_abs_difference": float(np.abs(plain - fast).max()),
+            "cells_differing": int((plain != fast).sum()),
+            "cpu_seconds_plain": round(seconds["plain"], 1), "cpu_seconds_fast": round(seconds["fast"], 1),
+        }
+        entry = report[mode]
+        entry["passes"] = entry["spearman_fast_vs_plain"] >= 0.99 and abs(
+            entry["spearman_nb101_plain"] - entry["spearman_nb101_fast"]) <= 0.01
+        print(f"{mode}: {entry}")
+    if args.json:
+        print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
