@@ -53,7 +53,7 @@ def distinct_in_order(hashes: pd.Series | np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # The rows: what ranks the cells, and what it costs
 
-ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "l2_norm")  # = proxies.ZERO_COST
+ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "l2_norm")  # wsnas.proxies computes them
 COUNTS = ("params", "flops")
 HALFWAY = "halfway"  # NB-101's own training stopped at 54 of 108 epochs: its validation accuracy
 WS_SAME_CELLS = "ws_seed0"  # the released BNS-FT super-net of seed 0, on the very cells the proxies scored
@@ -169,7 +169,7 @@ def _noise_ceiling_replicates(repeats: np.ndarray, resamples: np.ndarray, kendal
     return {key: np.mean([part[key] for part in parts], axis=0) for key in parts[0]}
 
 
-def ranking_quality(cells: pd.DataFrame, n_boot: int = 1000, kendall_boot: int = 200, seed: int = 0,
+def proxy_quality(cells: pd.DataFrame, n_boot: int = 1000, kendall_boot: int = 200, seed: int = 0,
                     confidence: float = 0.95) -> tuple[pd.DataFrame, dict]:
     """Per space and row (params, flops, each zero-cost proxy, halfway, WS seed 0, noise ceiling): every
     measure with a percentile bootstrap CI over the cells, and `worse_than_best`: the paired bootstrap CI of

@@ -36,7 +36,7 @@ CHAPTER_TITLES = {"ranking": "Ranking", "variants": "Variants", "ws_search": "Se
 
 
 @dataclass(frozen=True)
-class Reading:
+class ClaimReading:
     """The verdict of a claim under one reading of the data, and the numbers behind it."""
 
     reading: str
@@ -52,7 +52,7 @@ class Claim:
     claim: str
     rule: str
     chapter: str
-    readings: tuple[Reading, ...] = field(repr=False)
+    readings: tuple[ClaimReading, ...] = field(repr=False)
 
     @property
     def verdict(self) -> str:
@@ -67,7 +67,7 @@ class Claim:
         return len({reading.verdict for reading in self.readings}) == 1
 
     @property
-    def flipping(self) -> list[Reading]:
+    def flipping(self) -> list[ClaimReading]:
         """The readings whose verdict differs from the default's."""
         return [reading for reading in self.readings if reading.verdict != self.verdict]
 
@@ -151,7 +151,7 @@ def _correlation_verdict(rho: float, p_claim: float, p_against: float, p_equival
 
 
 def _claim(id: str, claim: str, rule: str, chapter: str, readings: dict[str, tuple[str, str]]) -> Claim:
-    return Claim(id, claim, rule, chapter, tuple(Reading(name, *value) for name, value in readings.items()))
+    return Claim(id, claim, rule, chapter, tuple(ClaimReading(name, *value) for name, value in readings.items()))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def bns_gains(per_run: pd.DataFrame, correction: str = "holm") -> pd.DataFrame:
     """Per space: mean Spearman of BNS-FT and NO-FT over kept super-nets, one-sided Welch p (BNS-FT > NO-FT)."""
     kept = _kept(per_run)
     rows = []
-    for space_name in names.SPACE_ORDER:
+    for space_name in space.PAPER_ORDER:
         values = {mode: kept.loc[(kept["space"] == space_name) & (kept["column"] == f"baseline/{mode}"),
                                  "spearman"].to_numpy() for mode in ("bns_ft", "no_ft")}
         test = scipy.stats.ttest_ind(values["bns_ft"], values["no_ft"], equal_var=False, alternative="greater")
@@ -290,7 +290,7 @@ def ws_rarely_beats_random(evaluations: pd.DataFrame, tables: dict[str, pd.DataF
 def search_advantage(evaluations: pd.DataFrame, k: int) -> pd.Series:
     """Per space: mean over runs of random's TOP-k regret minus WS's (positive = WS better)."""
     return pd.Series({space_name: float((regrets["random"] - regrets["ws"]).mean())
-                      for space_name in names.SPACE_ORDER
+                      for space_name in space.PAPER_ORDER
                       for regrets in [search.top_k_regrets(evaluations, space_name, k)]})
 
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 
 import pandas as pd
 
+from wsnas.reference import VARIANT_COLUMNS
 from wsnas.space import PAPER_ORDER, SPACE_RULES
 
-SPACE_ORDER: tuple[str, ...] = PAPER_ORDER  # rows of the paper's tables; one definition, in wsnas.space
-SPACE_NAMES: dict[str, str] = {space: space for space in SPACE_ORDER}  # the project's names are the reader's
+SPACE_NAMES: dict[str, str] = {space: space for space in PAPER_ORDER}  # the project's names are the reader's
 
 
 
@@ -33,7 +33,7 @@ def space_definition(space: str) -> str:
     return "; ".join(parts) or "every NAS-Bench-101 cell"
 
 
-SPACE_DEFINITIONS = {space: space_definition(space) for space in SPACE_ORDER}
+SPACE_DEFINITIONS = {space: space_definition(space) for space in PAPER_ORDER}
 
 VARIANT_NAMES = {
     "baseline": "BASELINE",
@@ -57,9 +57,7 @@ def column_name(column: str) -> str:
     return VARIANT_NAMES[variant] if mode == "bns_ft" else f"{VARIANT_NAMES[variant]} ({MODE_NAMES[mode]})"
 
 
-COLUMN_ORDER = ("baseline/no_ft", "baseline/bns_ft", "single_k/bns_ft", "pro_rata/bns_ft", "avg3/bns_ft",
-                "single_k+pro_rata/bns_ft")  # the paper's Table 1 columns
-COLUMN_NAMES = {column: column_name(column) for column in COLUMN_ORDER}
+COLUMN_NAMES = {column: column_name(column) for column in VARIANT_COLUMNS}  # the paper's Table 1 columns, in order
 
 METRIC_NAMES = {
     "spearman": "Spearman ρ",
@@ -131,7 +129,7 @@ PROVENANCE = {
 # Colours: one per space, one per evaluation mode, one per variant column (colour-blind safe).
 
 _OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
-SPACE_COLOURS = dict(zip(SPACE_ORDER, ("#0072B2", "#56B4E9", "#009E73", "#E69F00", "#D55E00", "#CC79A7", "#7F3C8D")))
+SPACE_COLOURS = dict(zip(PAPER_ORDER, ("#0072B2", "#56B4E9", "#009E73", "#E69F00", "#D55E00", "#CC79A7", "#7F3C8D")))
 MODE_COLOURS = {"no_ft": "#999999", "bns_ft": "#0072B2"}
 COLUMN_COLOURS = {
     "baseline/no_ft": MODE_COLOURS["no_ft"],

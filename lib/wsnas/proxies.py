@@ -40,11 +40,10 @@ from nasbench_pytorch.model import Network
 from torch import nn
 
 from wsnas import space
-from wsnas.data import balanced_subset, load_cifar10, normalise
+from wsnas.baselines import COUNTS, ZERO_COST
+from wsnas.data import MEMORY_FORMATS, balanced_subset, load_cifar10, normalise
 from wsnas.datafiles import atomic_path
 
-ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "l2_norm")
-COUNTS = ("params", "flops")
 PROXIES = ZERO_COST + COUNTS
 LOSS_PASS = ("snip", "grad_norm", "fisher", "grasp")  # need the gradient of the loss
 BATCH_PASS = LOSS_PASS + ("jacob_cov", "naswot")  # served by the one shared forward pass
@@ -52,7 +51,6 @@ NETWORK = {"stem_out_channels": 16, "num_stacks": 3, "num_modules_per_stack": 3,
 BATCH_SIZE = 64  # zero-cost-nas's default mini-batch (Mellor et al. use 128; 64 halves the cost on a CPU)
 BATCH_SEED = 0  # the fixed mini-batch: class-balanced draw from the NB-101 training split
 JACOB_COV_EPSILON = 1e-5  # Abdelfattah et al.'s k in -Σ log(λ + k) + 1/(λ + k)
-MEMORY_FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 PRECISIONS = ("fp32", "bf16")
 
 

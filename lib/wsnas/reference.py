@@ -38,7 +38,6 @@ VARIANT_COLUMNS = [
     "avg3/bns_ft",
     "single_k+pro_rata/bns_ft",
 ]
-PAPER_COLUMN_NAMES = dict(zip(VARIANT_COLUMNS, ["NO-FT", "BNS-FT", "SINGLE-K", "PRO-RATA", "AVG-3", "S-K + P-R"]))
 TOP_K = (1, 10, 100)  # the TOP-k columns of the paper's Table 2
 RUN_KEYS = ["variant", "mode", "space", "seed"]
 TRUTH_COLUMNS = ["mean_validation_accuracy", "mean_test_accuracy", "mean_training_time"]

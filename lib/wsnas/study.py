@@ -17,12 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import scipy.stats
 import torch
 
 from . import names, runs
+from .baselines import spearman_ci
 from .datafiles import atomic_path, data_dir, record_in_manifest
 from .nb101 import NB101
 from .evaluate import evaluate_run, evaluation_settings
@@ -169,22 +169,12 @@ def study_correlations(study: pd.DataFrame | None = None, n_resamples: int = 200
     rows = []
     for (run, epoch, mode), group in study.groupby(["run", "epoch", "mode"], sort=False):
         proxy, truth = group["proxy_accuracy"].to_numpy(), group["nb101_validation_accuracy"].to_numpy()
-        low, high = spearman_ci(proxy, truth, n_resamples, seed)
+        low, high = spearman_ci(proxy, truth, n_boot=n_resamples, seed=seed)
         rows.append({"run": run, "budget": int(group["budget"].iloc[0]), "seed": int(group["seed"].iloc[0]),
                      "variant": group["variant"].iloc[0], "epoch": int(epoch), "mode": mode, "n_cells": len(group),
                      "spearman": scipy.stats.spearmanr(proxy, truth).statistic, "spearman_low": low, "spearman_high": high,
                      "kendall": scipy.stats.kendalltau(proxy, truth).statistic})
     return pd.DataFrame(rows)
-
-
-def spearman_ci(proxy: np.ndarray, truth: np.ndarray, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% CI of Spearman's ρ, resampling cells (pairs) with replacement."""
-    def statistic(x: np.ndarray, y: np.ndarray) -> float:
-        return scipy.stats.spearmanr(x, y).statistic
-
-    result = scipy.stats.bootstrap((proxy, truth), statistic, paired=True, vectorized=False, n_resamples=n_resamples,
-                                   method="percentile", rng=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def longest_run(correlations: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -13,8 +13,9 @@ from matplotlib.gridspec import GridSpecFromSubplotSpec, SubplotSpec
 from matplotlib.ticker import MaxNLocator
 
 from wsnas import names
+from wsnas.space import PAPER_ORDER
 from wsnas.bias import TRUTH
-from wsnas.names import SPACE_COLOURS, SPACE_ORDER
+from wsnas.names import SPACE_COLOURS
 from wsnas.plots import FIGURE_WIDTH
 
 PROXY_LABEL = "proxy accuracy (BNS-FT)"
@@ -108,7 +109,7 @@ def figure4(evaluations: pd.DataFrame, features: pd.DataFrame, column: str = "ba
 
 def effects_plot(effects: pd.DataFrame, spaces: Sequence[str] | None = None, columns: int = 4) -> plt.Figure:
     """Feature effects on the rank residual with their CIs: a panel per space (a grid), a row per feature."""
-    spaces = [space for space in (spaces or SPACE_ORDER) if space in set(effects["space"])]
+    spaces = [space for space in (spaces or PAPER_ORDER) if space in set(effects["space"])]
     features = list(dict.fromkeys(effects["feature"]))
     rows = -(-len(spaces) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(FIGURE_WIDTH, 0.2 * len(features) * rows + 1.2),

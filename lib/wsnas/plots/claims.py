@@ -24,7 +24,7 @@ def _robustness(claim: Claim) -> str:
     return f"depends on the reading ({len(claim.flipping)} of {len(claim.readings)} flip it): {flips}"
 
 
-def scoreboard(claims: list[Claim]) -> HTML:
+def scoreboard_html(claims: list[Claim]) -> HTML:
     """One row per claim: the claim and its evidence, the verdict, whether it is robust, a link to its chapter."""
     rows = "".join(
         f"<tr><td><strong>{escape(claim.claim)}</strong><br><small>{escape(claim.evidence)}</small></td>"

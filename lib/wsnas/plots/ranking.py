@@ -9,6 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from wsnas import names
+from wsnas.space import PAPER_ORDER
 from wsnas.plots import FIGURE_WIDTH
 
 AGREES, DIFFERS = "✓", "✗"
@@ -37,7 +38,7 @@ def table1_display(comparison: pd.DataFrame, columns: Sequence[str], intervals: 
     rows["column"] = rows["column"].map(names.COLUMN_NAMES)
     wide = rows.pivot(index="space", columns="column", values=["paper", "recomputed"]).swaplevel(axis=1)
     order = pd.MultiIndex.from_product([[names.COLUMN_NAMES[c] for c in columns], ["paper", "recomputed"]])
-    wide = wide.reindex(index=[s for s in names.SPACE_ORDER if s in wide.index], columns=order)
+    wide = wide.reindex(index=[s for s in PAPER_ORDER if s in wide.index], columns=order)
     wide.columns.names = [None, None]
     return wide
 
@@ -51,7 +52,7 @@ def quality_display(intervals: pd.DataFrame, columns: Sequence[str]) -> pd.DataF
     wide = frame.pivot(index="space", columns=["column", "measure"], values="text")
     measures = list(dict.fromkeys(frame["measure"]))
     order = pd.MultiIndex.from_product([[names.COLUMN_NAMES[c] for c in columns], measures])
-    wide = wide.reindex(index=[s for s in names.SPACE_ORDER if s in wide.index], columns=order)
+    wide = wide.reindex(index=[s for s in PAPER_ORDER if s in wide.index], columns=order)
     wide.columns.names = [None, None]
     return wide
 
@@ -65,7 +66,7 @@ def spearman_by_space(
     runs["column"] = runs["column"].map(names.COLUMN_NAMES)
     labels = [names.COLUMN_NAMES[column] for column in columns]
     palette = {names.COLUMN_NAMES[column]: names.COLUMN_COLOURS[column] for column in columns}
-    order = list(names.SPACE_ORDER)
+    order = list(PAPER_ORDER)
     sns.stripplot(data=runs, x="space", y="spearman", hue="column", order=order, hue_order=labels,
                   dodge=True, jitter=0.1, size=5, palette=palette, ax=ax)
     width = 0.8 / len(labels)
@@ -93,6 +94,6 @@ def improvement_display(improvement: pd.DataFrame) -> pd.DataFrame:
     ]
     wide = frame.pivot(index="space", columns="column", values="text")
     order = [name for name in names.COLUMN_NAMES.values() if name in wide.columns]
-    wide = wide.reindex(index=[s for s in names.SPACE_ORDER if s in wide.index], columns=order)
+    wide = wide.reindex(index=[s for s in PAPER_ORDER if s in wide.index], columns=order)
     wide.columns.name = None
     return wide

@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from wsnas import names
-from wsnas.space import Cell
+from wsnas.space import Cell, PAPER_ORDER
 
 OP_COLOURS = {
     "input": "#dddddd", "output": "#dddddd",
@@ -69,7 +69,7 @@ def _node(ax: plt.Axes, xy: tuple[float, float], label: str) -> None:
 
 def accuracy_by_space(accuracy: pd.DataFrame, ax: plt.Axes) -> None:
     """Distribution of NB-101 accuracy per space (columns `space`, `accuracy`)."""
-    order = [space for space in names.SPACE_ORDER if space in set(accuracy["space"])]
+    order = [space for space in PAPER_ORDER if space in set(accuracy["space"])]
     sns.boxenplot(data=accuracy, x="space", y="accuracy", hue="space", order=order, hue_order=order,
                   palette=names.SPACE_COLOURS, legend=False, ax=ax, showfliers=False)
     ax.set_ylabel("NB-101 test accuracy (run 0)")
