@@ -62,8 +62,8 @@ TARGET = "mean_validation_accuracy"
 SUPERNET_FACTOR = 4.0  # the paper counts a super-net as 4 NB-101 trainings
 TOP_PERCENT = (1, 5, 10)
 ROW_NAMES = {
-    "params": "parameters", "flops": "FLOPs", "synflow": "synflow", "snip": "snip", "grad_norm": "grad_norm",
-    "fisher": "fisher", "grasp": "grasp", "jacob_cov": "jacob_cov", "naswot": "NASWOT", "l2_norm": "l2_norm",
+    "params": "parameters", "flops": "FLOPs", "synflow": "synflow", "snip": "snip", "grad_norm": "grad-norm",
+    "fisher": "fisher", "grasp": "grasp", "jacob_cov": "Jacob-cov", "naswot": "NASWOT", "l2_norm": "L2-norm",
     HALFWAY: "NB-101 halfway (54 epochs)", WS_SAME_CELLS: "WS: BNS-FT seed 0 (same cells)",
     NOISE_CEILING: "noise ceiling (one NB-101 repeat)",
 }

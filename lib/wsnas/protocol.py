@@ -38,7 +38,7 @@ ROWS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
     "ε": ("1", "1", lambda p: f"{p['rms_eps']:g}"),
     "momentum": ("0.9", "0.9", lambda p: f"{p['momentum']:g}"),
     "weight decay": ("10⁻⁴", "10⁻⁴", lambda p: f"{p['weight_decay']:g}"),
-    "learning-rate schedule": ("cosine to 0", "CosineAnnealingLR(T_max=432), stepped after each epoch",
+    "learning-rate schedule": ("cosine to 0", "torch's cosine annealing over the 432 epochs, stepped after each epoch",
                                lambda p: SCHEDULE_NAMES[p["lr_schedule"]]),
     "epochs": ("432", "432", lambda p: f"{p['epochs']:,}"),
     "batch size": ("256", "256", lambda p: f"{p['batch_size']:,}"),
