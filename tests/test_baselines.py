@@ -12,7 +12,7 @@ from wsnas import baselines, reference, space
 
 @pytest.fixture(scope="module")
 def evaluations() -> pd.DataFrame:
-    return reference.read_released_evaluations()
+    return reference.load_evaluations()
 
 
 def test_any_prefix_of_the_scoring_order_is_a_uniform_sample_of_every_space(evaluations) -> None:
@@ -55,3 +55,21 @@ def test_vectorised_spearman_and_precision_equal_scipy_and_metrics() -> None:
     k = baselines.top_count(50, 10)
     assert k == 5
     np.testing.assert_allclose(baselines._precision_rows(x, y, k), [precision_at_k(a, b, k) for a, b in zip(x, y)])
+
+
+def test_published_values_sit_beside_our_signed_spearman_on_the_committed_a0_cells(evaluations) -> None:
+    scores, _ = baselines.read_proxy_scores()
+    cells = baselines.scored_cells(evaluations, scores)
+    a0 = cells[cells["space"] == "A0"]
+    quality, _ = baselines.proxy_quality(a0, n_boot=20, kendall_boot=2)
+    table = baselines.beside_published(quality, "A0").set_index("proxy")
+    assert list(table.index) == list(baselines.ZERO_COST)
+    for proxy, row in table.iterrows():
+        expected = stats.spearmanr(a0[proxy], a0[baselines.TARGET]).statistic
+        assert row["spearman"] == pytest.approx(expected)
+        assert row["abs_spearman"] == pytest.approx(abs(expected))
+        assert row["low"] <= row["spearman"] <= row["high"]
+    assert table["published_abs_spearman"].notna().sum() == len(baselines.PUBLISHED_NB101_ABS_SPEARMAN) == 6
+    assert np.isnan(table.loc["naswot", "published_abs_spearman"])
+    with pytest.raises(ValueError, match="A9"):
+        baselines.beside_published(quality, "A9")

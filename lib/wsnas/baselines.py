@@ -69,6 +69,15 @@ ROW_NAMES = {
 }
 
 
+# Published |Spearman ρ| of zero-cost proxies on NB-101 (Abdelfattah et al., ICLR 2021), as printed by their
+# released notebook SamsungLabs/zero-cost-nas notebooks/nasbench101_correlations.ipynb (commit ca61347):
+# all 423,624 cells, the full NB-101 network (stem 128, 3 stacks of 3 cells), one random batch of 256
+# CIFAR-10 images, absolute value of Spearman's ρ against NB-101's accuracy. NASWOT and L2-norm: not in it.
+PUBLISHED_NB101_ABS_SPEARMAN = {"grad_norm": 0.198, "snip": 0.164, "grasp": 0.448, "fisher": 0.257,
+                                "synflow": 0.372, "jacob_cov": 0.378}
+PUBLISHED_SETTING = "all 423,624 cells, stem 128, one batch of 256, |ρ|"
+
+
 def read_proxy_scores(path=None) -> tuple[pd.DataFrame, dict]:
     """The committed zero-cost scores (checked against data/MANIFEST) and their metadata; read without torch."""
     import json
@@ -390,3 +399,16 @@ def ours_beside_counts(results_root=None) -> pd.DataFrame:
             rows.append({"space": run.space, "column": evaluation_column(run.variant, mode), "profile": run.profile,
                          "seed": int(run.seed), "cells": len(group), "run": run.run, **rho})
     return pd.DataFrame(rows, columns=columns)
+
+
+def beside_published(quality: pd.DataFrame, space: str = "A0") -> pd.DataFrame:
+    """Per zero-cost proxy, our Spearman on the space's scored cells (signed, with its CI, and its absolute
+    value) beside the published |ρ| on all of NB-101 (`PUBLISHED_NB101_ABS_SPEARMAN`; NaN where none)."""
+    ours = quality[(quality["space"] == space) & (quality["measure"] == "spearman")].set_index("row")
+    if ours.empty:
+        raise ValueError(f"no Spearman rows for space {space!r} in the quality table; it holds "
+                         f"{sorted(quality['space'].unique())}")
+    rows = [{"proxy": name, "cells": int(ours.loc[name, "cells"]), "spearman": ours.loc[name, "value"],
+             "low": ours.loc[name, "low"], "high": ours.loc[name, "high"], "abs_spearman": abs(ours.loc[name, "value"]),
+             "published_abs_spearman": PUBLISHED_NB101_ABS_SPEARMAN.get(name, np.nan)} for name in ZERO_COST]
+    return pd.DataFrame(rows)

@@ -54,3 +54,23 @@ def ours_beside_paper(ours: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFr
         columns={"paper_mean": "paper", "recomputed_mean": "recomputed"})
     joined = summary.join(reference_values, on=["space", "column"])
     return joined[["space", "column", "profile", "paper", "recomputed", "ours", "our_runs", "cells"]]
+
+
+def study_beside_paper(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The CPU study's longest committed run (`data/study/`), per mode, next to the paper's and the recomputed
+    mean of its space; `scale` names the profile and the network. Empty when no study run is committed."""
+    from wsnas.study import SPACE, longest_run
+
+    columns = ["space", "column", "paper", "recomputed", "ours", "low", "high", "cells", "scale"]
+    final = longest_run()
+    if final.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for mode, row in final.iterrows():
+        column = evaluation_column("baseline", mode)
+        reference_row = comparison.loc[(SPACE, column)]
+        rows.append({"space": SPACE, "column": column, "paper": reference_row["paper_mean"],
+                     "recomputed": reference_row["recomputed_mean"], "ours": row["spearman"],
+                     "low": row["spearman_low"], "high": row["spearman_high"], "cells": int(row["n_cells"]),
+                     "scale": row["label"]})
+    return pd.DataFrame(rows, columns=columns)

@@ -191,6 +191,28 @@ def longest_run(correlations: pd.DataFrame | None = None) -> pd.DataFrame:
     return rows[["n_cells", "spearman", "spearman_low", "spearman_high", "kendall"]].assign(budget=budget, label=label)
 
 
+def longest_run_beside_counts() -> pd.DataFrame:
+    """Per mode of the study's longest committed run: its Spearman and that of the parameter count and the
+    FLOPs on the very same cells (plain Spearman against the mean NB-101 validation accuracy)."""
+    from .space import flops_of_all_cells, index_of, space_table
+
+    final = longest_run()
+    if final.empty:
+        return pd.DataFrame(columns=["mode", "cells", "ws", "params", "flops", "scale"])
+    study = load_study()
+    rows = []
+    for mode, row in final.iterrows():
+        cells = study[(study["budget"] == row["budget"]) & (study["seed"] == 0) & (study["variant"] == "baseline")
+                      & (study["epoch"] == row["budget"]) & (study["mode"] == mode)]
+        indices = index_of(cells["hash"].to_numpy())
+        truth = cells["nb101_validation_accuracy"].to_numpy()
+        rho = {name: scipy.stats.spearmanr(values, truth).statistic for name, values in (
+            ("ws", cells["proxy_accuracy"].to_numpy()), ("params", space_table()["trainable_parameters"].to_numpy()[indices]),
+            ("flops", flops_of_all_cells()[indices]))}
+        rows.append({"mode": mode, "cells": len(cells), **rho, "scale": row["label"]})
+    return pd.DataFrame(rows)
+
+
 def findings(table: pd.DataFrame, paper_bns_ft: float) -> list[str]:
     """The study's findings in words, from `study_correlations()`; `paper_bns_ft` is the paper's A4 BNS-FT mean."""
     if table.empty:
