@@ -181,3 +181,10 @@ def test_paper_profile_runs_offline_on_the_embedded_copy_when_asked_and_says_so(
         subprocess.run(["wsnas", "train", "--profile", "paper", "--results", str(tmp_path), "--set", "data_root=/nonexistent"],
                        capture_output=True, text=True, check=True)
     assert "no official CIFAR-10" in refused.value.stderr and "data_source=embedded" in refused.value.stderr
+
+
+def test_a_study_run_evaluates_its_final_epoch_first_and_refuses_an_epoch_it_does_not_evaluate(tmp_path):
+    run = study.study_run("A4_baseline_seed0_e81")
+    assert run.evaluated_epochs == (81, 9, 27)
+    with pytest.raises(ValueError, match=r"evaluates epochs \(81, 9, 27\), not 10"):
+        study.evaluate_epoch(run, 10, results_root=tmp_path)

@@ -138,7 +138,11 @@ def command_study(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-        study.run_study(args.run, results_root=args.results)
+        if args.evaluate is None:
+            study.run_study(args.run, results_root=args.results)
+        else:
+            for name in args.run:
+                study.evaluate_epoch(study.study_run(name), args.evaluate, results_root=args.results)
     rows = study.study_json()
     if args.json:
         _print_json(rows)
@@ -335,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--json", action="store_true", help="print per run, epoch and mode: spearman, kendall, n_cells")
     study.add_argument("--run", nargs="+", metavar="RUN",
                        help="train, evaluate and commit these study runs to data/study/ (resumable), e.g. A4_baseline_seed0_e81")
+    study.add_argument("--evaluate", type=int, metavar="EPOCH",
+                       help="with --run: only evaluate this epoch of the trained runs into the results directory "
+                            "(a second core can take a mid-run checkpoint while --run alone evaluates the rest)")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
     study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")
     study.set_defaults(handler=command_study)

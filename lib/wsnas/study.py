@@ -49,7 +49,8 @@ class StudyRun:
 
     @property
     def evaluated_epochs(self) -> tuple[int, ...]:
-        return (*self.checkpoints, self.epochs)
+        """The final epoch first (the run's headline number), then the mid-run checkpoints."""
+        return (self.epochs, *self.checkpoints)
 
 
 STUDY_RUNS: tuple[StudyRun, ...] = (
@@ -80,22 +81,41 @@ def run_study(names: list[str] | None = None, *, results_root: str | Path | None
     for run in [study_run(name) for name in names] if names else STUDY_RUNS:
         if committed(run):
             continue
-        overrides = run_overrides(run)
-        config = config_for(PROFILE, space=SPACE, variant=run.variant, seed=run.seed, **overrides)
-        settings = evaluation_settings(PROFILE, **overrides)
-        run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
-                                root=runs.resolve_root(results_root))
+        config, settings, run_dir = _open(run, results_root)
         result = train_supernet(config, run_dir, progress=progress)
         if result.diverged:
             raise RuntimeError(f"study run {run.name} diverged ({result.reason}); see {run_dir}")
         tables, seconds = [], {}
         for epoch in run.evaluated_epochs:
             started = time.perf_counter()
-            table = evaluate_run(config, run_dir, settings, progress=progress, epoch=None if epoch == run.epochs else epoch)
+            tables.append(evaluate_epoch(run, epoch, results_root=results_root, progress=progress))
             seconds[epoch] = time.perf_counter() - started
-            tables.append(table.assign(epoch=epoch))
-        export_run(run, run_dir, pd.concat(tables, ignore_index=True), result.epoch_logs,
-                   {**config.params(), **settings}, evaluation_seconds=seconds)
+        export_run(run, run_dir, pd.concat(tables, ignore_index=True).sort_values(["epoch", "mode"], kind="stable"),
+                   result.epoch_logs, {**config.params(), **settings}, evaluation_seconds=seconds)
+
+
+def evaluate_epoch(run: StudyRun, epoch: int, *, results_root: str | Path | None = None,
+                   progress: bool = True) -> pd.DataFrame:
+    """NO-FT and BNS-FT of one evaluated epoch of a trained study run, cached in its run directory.
+
+    A second process may evaluate another epoch of the same run meanwhile (`wsnas study --run R --evaluate E`):
+    `run_study` then finds it cached.
+    """
+    if epoch not in run.evaluated_epochs:
+        raise ValueError(f"{run.name} evaluates epochs {run.evaluated_epochs}, not {epoch}")
+    config, settings, run_dir = _open(run, results_root)
+    table = evaluate_run(config, run_dir, settings, progress=progress, epoch=None if epoch == run.epochs else epoch)
+    return table.assign(epoch=epoch)
+
+
+def _open(run: StudyRun, results_root: str | Path | None):
+    """The run's training config, evaluation settings and run directory (created or reopened)."""
+    overrides = run_overrides(run)
+    config = config_for(PROFILE, space=SPACE, variant=run.variant, seed=run.seed, **overrides)
+    settings = evaluation_settings(PROFILE, **overrides)
+    run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
+                            root=runs.resolve_root(results_root))
+    return config, settings, run_dir
 
 
 def committed(run: StudyRun) -> bool:
