@@ -73,3 +73,41 @@ def test_published_values_sit_beside_our_signed_spearman_on_the_committed_a0_cel
     assert np.isnan(table.loc["naswot", "published_abs_spearman"])
     with pytest.raises(ValueError, match="A9"):
         baselines.beside_published(quality, "A9")
+
+
+def test_subsample_search_matches_a_plain_loop_over_the_same_random_orders(evaluations) -> None:
+    scores, _ = baselines.read_proxy_scores()
+    cells = baselines.scored_cells(evaluations, scores)
+    cells = cells[cells["space"] == "A4"]
+    seconds = {**{name: 2.5 for name in baselines.ZERO_COST}, "params": 1e-5, "flops": 1e-5}
+    table = baselines.subsample_search(cells, evaluations, seconds, permutations=50, seed=3)
+    assert len(table) == 12 * 2 and set(table["k"]) == {1, 10}
+    assert (table["p_holm"] >= table["p"]).all() and table["p"].between(1 / 51, 1).all()
+
+    row = table[(table["guide"] == "synflow") & (table["k"] == 10)].iloc[0]
+    group = cells.sort_values("position")
+    run = evaluations[(evaluations["column"] == baselines.PROXY_COLUMN) & (evaluations["seed"] == 0)
+                      & (evaluations["space"] == "A4")].set_index("position")
+    test = run.loc[group["position"], "mean_test_accuracy"].to_numpy()
+    valid, time = group[baselines.TARGET].to_numpy(), group["mean_training_time"].to_numpy()
+    best = evaluations.loc[evaluations["space"] == "A4", "mean_test_accuracy"].max()
+
+    def regret(chosen) -> float:  # the incumbent: best validation accuracy so far, earliest on ties
+        chosen = list(chosen)
+        if not chosen:
+            return np.inf
+        return best - test[chosen[int(np.argmax(valid[chosen]))]]
+
+    # the guide's 10 best cells, ties broken by reverse sampling position
+    order = sorted(range(len(group)), key=lambda i: (-group["synflow"].to_numpy()[i], -i))[:10]
+    assert row["guided_regret"] == pytest.approx(regret(order))
+    budget = 2.5 * len(group) + time[order].sum()
+    rng = np.random.default_rng([3, list(space.PAPER_ORDER).index("A4")])
+    randoms = []
+    for _ in range(50):
+        permutation = rng.permutation(len(group))
+        randoms.append(regret(permutation[:int((np.cumsum(time[permutation]) <= budget).sum())]))
+    randoms = np.array(randoms)
+    better = (np.sum(randoms <= row["guided_regret"]) + 1) / 51
+    worse = (np.sum(randoms >= row["guided_regret"]) + 1) / 51
+    assert row["p"] == pytest.approx(min(better, worse))

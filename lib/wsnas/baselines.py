@@ -75,7 +75,6 @@ ROW_NAMES = {
 # CIFAR-10 images, absolute value of Spearman's ρ against NB-101's accuracy. NASWOT and L2-norm: not in it.
 PUBLISHED_NB101_ABS_SPEARMAN = {"grad_norm": 0.198, "snip": 0.164, "grasp": 0.448, "fisher": 0.257,
                                 "synflow": 0.372, "jacob_cov": 0.378}
-PUBLISHED_SETTING = "all 423,624 cells, stem 128, one batch of 256, |ρ|"
 
 
 def read_proxy_scores(path=None) -> tuple[pd.DataFrame, dict]:
@@ -412,3 +411,62 @@ def beside_published(quality: pd.DataFrame, space: str = "A0") -> pd.DataFrame:
              "low": ours.loc[name, "low"], "high": ours.loc[name, "high"], "abs_spearman": abs(ours.loc[name, "value"]),
              "published_abs_spearman": PUBLISHED_NB101_ABS_SPEARMAN.get(name, np.nan)} for name in ZERO_COST]
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Search guided by every row, on the scored cells of one run
+
+
+def subsample_search(cells: pd.DataFrame, evaluations: pd.DataFrame, proxy_seconds: dict[str, float],
+                     top_k=(1, 10), permutations: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """Per space, guide (counts, zero-cost proxies, halfway, WS seed 0) and TOP-k, on the scored cells of the
+    seed-0 run in their sampling order: the guide pays its up-front cost, then trains its k best cells; random
+    search gets the same total time (the search chapter's default reading).
+
+    One run per space carries the zero-cost scores, so the paper's Wilcoxon over 5 runs cannot be used. The
+    test is against random search itself: `p` is the share of `permutations` random query orders whose regret
+    is at least as low as the guide's (direction "<", guide better) or at least as high (">"), whichever is
+    smaller, with the +1 of a Monte-Carlo p-value (so p ≥ 1 / (permutations + 1): enough permutations that
+    Holm over the table can still reach ALPHA); a random search that finishes no training within the budget
+    counts as worse. Holm's correction runs over the whole table; "x" marks p_holm ≥ ALPHA. TOP-k stops at
+    10: the scored runs hold a few hundred cells, not the search chapter's 1,000.
+    Up-front cost: WS 4 × the mean training time of the run's cells; halfway the 54-epoch trainings of the
+    ranked cells; counts and zero-cost proxies `proxy_seconds` per ranked cell (CPU seconds measured here,
+    against NB-101's TPU seconds for the trainings).
+    """
+    from wsnas.search import READINGS, best_test_accuracy, finished_within, incumbent_accuracy, ws_order
+
+    reading = READINGS["default"]
+    released = evaluations[(evaluations["column"] == PROXY_COLUMN) & (evaluations["seed"] == PROXY_SEED)]
+    rows = []
+    for space in [s for s in PAPER_ORDER if s in set(cells["space"])]:
+        group = cells[cells["space"] == space].sort_values("position")
+        run = released[released["space"] == space].set_index("position")
+        test = run.loc[group["position"], "mean_test_accuracy"].to_numpy(dtype=float)
+        selection = group[TARGET].to_numpy(dtype=float)
+        time = group["mean_training_time"].to_numpy(dtype=float)
+        best = best_test_accuracy(evaluations[evaluations["space"] == space], reading)
+        rng = np.random.default_rng([seed, PAPER_ORDER.index(space)])
+        orders = np.stack([rng.permutation(len(group)) for _ in range(permutations)])
+        random_incumbents = incumbent_accuracy(selection[orders], test[orders])
+        cumulative_time = np.cumsum(time[orders], axis=-1)
+        up_front = {WS_SAME_CELLS: SUPERNET_FACTOR * run["mean_training_time"].mean(),
+                    HALFWAY: group["mean_halfway_training_time"].sum(),
+                    **{row: proxy_seconds[row] * len(group) for row in (*COUNTS, *ZERO_COST)}}
+        for guide, cost in up_front.items():
+            for k in top_k:
+                order = ws_order(group[guide].to_numpy(dtype=float), reading.ties)[:k]
+                guided = best - incumbent_accuracy(selection[order], test[order])[-1]
+                budget = cost + time[order].sum()
+                done = finished_within(cumulative_time, budget)
+                random = np.where(done > 0, best - random_incumbents[np.arange(permutations), np.maximum(done - 1, 0)],
+                                  np.inf)
+                better, worse = (np.sum(random <= guided) + 1) / (permutations + 1), (np.sum(random >= guided) + 1) / (permutations + 1)
+                rows.append({"space": space, "guide": guide, "k": k, "cells": len(group), "guided_regret": guided,
+                             "random_regret": float(np.mean(random[np.isfinite(random)])) if np.isfinite(random).any() else np.nan,
+                             "random_none_trained": float(np.mean(done == 0)), "up_front_seconds": cost,
+                             "p": float(min(better, worse)), "direction": "<" if better < worse else ">"})
+    table = pd.DataFrame(rows)
+    table["p_holm"] = holm(table["p"].to_numpy())
+    table.loc[table["p_holm"] >= ALPHA, "direction"] = "x"
+    return table
