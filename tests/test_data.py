@@ -159,3 +159,15 @@ def test_balanced_subset_is_seeded_and_balanced(split):
     assert counts.sum() == 1005 and counts.max() - counts.min() <= 1
     with pytest.raises(ValueError, match="train_subset"):
         data.balanced_subset(labels, 50_000, seed=0)
+
+
+def test_precision_context_autocasts_only_for_bf16_and_names_the_choices():
+    from wsnas.data import precision_context
+
+    weights, inputs = torch.randn(4, 4), torch.randn(2, 4)
+    with precision_context("cpu", "bf16"):
+        assert (inputs @ weights).dtype == torch.bfloat16
+    with precision_context(torch.device("cpu"), "fp32"):
+        assert (inputs @ weights).dtype == torch.float32
+    with pytest.raises(ValueError, match=r"unknown precision 'fp16'; choose one of \['fp32', 'bf16'\]"):
+        precision_context("cpu", "fp16")

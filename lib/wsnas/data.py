@@ -284,6 +284,16 @@ def memory_format(name: str) -> torch.memory_format:
     return MEMORY_FORMATS[name]
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def precision_context(device: torch.device | str, precision: str) -> torch.autocast:
+    """bf16 autocast on `device` when `precision` is bf16; a disabled (no-op) autocast for fp32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def augment(images: torch.Tensor, generator: torch.Generator, padding: int = 4,
             layout: str = "contiguous") -> torch.Tensor:
     """Random crop after zero-padding by `padding`, then random horizontal flip, for a whole uint8 batch."""

@@ -33,7 +33,7 @@ from torch import nn
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import runs
-from wsnas.data import TrainingBatches, balanced_subset, eval_batches
+from wsnas.data import TrainingBatches, balanced_subset, eval_batches, precision_context
 from wsnas.nb101 import NB101
 from wsnas.profiles import SECTIONS, profile_sections
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes
@@ -184,14 +184,10 @@ def _cycle(batches: Iterable) -> Iterator:
             )
 
 
-def _autocast(device: torch.device, precision: str) -> torch.autocast:
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
 @torch.inference_mode()
 def _stem_convolutions(supernet, images, labels, batch_size, device, layout, precision) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(stem convolution of a validation batch, its labels) for every batch: computed once, shared by all cells."""
-    with _autocast(device, precision):
+    with precision_context(device, precision):
         return [(supernet.stem_convolution(batch.to(device, non_blocking=True)), batch_labels.to(device, non_blocking=True))
                 for batch, batch_labels in eval_batches(images, labels, batch_size, layout)]
 
@@ -200,7 +196,7 @@ def _stem_convolutions(supernet, images, labels, batch_size, device, layout, pre
 def _accuracy(supernet, cell, validation: list[tuple[torch.Tensor, torch.Tensor]], precision: str) -> float:
     correct, count = 0, 0
     for convolved, labels in validation:
-        with _autocast(convolved.device, precision):
+        with precision_context(convolved.device, precision):
             logits = supernet.from_stem_convolution(convolved, cell)
         correct += int((logits.argmax(dim=1) == labels).sum())
         count += len(labels)

@@ -41,7 +41,7 @@ from torch import nn
 
 from wsnas import space
 from wsnas.baselines import COUNTS, ZERO_COST
-from wsnas.data import MEMORY_FORMATS, balanced_subset, load_cifar10, normalise
+from wsnas.data import MEMORY_FORMATS, PRECISIONS, balanced_subset, load_cifar10, normalise, precision_context
 from wsnas.datafiles import atomic_path
 
 PROXIES = ZERO_COST + COUNTS
@@ -51,7 +51,6 @@ NETWORK = {"stem_out_channels": 16, "num_stacks": 3, "num_modules_per_stack": 3,
 BATCH_SIZE = 64  # zero-cost-nas's default mini-batch (Mellor et al. use 128; 64 halves the cost on a CPU)
 BATCH_SEED = 0  # the fixed mini-batch: class-balanced draw from the NB-101 training split
 JACOB_COV_EPSILON = 1e-5  # Abdelfattah et al.'s k in -Σ log(λ + k) + 1/(λ + k)
-PRECISIONS = ("fp32", "bf16")
 
 
 class ProxyError(ValueError):
@@ -195,7 +194,7 @@ def batch_proxies(network: Network, batch: ProxyBatch, names: tuple[str, ...], m
         hooks += [m.register_forward_hook(lambda m, i, o: codes.append((i[0] > 0).detach()))
                   for m in network.modules() if isinstance(m, nn.ReLU)]
     images = batch.images.to(memory_format=fmt).clone().requires_grad_("jacob_cov" in wanted)
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    autocast = precision_context(images.device, precision)
     try:
         with autocast:
             logits = network(images)

@@ -24,7 +24,7 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywid
 
 from . import runs
 from .datafiles import atomic_path
-from .data import CifarSplit, batches_per_epoch, epoch_batches, load_cifar10, memory_format
+from .data import CifarSplit, batches_per_epoch, epoch_batches, load_cifar10, memory_format, precision_context
 from .optim import make_optimizer, scheduled_learning_rate
 from .profiles import SETTINGS, ProfileError, load_profile
 from .reference import CHANCE_ACCURACY
@@ -139,12 +139,6 @@ def build_supernet(config: TrainConfig) -> torch.nn.Module:
                         num_stacks=config.num_stacks, cells_per_stack=config.cells_per_stack, num_labels=10,
                         bn_momentum=config.bn_momentum, bn_eps=config.bn_eps)
     return supernet.to(config.device, memory_format=memory_format(config.memory_format))
-
-
-def autocast(config: TrainConfig) -> torch.autocast:
-    """bf16 autocast on the run's device when `precision` is bf16 (a no-op context for fp32)."""
-    device_type = torch.device(config.device).type
-    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
 
 def training_cells(config: TrainConfig, total_steps: int) -> np.ndarray:
@@ -275,7 +269,7 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
         step_logs, epoch_logs = saved["step_logs"], saved["epoch_logs"]
     runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps, data=split.description)
 
-    precision = autocast(config)
+    precision = precision_context(config.device, config.precision)
     bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"{config.space} {config.variant}", unit="step")
     supernet.train()
     state, reason = "running", ""
