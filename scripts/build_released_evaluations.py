@@ -26,7 +26,9 @@ from wsnas.datafiles import atomic_path
 from wsnas.safe_pickle import load as safe_load
 from wsnas.graph_hash import hash_graphs
 from wsnas.space import SPACES, Cell
-from wsnas.train import VARIANTS
+from wsnas.reference import VARIANT_COLUMNS
+
+VARIANTS = list(dict.fromkeys(column.split("/")[0] for column in VARIANT_COLUMNS))  # paper order, torch-free
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ARCHIVE = REPO_ROOT / ".." / "shared" / "reference" / "results_paper.tar.xz"
@@ -146,7 +148,7 @@ def tidy(table: pd.DataFrame, hashes: np.ndarray, a0_halves: dict[str, str]) -> 
     space_names = {**SPACE_DIRS, **a0_halves}
     frame = pd.DataFrame(
         {
-            "variant": pd.Categorical(variant_mode.str[0], categories=list(VARIANTS), ordered=True),
+            "variant": pd.Categorical(variant_mode.str[0], categories=VARIANTS, ordered=True),
             "mode": pd.Categorical(variant_mode.str[1], categories=MODES, ordered=True),
             "space": pd.Categorical(table["space_dir"].map(space_names), categories=list(SPACES), ordered=True),
             "seed": table["seed"].astype("int64"),

@@ -160,3 +160,10 @@ def test_the_papers_text_numbers_follow_from_the_data(evaluations):
                                         table[("baseline/bns_ft", "mean")].astype(float))
     assert abs(gain["mean_of_relative_improvements"] - stated["bns_ft_gain"]) < 0.1  # "about 270%"
     assert gain["ratio_of_means"] < stated["bns_ft_gain"] - 0.5  # the other reading of "on average" is far lower
+
+
+def test_the_released_variants_are_the_trainable_variants_in_the_same_order():
+    """scripts/build_released_evaluations.py orders the variants from VARIANT_COLUMNS (torch-free); training knows the same."""
+    from wsnas.train import VARIANTS
+
+    assert list(dict.fromkeys(column.split("/")[0] for column in reference.VARIANT_COLUMNS)) == list(VARIANTS)
