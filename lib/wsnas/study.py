@@ -31,6 +31,7 @@ from .train import config_for, train_supernet
 PROFILE = "cpu-study"
 SPACE = "A4"
 STUDY_DIR = "study"
+SECONDS_FILE = "evaluation_seconds_e{epoch}.json"  # in the run directory: what evaluating that epoch cost
 PAPER_EPOCHS = 432  # the paper's budget, marked on the study's curve
 
 
@@ -77,7 +78,11 @@ def run_overrides(run: StudyRun) -> dict:
 
 
 def run_study(names: list[str] | None = None, *, results_root: str | Path | None = None, progress: bool = True) -> None:
-    """Train, evaluate and commit to data/study/ each named study run (default: all), skipping what exists."""
+    """Train, evaluate and commit to data/study/ each named study run (default: all), skipping what exists.
+
+    Each evaluated epoch is committed as soon as it exists (the final epoch first), so an interruption loses
+    at most the epoch being evaluated.
+    """
     for run in [study_run(name) for name in names] if names else STUDY_RUNS:
         if committed(run):
             continue
@@ -85,18 +90,18 @@ def run_study(names: list[str] | None = None, *, results_root: str | Path | None
         result = train_supernet(config, run_dir, progress=progress)
         if result.diverged:
             raise RuntimeError(f"study run {run.name} diverged ({result.reason}); see {run_dir}")
-        tables, seconds = [], {}
+        tables = []
         for epoch in run.evaluated_epochs:
-            started = time.perf_counter()
             tables.append(evaluate_epoch(run, epoch, results_root=results_root, progress=progress))
-            seconds[epoch] = time.perf_counter() - started
-        export_run(run, run_dir, pd.concat(tables, ignore_index=True).sort_values(["epoch", "mode"], kind="stable"),
-                   result.epoch_logs, {**config.params(), **settings}, evaluation_seconds=seconds)
+            export_run(run, run_dir, pd.concat(tables, ignore_index=True).sort_values(["epoch", "mode"], kind="stable"),
+                       result.epoch_logs, {**config.params(), **settings},
+                       evaluation_seconds={epoch: _evaluation_seconds(run_dir, epoch) for epoch in run.evaluated_epochs[:len(tables)]})
 
 
 def evaluate_epoch(run: StudyRun, epoch: int, *, results_root: str | Path | None = None,
                    progress: bool = True) -> pd.DataFrame:
-    """NO-FT and BNS-FT of one evaluated epoch of a trained study run, cached in its run directory.
+    """NO-FT and BNS-FT of one evaluated epoch of a trained study run, cached in its run directory with the
+    seconds it took.
 
     A second process may evaluate another epoch of the same run meanwhile (`wsnas study --run R --evaluate E`):
     `run_study` then finds it cached.
@@ -104,8 +109,16 @@ def evaluate_epoch(run: StudyRun, epoch: int, *, results_root: str | Path | None
     if epoch not in run.evaluated_epochs:
         raise ValueError(f"{run.name} evaluates epochs {run.evaluated_epochs}, not {epoch}")
     config, settings, run_dir = _open(run, results_root)
+    started = time.perf_counter()
     table = evaluate_run(config, run_dir, settings, progress=progress, epoch=None if epoch == run.epochs else epoch)
+    if not (run_dir / SECONDS_FILE.format(epoch=epoch)).exists():  # first evaluation of this epoch: record its cost
+        runs.write_json(run_dir / SECONDS_FILE.format(epoch=epoch), {"seconds": round(time.perf_counter() - started, 1)})
     return table.assign(epoch=epoch)
+
+
+def _evaluation_seconds(run_dir: Path, epoch: int) -> float | None:
+    path = run_dir / SECONDS_FILE.format(epoch=epoch)
+    return runs.read_json(path)["seconds"] if path.exists() else None  # None: evaluated before this was recorded
 
 
 def _open(run: StudyRun, results_root: str | Path | None):
@@ -119,11 +132,13 @@ def _open(run: StudyRun, results_root: str | Path | None):
 
 
 def committed(run: StudyRun) -> bool:
-    return (data_dir() / STUDY_DIR / run.name / "evaluations.parquet").exists()
+    """Whether data/study/<run>/ holds the evaluations of every epoch the run evaluates."""
+    path = data_dir() / STUDY_DIR / run.name / "evaluations.parquet"
+    return path.exists() and set(pd.read_parquet(path, columns=["epoch"])["epoch"]) >= set(run.evaluated_epochs)
 
 
 def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_logs: pd.DataFrame, params: dict,
-               evaluation_seconds: dict[int, float]) -> None:
+               evaluation_seconds: dict[int, float | None]) -> None:
     """Write the run's evaluations, training log and parameters under data/study/<run>/ with MANIFEST rows."""
     folder = data_dir() / STUDY_DIR / run.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -131,7 +146,7 @@ def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_lo
     provenance = {"command": command, "commit": _git_commit(), "host": platform.machine(),
                   "torch_threads": torch.get_num_threads(),
                   "training_seconds": round(float(epoch_logs["seconds"].sum()), 1),
-                  "evaluation_seconds": {str(epoch): round(value, 1) for epoch, value in evaluation_seconds.items()},
+                  "evaluation_seconds": {str(epoch): value for epoch, value in evaluation_seconds.items()},
                   "data": runs.get_status(run_dir).get("data", "")}
     files = {
         "evaluations.parquet": evaluations[["hash", "epoch", "mode", "proxy_accuracy"]],
