@@ -7,6 +7,7 @@ Passes when the Spearman between the two proxies is >= 0.99 and their Spearman a
 <= 0.01, in both modes.
 
     python benchmarks/check_fast_ranking.py --run A4_baseline_seed0_e9 --cells 200 --json
+    python benchmarks/check_fast_ranking.py --run A4_baseline_seed0_e81 --epoch 9 --modes bns_ft
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", default="A4_baseline_seed0_e9", help="a study run with a finished checkpoint in results/")
     parser.add_argument("--cells", type=int, default=200)
+    parser.add_argument("--epoch", type=int, default=None, help="a kept mid-run checkpoint of the run (default: its last)")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
@@ -49,12 +52,12 @@ def main() -> None:
     cells, _ = evaluation_cells(study.SPACE, settings["num_eval_cells"], settings["eval_seed"], NB101.default())
     cells = cells[: args.cells]
     truth = NB101.default().metrics([cell.hash for cell in cells])["mean_validation_accuracy"].to_numpy()
-    report = {"run": run.name, "cells": len(cells), "valid_images": len(valid)}
-    for mode in MODES:
+    report = {"run": run.name, "epoch": args.epoch or run.epochs, "cells": len(cells), "valid_images": len(valid)}
+    for mode in args.modes:
         proxies, seconds = {}, {}
         for name, layout, fold, batch_size in (("plain", "contiguous", False, 250), ("fast", config.memory_format, True,
                                                                                      settings["eval_batch_size"])):
-            supernet = load_trained_supernet(config, run_dir).to(memory_format=torch.channels_last if layout == "channels_last"
+            supernet = load_trained_supernet(config, run_dir, args.epoch).to(memory_format=torch.channels_last if layout == "channels_last"
                                                                  else torch.contiguous_format)
             supernet.set_batch_norm_folding(fold)
             batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=layout)
