@@ -188,3 +188,38 @@ def test_a_study_run_evaluates_its_final_epoch_first_and_refuses_an_epoch_it_doe
     assert run.evaluated_epochs == (81, 9, 27)
     with pytest.raises(ValueError, match=r"evaluates epochs \(81, 9, 27\), not 10"):
         study.evaluate_epoch(run, 10, results_root=tmp_path)
+
+
+def test_a_study_runs_state_is_preserved_in_data_and_restored_only_into_an_empty_run_directory(tmp_path, monkeypatch):
+    from wsnas import datafiles
+
+    data = tmp_path / "data"
+    data.mkdir()
+    header = [line for line in (datafiles.data_dir() / "MANIFEST").read_text().splitlines(keepends=True) if line.startswith("#")]
+    (data / "MANIFEST").write_text("".join(header) + "\t".join(datafiles.MANIFEST_COLUMNS) + "\n")
+    monkeypatch.setenv("WSNAS_DATA", str(data))
+    run = study.study_run("A4_baseline_seed0_e81")
+    run_dir = tmp_path / "results" / "run"
+    run_dir.mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
+        study.preserve_state(run, run_dir)
+    contents = {"checkpoint.pt": b"final", "checkpoint_epoch9.pt": b"nine", "status.json": b"{}",
+                "train_epochs.parquet": b"log", "evaluations.parquet": b"not state"}
+    for name, payload in contents.items():
+        (run_dir / name).write_bytes(payload)
+
+    written = study.preserve_state(run, run_dir)
+    state = f"{study.STUDY_DIR}/{run.name}/{study.STATE_DIR}"
+    assert written == [f"{state}/{name}" for name in sorted(contents) if name != "evaluations.parquet"]
+    datafiles.manifest.cache_clear()
+    for name in written:
+        assert datafiles.manifest()[name]["sha256"] == datafiles.sha256_of(data / name)
+
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    assert study.restore_state(run, fresh)
+    assert {path.name: path.read_bytes() for path in fresh.iterdir()} == {
+        name: payload for name, payload in contents.items() if name != "evaluations.parquet"}
+    (fresh / "checkpoint.pt").write_bytes(b"resumed further")
+    assert not study.restore_state(run, fresh)  # a run directory with a checkpoint is never overwritten
+    assert (fresh / "checkpoint.pt").read_bytes() == b"resumed further"

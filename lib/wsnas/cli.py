@@ -138,7 +138,12 @@ def command_study(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-        if args.evaluate is None:
+        if args.preserve:
+            for name in args.run:
+                run = study.study_run(name)
+                for written in study.preserve_state(run, study.open_study_run(run, args.results)[2]):
+                    print(f"wrote data/{written}")
+        elif args.evaluate is None:
             study.run_study(args.run, results_root=args.results)
         else:
             for name in args.run:
@@ -342,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--evaluate", type=int, metavar="EPOCH",
                        help="with --run: only evaluate this epoch of the trained runs into the results directory "
                             "(a second core can take a mid-run checkpoint while --run alone evaluates the rest)")
+    study.add_argument("--preserve", action="store_true",
+                       help="with --run: copy the runs' checkpoints and logs into data/study/<run>/state/ (an unfinished "
+                            "run then resumes on a fresh clone; a finished run's export does this itself)")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
     study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")
     study.set_defaults(handler=command_study)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -31,6 +32,8 @@ from .train import config_for, train_supernet
 PROFILE = "cpu-study"
 SPACE = "A4"
 STUDY_DIR = "study"
+STATE_DIR = "state"  # data/study/<run>/state/: the run directory's checkpoints and logs (a fresh clone resumes from them)
+STATE_FILES = ("checkpoint.pt", "status.json", "train_epochs.parquet", "train_steps.parquet")  # + checkpoint_epoch*.pt
 SECONDS_FILE = "evaluation_seconds_e{epoch}.json"  # in the run directory: what evaluating that epoch cost
 PAPER_EPOCHS = 432  # the paper's budget, marked on the study's curve
 
@@ -86,7 +89,7 @@ def run_study(names: list[str] | None = None, *, results_root: str | Path | None
     for run in [study_run(name) for name in names] if names else STUDY_RUNS:
         if committed(run):
             continue
-        config, settings, run_dir = _open(run, results_root)
+        config, settings, run_dir = open_study_run(run, results_root)
         result = train_supernet(config, run_dir, progress=progress)
         if result.diverged:
             raise RuntimeError(f"study run {run.name} diverged ({result.reason}); see {run_dir}")
@@ -108,7 +111,7 @@ def evaluate_epoch(run: StudyRun, epoch: int, *, results_root: str | Path | None
     """
     if epoch not in run.evaluated_epochs:
         raise ValueError(f"{run.name} evaluates epochs {run.evaluated_epochs}, not {epoch}")
-    config, settings, run_dir = _open(run, results_root)
+    config, settings, run_dir = open_study_run(run, results_root)
     started = time.perf_counter()
     table = evaluate_run(config, run_dir, settings, progress=progress, epoch=None if epoch == run.epochs else epoch)
     if not (run_dir / SECONDS_FILE.format(epoch=epoch)).exists():  # first evaluation of this epoch: record its cost
@@ -121,14 +124,59 @@ def _evaluation_seconds(run_dir: Path, epoch: int) -> float | None:
     return runs.read_json(path)["seconds"] if path.exists() else None  # None: evaluated before this was recorded
 
 
-def _open(run: StudyRun, results_root: str | Path | None):
-    """The run's training config, evaluation settings and run directory (created or reopened)."""
+def open_study_run(run: StudyRun, results_root: str | Path | None):
+    """The run's training config, evaluation settings and run directory (created or reopened; an empty one gets
+    the committed state of the run, if any, so that a fresh clone resumes or re-evaluates instead of retraining)."""
     overrides = run_overrides(run)
     config = config_for(PROFILE, space=SPACE, variant=run.variant, seed=run.seed, **overrides)
     settings = evaluation_settings(PROFILE, **overrides)
     run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
                             root=runs.resolve_root(results_root))
+    restore_state(run, run_dir)
     return config, settings, run_dir
+
+
+def _state_files(run_dir: Path) -> list[Path]:
+    return sorted(path for path in run_dir.iterdir()
+                  if path.name in STATE_FILES or (path.name.startswith("checkpoint_epoch") and path.suffix == ".pt"))
+
+
+def preserve_state(run: StudyRun, run_dir: Path) -> list[str]:
+    """Copy the run's checkpoints (final or latest, and the kept mid-run ones) and training logs from its run
+    directory into data/study/<run>/state/, with MANIFEST rows; returns the files' data names.
+
+    The trained super-net then ships with the repository: its evaluations can be redone or extended, and an
+    unfinished run resumes on a fresh clone (`restore_state`).
+    """
+    files = _state_files(run_dir)
+    if not any(path.name == "checkpoint.pt" for path in files):
+        raise FileNotFoundError(f"{run_dir} holds no checkpoint.pt: train the run first (wsnas study --run {run.name})")
+    command = f"wsnas study --run {run.name}"
+    names_written = []
+    for path in files:
+        name = f"{STUDY_DIR}/{run.name}/{STATE_DIR}/{path.name}"
+        with atomic_path(data_dir() / name) as temporary:
+            shutil.copyfile(path, temporary)
+        record_in_manifest(name, source=f"trained here: {command} (profile {PROFILE}); state of its run directory "
+                           "(checkpoints, training logs), copied back into an empty run directory by wsnas.study",
+                           licence="MIT (this project)", made_by=f"{command} then wsnas study --run {run.name} --preserve "
+                           f"at commit {_git_commit()}")
+        names_written.append(name)
+    return names_written
+
+
+def restore_state(run: StudyRun, run_dir: Path) -> bool:
+    """Copy data/study/<run>/state/ into `run_dir` if that holds no checkpoint yet; True if it did.
+
+    The checkpoint is checked when training loads it (`wsnas.train`): a corrupt or foreign one is refused.
+    """
+    state = data_dir() / STUDY_DIR / run.name / STATE_DIR
+    if (run_dir / "checkpoint.pt").exists() or not (state / "checkpoint.pt").exists():
+        return False
+    for path in sorted(state.iterdir()):
+        with atomic_path(run_dir / path.name) as temporary:
+            shutil.copyfile(path, temporary)
+    return True
 
 
 def committed(run: StudyRun) -> bool:
@@ -158,6 +206,7 @@ def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_lo
     with atomic_path(folder / "params.json") as temporary:
         temporary.write_text(json.dumps({"run": run.name, "params": params, "provenance": provenance},
                                         indent=2, sort_keys=True, default=str) + "\n")
+    preserve_state(run, run_dir)
     for file_name in ("train_log.parquet", "params.json", "evaluations.parquet"):  # evaluations last: marks the run done
         record_in_manifest(f"{STUDY_DIR}/{run.name}/{file_name}", source=f"trained here: {command} (profile {PROFILE})",
                            licence="MIT (this project)", made_by=f"{command} at commit {provenance['commit']}")
