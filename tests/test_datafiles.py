@@ -24,7 +24,7 @@ def test_record_in_manifest_keeps_rows_written_by_another_process(tmp_path, monk
     (tmp_path / "MANIFEST").write_text("# comment\nfile\tsha256\tbytes\tsource\tlicence\tmade_by\n")
     (tmp_path / "a.txt").write_text("a")
     (tmp_path / "b.txt").write_text("bb")
-    datafiles.manifest.cache_clear()
+    datafiles.forget_manifest()
     datafiles.record_in_manifest("a.txt", "here", "MIT", "test")
     assert set(datafiles.manifest()) == {"a.txt"}  # cached in this process now
     with open(tmp_path / "MANIFEST", "a") as handle:  # another process appends a row
@@ -33,11 +33,11 @@ def test_record_in_manifest_keeps_rows_written_by_another_process(tmp_path, monk
     assert set(datafiles.manifest()) == {"a.txt", "b.txt", "c.txt"}
     assert (tmp_path / "MANIFEST").read_text().startswith("# comment\n")
     assert datafiles.data_path("b.txt").read_text() == "bb"
-    datafiles.manifest.cache_clear()
+    datafiles.forget_manifest()
 
 
 @pytest.fixture(autouse=True)
 def _fresh_manifest_cache():
-    datafiles.manifest.cache_clear()
+    datafiles.forget_manifest()
     yield
-    datafiles.manifest.cache_clear()
+    datafiles.forget_manifest()

@@ -211,7 +211,7 @@ def test_a_study_runs_state_is_preserved_in_data_and_restored_only_into_an_empty
     written = study.preserve_state(run, run_dir)
     state = f"{study.STUDY_DIR}/{run.name}/{study.STATE_DIR}"
     assert written == [f"{state}/{name}" for name in sorted(contents) if name != "evaluations.parquet"]
-    datafiles.manifest.cache_clear()
+    datafiles.forget_manifest()
     for name in written:
         assert datafiles.manifest()[name]["sha256"] == datafiles.sha256_of(data / name)
 

@@ -64,10 +64,18 @@ def user_cache_dir() -> Path:
     return path
 
 
-@cache
 def manifest() -> dict[str, dict[str, str]]:
-    """The rows of data/MANIFEST keyed by file name."""
-    path = data_dir() / "MANIFEST"
+    """The rows of data/MANIFEST keyed by file name (read once per data directory and process)."""
+    return _manifest_rows(data_dir() / "MANIFEST")
+
+
+def forget_manifest() -> None:
+    """Make the next `manifest()` read the file again (another process may have written it)."""
+    _manifest_rows.cache_clear()
+
+
+@cache
+def _manifest_rows(path: Path) -> dict[str, dict[str, str]]:
     if not path.exists():
         raise DataFileError(f"{path} is missing: the data directory is incomplete (re-clone the repository, "
                             "or set WSNAS_DATA to the data/ folder of a wsnas checkout)")
@@ -141,7 +149,7 @@ class atomic_path:
 def record_in_manifest(name: str, source: str, licence: str, made_by: str) -> None:
     """Add or replace the MANIFEST row of data file `name` (its sha256 and size measured now), atomically."""
     path = data_dir() / name
-    manifest.cache_clear()  # another process may have added rows since this one last read the file
+    forget_manifest()  # another process may have added rows since this one last read the file
     rows = dict(manifest())
     rows[name] = {"file": name, "sha256": sha256_of(path), "bytes": str(path.stat().st_size),
                   "source": source, "licence": licence, "made_by": made_by}
@@ -153,4 +161,4 @@ def record_in_manifest(name: str, source: str, licence: str, made_by: str) -> No
             writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, delimiter="\t", lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows.values())
-    manifest.cache_clear()
+    forget_manifest()

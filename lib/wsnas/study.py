@@ -270,7 +270,7 @@ def longest_run(correlations: pd.DataFrame | None = None) -> pd.DataFrame:
         return final
     budget = int(final["budget"].max())
     rows = final[final["budget"] == budget].set_index("mode")
-    label = (f"trained here: profile {PROFILE}, {SPACE}, {budget} epochs, 3 stacks of 1 cell, JPEG q75 CIFAR-10, "
+    label = (f"Trained here: profile {PROFILE}, {SPACE}, {budget} epochs, 3 stacks of 1 cell, JPEG q75 CIFAR-10, "
              f"{int(rows['n_cells'].iloc[0])} cells")
     return rows[["n_cells", "spearman", "spearman_low", "spearman_high", "kendall"]].assign(budget=budget, label=label)
 
