@@ -140,9 +140,8 @@ def command_study(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
         if args.preserve:
             for name in args.run:
-                run = study.study_run(name)
-                for written in study.preserve_state(run, study.open_study_run(run, args.results)[2]):
-                    print(f"wrote data/{written}")
+                for written in study.save_progress(study.study_run(name), results_root=args.results):
+                    print(f"data/{written}")
         elif args.evaluate is None:
             study.run_study(args.run, results_root=args.results)
         else:
@@ -348,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --run: only evaluate this epoch of the trained runs into the results directory "
                             "(a second core can take a mid-run checkpoint while --run alone evaluates the rest)")
     study.add_argument("--preserve", action="store_true",
-                       help="with --run: copy the runs' checkpoints and logs into data/study/<run>/state/ (an unfinished "
-                            "run then resumes on a fresh clone; a finished run's export does this itself)")
+                       help="with --run: commit what the runs' directories hold now to data/study/<run>/: checkpoints and "
+                            "logs (state/; a fresh clone resumes from them) and the epochs already evaluated")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
     study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")
     study.set_defaults(handler=command_study)

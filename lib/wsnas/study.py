@@ -24,7 +24,7 @@ import torch
 
 from . import names, runs
 from .baselines import spearman_ci
-from .datafiles import atomic_path, data_dir, record_in_manifest
+from .datafiles import atomic_path, data_dir, manifest, record_in_manifest
 from .nb101 import NB101
 from .evaluate import evaluate_run, evaluation_settings
 from .train import config_for, train_supernet
@@ -99,6 +99,25 @@ def run_study(names: list[str] | None = None, *, results_root: str | Path | None
             export_run(run, run_dir, pd.concat(tables, ignore_index=True).sort_values(["epoch", "mode"], kind="stable"),
                        result.epoch_logs, {**config.params(), **settings},
                        evaluation_seconds={epoch: _evaluation_seconds(run_dir, epoch) for epoch in run.evaluated_epochs[:len(tables)]})
+
+
+def save_progress(run: StudyRun, *, results_root: str | Path | None = None) -> list[str]:
+    """Commit to data/study/<run>/ whatever the run directory holds now: its state (checkpoints, logs) and, once
+    training is done, the evaluations of every epoch already evaluated there (by any process). Returns the data
+    names written. For the end of a sitting: nothing computed is lost, and `run_study` later adds the rest."""
+    from .evaluate import evaluations_name
+
+    config, settings, run_dir = open_study_run(run, results_root)
+    status = runs.get_status(run_dir) or {}
+    evaluated = [epoch for epoch in run.evaluated_epochs
+                 if runs.read_table(run_dir, evaluations_name(None if epoch == run.epochs else epoch)) is not None]
+    if status.get("state") != "done" or not evaluated:
+        return preserve_state(run, run_dir)
+    tables = [evaluate_epoch(run, epoch, results_root=results_root, progress=False) for epoch in evaluated]
+    export_run(run, run_dir, pd.concat(tables, ignore_index=True).sort_values(["epoch", "mode"], kind="stable"),
+               runs.read_table(run_dir, "train_epochs"), {**config.params(), **settings},
+               evaluation_seconds={epoch: _evaluation_seconds(run_dir, epoch) for epoch in evaluated})
+    return sorted(name for name in manifest() if name.startswith(f"{STUDY_DIR}/{run.name}/"))
 
 
 def evaluate_epoch(run: StudyRun, epoch: int, *, results_root: str | Path | None = None,
