@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import pytest
 
 from wsnas import datafiles
@@ -34,6 +36,29 @@ def test_record_in_manifest_keeps_rows_written_by_another_process(tmp_path, monk
     assert (tmp_path / "MANIFEST").read_text().startswith("# comment\n")
     assert datafiles.data_path("b.txt").read_text() == "bb"
     datafiles.forget_manifest()
+
+
+def _record_many(names: list[str]) -> None:
+    for name in names:
+        datafiles.record_in_manifest(name, "here", "MIT", "test")
+
+
+def test_processes_recording_at_once_lose_no_row(tmp_path, monkeypatch):
+    """Study runs in parallel processes each add MANIFEST rows: the lock keeps every row."""
+    monkeypatch.setenv("WSNAS_DATA", str(tmp_path))
+    (tmp_path / "MANIFEST").write_text("file\tsha256\tbytes\tsource\tlicence\tmade_by\n")
+    batches = [[f"p{process}_{index}.txt" for index in range(15)] for process in range(4)]
+    for name in sum(batches, []):
+        (tmp_path / name).write_text(name)
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_record_many, args=(names,)) for names in batches]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    datafiles.forget_manifest()
+    assert set(datafiles.manifest()) == set(sum(batches, []))
 
 
 @pytest.fixture(autouse=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import os
 import tempfile
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -149,16 +151,28 @@ class atomic_path:
 def record_in_manifest(name: str, source: str, licence: str, made_by: str) -> None:
     """Add or replace the MANIFEST row of data file `name` (its sha256 and size measured now), atomically."""
     path = data_dir() / name
-    forget_manifest()  # another process may have added rows since this one last read the file
-    rows = dict(manifest())
-    rows[name] = {"file": name, "sha256": sha256_of(path), "bytes": str(path.stat().st_size),
-                  "source": source, "licence": licence, "made_by": made_by}
+    row = {"file": name, "sha256": sha256_of(path), "bytes": str(path.stat().st_size),
+           "source": source, "licence": licence, "made_by": made_by}
     manifest_path = data_dir() / "MANIFEST"
-    header = [line for line in manifest_path.read_text().splitlines(keepends=True) if line.startswith("#")]
-    with atomic_path(manifest_path) as temporary:
-        with open(temporary, "w", newline="") as handle:
-            handle.writelines(header)
-            writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, delimiter="\t", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows.values())
-    forget_manifest()
+    with _manifest_lock():  # study runs in parallel processes add rows; a read-modify-write must not interleave
+        forget_manifest()  # another process may have added rows since this one last read the file
+        rows = {**manifest(), name: row}
+        header = [line for line in manifest_path.read_text().splitlines(keepends=True) if line.startswith("#")]
+        with atomic_path(manifest_path) as temporary:
+            with open(temporary, "w", newline="") as handle:
+                handle.writelines(header)
+                writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS, delimiter="\t", lineterminator="\n")
+                writer.writeheader()
+                writer.writerows(rows.values())
+        forget_manifest()
+
+
+@contextmanager
+def _manifest_lock():
+    """Hold an exclusive lock on data/.MANIFEST.lock (the MANIFEST itself is replaced, so it cannot carry the lock)."""
+    with open(data_dir() / ".MANIFEST.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -86,19 +87,17 @@ def run_study(names: list[str] | None = None, *, results_root: str | Path | None
     Each evaluated epoch is committed as soon as it exists (the final epoch first), so an interruption loses
     at most the epoch being evaluated.
     """
+    _git_commit()  # read now: a run ends hours later, perhaps after other commits
     for run in [study_run(name) for name in names] if names else STUDY_RUNS:
         if committed(run):
             continue
-        config, settings, run_dir = open_study_run(run, results_root)
+        config, _, run_dir = open_study_run(run, results_root)
         result = train_supernet(config, run_dir, progress=progress)
         if result.diverged:
             raise RuntimeError(f"study run {run.name} diverged ({result.reason}); see {run_dir}")
-        tables = []
         for epoch in run.evaluated_epochs:
-            tables.append(evaluate_epoch(run, epoch, results_root=results_root, progress=progress))
-            export_run(run, run_dir, pd.concat(tables, ignore_index=True).sort_values(["epoch", "mode"], kind="stable"),
-                       result.epoch_logs, {**config.params(), **settings},
-                       evaluation_seconds={epoch: _evaluation_seconds(run_dir, epoch) for epoch in run.evaluated_epochs[:len(tables)]})
+            evaluate_epoch(run, epoch, results_root=results_root, progress=progress)
+            save_progress(run, results_root=results_root)
 
 
 def save_progress(run: StudyRun, *, results_root: str | Path | None = None) -> list[str]:
@@ -231,6 +230,7 @@ def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_lo
                            licence="MIT (this project)", made_by=f"{command} at commit {provenance['commit']}")
 
 
+@cache  # the commit this process started from, not whatever HEAD is when a long run ends
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
