@@ -111,3 +111,18 @@ def test_subsample_search_matches_a_plain_loop_over_the_same_random_orders(evalu
     better = (np.sum(randoms <= row["guided_regret"]) + 1) / 51
     worse = (np.sum(randoms >= row["guided_regret"]) + 1) / 51
     assert row["p"] == pytest.approx(min(better, worse))
+
+
+def test_paired_spearman_difference_is_zero_for_one_proxy_and_excludes_zero_for_a_clearly_better_one(evaluations) -> None:
+    run = evaluations[(evaluations["space"] == "A1") & (evaluations["variant"] == "baseline") & (evaluations["seed"] == 0)]
+    bns, no_ft = (run[run["mode"] == mode].set_index("position").sort_index() for mode in ("bns_ft", "no_ft"))
+    truth = bns["mean_validation_accuracy"].to_numpy()
+    same = baselines.spearman_difference_ci(bns["proxy_accuracy"], bns["proxy_accuracy"], truth, n_boot=300)
+    assert same == (0.0, 0.0, 0.0)
+    difference, low, high = baselines.spearman_difference_ci(truth, bns["proxy_accuracy"], truth, n_boot=300)
+    assert difference == pytest.approx(1 - stats.spearmanr(bns["proxy_accuracy"], truth).statistic)
+    assert 0 < low <= difference <= high
+    difference, low, high = baselines.spearman_difference_ci(bns["proxy_accuracy"], no_ft["proxy_accuracy"], truth, n_boot=300)
+    assert difference == pytest.approx(stats.spearmanr(bns["proxy_accuracy"], truth).statistic
+                                       - stats.spearmanr(no_ft["proxy_accuracy"], truth).statistic)
+    assert low <= difference <= high

@@ -174,6 +174,25 @@ def test_committed_study_reports_what_its_files_hold():
     assert all(cells == shared[0] for cells in shared)  # every run ranks the same cells
 
 
+def test_study_comparisons_are_differences_of_the_committed_correlations_on_the_same_cells():
+    correlations = study.study_correlations(n_resamples=10).set_index(["run", "epoch", "mode"])["spearman"]
+    differences = study.comparisons(n_resamples=200)
+    budgets = sorted(run.epochs for run in study.STUDY_RUNS if run.variant == "baseline" and run.seed == 0
+                     and (run.name, run.epochs, "bns_ft") in correlations.index)
+    expected = {f"{shorter} → {longer} epochs" for shorter, longer in zip(budgets, budgets[1:])}
+    assert expected and expected <= set(differences["comparison"])
+    for row in differences.itertuples():
+        (run_a, epoch_a), (run_b, epoch_b) = (key.split("@") for key in (row.a, row.b))
+        assert row.difference == pytest.approx(correlations[(run_a, int(epoch_a), row.mode)]
+                                               - correlations[(run_b, int(epoch_b), row.mode)])
+        assert row.low <= row.difference <= row.high and row.n_cells == 300
+    verdict = study.budget_verdict(differences)
+    if {"27 → 81 epochs"} <= set(differences["comparison"]) and differences["comparison"].str.startswith("seed 1").any():
+        assert verdict.startswith("Rule:") and "NB-101's 108 epochs" in verdict
+    else:
+        assert "not tested yet" in verdict
+
+
 def test_paper_profile_runs_offline_on_the_embedded_copy_when_asked_and_says_so(tmp_path):
     """`wsnas train --profile paper --set data_source=embedded` (a GPU machine without internet), scaled down."""
     settings = {"data_source": "embedded", "stem_channels": 8, "cells_per_stack": 1, "train_subset": 256, "epochs": 1,

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from wsnas.metrics import ALPHA, holm
+from wsnas.metrics import ALPHA, holm, spearman
 from wsnas.space import PAPER_ORDER
 
 PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost proxies (the search chapter's default)
@@ -336,6 +336,19 @@ def spearman_ci(proxy, target, n_boot: int = 1000, seed: int = 0, confidence: fl
     values = _spearman_rows(x[resamples], y[resamples])
     values = values[np.isfinite(values)]
     return float(np.quantile(values, (1 - confidence) / 2)), float(np.quantile(values, (1 + confidence) / 2))
+
+
+def spearman_difference_ci(proxy_a, proxy_b, target, n_boot: int = 2000, seed: int = 0,
+                           confidence: float = 0.95) -> tuple[float, float, float]:
+    """ρ(a, target) − ρ(b, target) for two proxies of the same cells, and its paired percentile bootstrap
+    interval (both proxies resampled on the same cells)."""
+    a, b, y = (np.asarray(values, dtype=float) for values in (proxy_a, proxy_b, target))
+    resamples = np.random.default_rng(seed).integers(0, len(y), size=(n_boot, len(y)))
+    values = _spearman_rows(a[resamples], y[resamples]) - _spearman_rows(b[resamples], y[resamples])
+    values = values[np.isfinite(values)]
+    difference = spearman(a, y) - spearman(b, y)
+    return (difference, float(np.quantile(values, (1 - confidence) / 2)),
+            float(np.quantile(values, (1 + confidence) / 2)))
 
 
 def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float], top_k=(1, 10, 100),
