@@ -248,3 +248,49 @@ def test_a_study_runs_state_is_preserved_in_data_and_restored_only_into_an_empty
     (fresh / "checkpoint.pt").write_bytes(b"resumed further")
     assert not study.restore_state(run, fresh)  # a run directory with a checkpoint is never overwritten
     assert (fresh / "checkpoint.pt").read_bytes() == b"resumed further"
+
+
+def test_saving_an_epoch_evaluated_on_a_fresh_clone_keeps_the_epochs_committed_before(tmp_path, monkeypatch):
+    """A fresh clone evaluates only the epoch data/ lacks (here epoch 9 of the 81-epoch run); committing it must
+    keep the committed epochs 81 and 27, rows and evaluation seconds alike."""
+    import shutil
+
+    from wsnas import datafiles, runs
+    from wsnas.evaluate import evaluations_name
+
+    run = study.study_run("A4_baseline_seed0_e81")
+    epoch, committed_before = 9, {81, 27}
+    source = datafiles.data_dir() / study.STUDY_DIR / run.name
+    before = pd.read_parquet(source / "evaluations.parquet")
+    before = before[before["epoch"].isin(committed_before)]
+    params = json.loads((source / "params.json").read_text())
+    seconds = {key: value for key, value in params["provenance"]["evaluation_seconds"].items() if int(key) in committed_before}
+    params["provenance"]["evaluation_seconds"] = seconds
+    data = tmp_path / "data"
+    folder = data / study.STUDY_DIR / run.name
+    folder.mkdir(parents=True)
+    shutil.copyfile(datafiles.data_dir() / "MANIFEST", data / "MANIFEST")  # its rows are rewritten below
+    monkeypatch.setenv("WSNAS_DATA", str(data))
+    datafiles.forget_manifest()
+    before.to_parquet(folder / "evaluations.parquet", index=False)  # as if epoch 9 had not been evaluated yet
+    (folder / "params.json").write_text(json.dumps(params))
+    for file_name in ("evaluations.parquet", "params.json"):
+        datafiles.record_in_manifest(f"{study.STUDY_DIR}/{run.name}/{file_name}", "test", "MIT", "test")
+
+    _, _, run_dir = study.open_study_run(run, tmp_path / "results")
+    (run_dir / "checkpoint.pt").write_bytes(b"trained")
+    runs.set_status(run_dir, "done", epoch=run.epochs)
+    runs.write_table(run_dir, "train_epochs", pd.DataFrame({"epoch": [0], "seconds": [1.0], "accuracy": [0.1]}))
+    fresh = before[before["epoch"] == 81][["hash", "mode", "proxy_accuracy"]].assign(proxy_accuracy=0.5)
+    runs.write_table(run_dir, evaluations_name(epoch), fresh)
+
+    study.save_progress(run, results_root=tmp_path / "results")
+    after = pd.read_parquet(datafiles.data_path(f"{study.STUDY_DIR}/{run.name}/evaluations.parquet"))
+    assert set(after["epoch"]) == committed_before | {epoch}
+    kept = after[after["epoch"] != epoch].sort_values(["epoch", "mode", "hash"]).reset_index(drop=True)
+    expected = before[study.EVALUATION_COLUMNS].sort_values(["epoch", "mode", "hash"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, expected, check_dtype=False)
+    assert (after.loc[after["epoch"] == epoch, "proxy_accuracy"] == 0.5).all()
+    recorded = json.loads(datafiles.data_path(f"{study.STUDY_DIR}/{run.name}/params.json").read_text())
+    assert {key: value for key, value in recorded["provenance"]["evaluation_seconds"].items() if key != str(epoch)} == seconds
+    datafiles.forget_manifest()

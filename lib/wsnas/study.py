@@ -25,7 +25,7 @@ import torch
 
 from . import names, runs
 from .baselines import spearman_ci, spearman_difference_ci
-from .datafiles import atomic_path, data_dir, manifest, record_in_manifest
+from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_manifest
 from .nb101 import NB101
 from .evaluate import evaluate_run, evaluation_settings
 from .train import config_for, train_supernet
@@ -36,6 +36,7 @@ STUDY_DIR = "study"
 STATE_DIR = "state"  # data/study/<run>/state/: the run directory's checkpoints and logs (a fresh clone resumes from them)
 STATE_FILES = ("checkpoint.pt", "status.json", "train_epochs.parquet", "train_steps.parquet")  # + checkpoint_epoch*.pt
 SECONDS_FILE = "evaluation_seconds_e{epoch}.json"  # in the run directory: what evaluating that epoch cost
+EVALUATION_COLUMNS = ["hash", "epoch", "mode", "proxy_accuracy"]  # data/study/<run>/evaluations.parquet
 PAPER_EPOCHS = 432  # the paper's budget, marked on the study's curve
 
 
@@ -96,8 +97,9 @@ def run_study(names: list[str] | None = None, *, results_root: str | Path | None
         if result.diverged:
             raise RuntimeError(f"study run {run.name} diverged ({result.reason}); see {run_dir}")
         for epoch in run.evaluated_epochs:
-            evaluate_epoch(run, epoch, results_root=results_root, progress=progress)
-            save_progress(run, results_root=results_root)
+            if epoch not in committed_epochs(run):  # a fresh clone re-evaluates only what data/ lacks
+                evaluate_epoch(run, epoch, results_root=results_root, progress=progress)
+                save_progress(run, results_root=results_root)
 
 
 def save_progress(run: StudyRun, *, results_root: str | Path | None = None) -> list[str]:
@@ -112,10 +114,12 @@ def save_progress(run: StudyRun, *, results_root: str | Path | None = None) -> l
                  if runs.read_table(run_dir, evaluations_name(None if epoch == run.epochs else epoch)) is not None]
     if status.get("state") != "done" or not evaluated:
         return preserve_state(run, run_dir)
-    tables = [evaluate_epoch(run, epoch, results_root=results_root, progress=False) for epoch in evaluated]
-    export_run(run, run_dir, pd.concat(tables, ignore_index=True).sort_values(["epoch", "mode"], kind="stable"),
+    fresh = pd.concat([evaluate_epoch(run, epoch, results_root=results_root, progress=False) for epoch in evaluated])
+    kept, kept_seconds = _committed_evaluations(run, except_epochs=evaluated)  # evaluated by an earlier sitting
+    evaluations = pd.concat([table for table in (kept, fresh[EVALUATION_COLUMNS]) if not table.empty], ignore_index=True)
+    export_run(run, run_dir, evaluations.sort_values(["epoch", "mode"], kind="stable"),
                runs.read_table(run_dir, "train_epochs"), {**config.params(), **settings},
-               evaluation_seconds={epoch: _evaluation_seconds(run_dir, epoch) for epoch in evaluated})
+               evaluation_seconds={**kept_seconds, **{epoch: _evaluation_seconds(run_dir, epoch) for epoch in evaluated}})
     return sorted(name for name in manifest() if name.startswith(f"{STUDY_DIR}/{run.name}/"))
 
 
@@ -197,10 +201,26 @@ def restore_state(run: StudyRun, run_dir: Path) -> bool:
     return True
 
 
+def committed_epochs(run: StudyRun) -> set[int]:
+    """The epochs whose evaluations data/study/<run>/ holds."""
+    path = data_dir() / STUDY_DIR / run.name / "evaluations.parquet"
+    return set(pd.read_parquet(path, columns=["epoch"])["epoch"].astype(int)) if path.exists() else set()
+
+
 def committed(run: StudyRun) -> bool:
     """Whether data/study/<run>/ holds the evaluations of every epoch the run evaluates."""
-    path = data_dir() / STUDY_DIR / run.name / "evaluations.parquet"
-    return path.exists() and set(pd.read_parquet(path, columns=["epoch"])["epoch"]) >= set(run.evaluated_epochs)
+    return committed_epochs(run) >= set(run.evaluated_epochs)
+
+
+def _committed_evaluations(run: StudyRun, except_epochs: list[int]) -> tuple[pd.DataFrame, dict[int, float | None]]:
+    """The committed evaluations of the run's other epochs, and their recorded evaluation seconds."""
+    folder = data_dir() / STUDY_DIR / run.name
+    if not (folder / "evaluations.parquet").exists():
+        return pd.DataFrame(columns=EVALUATION_COLUMNS), {}
+    table = pd.read_parquet(data_path(f"{STUDY_DIR}/{run.name}/evaluations.parquet"))
+    table = table[~table["epoch"].isin(except_epochs)]
+    seconds = json.loads(data_path(f"{STUDY_DIR}/{run.name}/params.json").read_text())["provenance"]["evaluation_seconds"]
+    return table, {int(epoch): value for epoch, value in seconds.items() if int(epoch) in set(table["epoch"])}
 
 
 def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_logs: pd.DataFrame, params: dict,
@@ -215,7 +235,7 @@ def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_lo
                   "evaluation_seconds": {str(epoch): value for epoch, value in evaluation_seconds.items()},
                   "data": runs.get_status(run_dir).get("data", "")}
     files = {
-        "evaluations.parquet": evaluations[["hash", "epoch", "mode", "proxy_accuracy"]],
+        "evaluations.parquet": evaluations[EVALUATION_COLUMNS],
         "train_log.parquet": epoch_logs,
     }
     for file_name, table in files.items():
