@@ -7,7 +7,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from wsnas.names import MODE_COLOURS, MODE_NAMES
+from wsnas.names import MODE_COLOURS, MODE_NAMES, VARIANT_NAMES
 
 MODE_TITLES = {"no_ft": "NO-FT (super-net BN statistics)", "bns_ft": "BNS-FT (BN statistics re-estimated)"}
 
@@ -57,21 +57,20 @@ def study_curve(correlations: pd.DataFrame, paper: dict[str, float]) -> Figure:
     `paper` maps a mode to the paper's 432-epoch value, marked at 432 epochs.
     """
     figure, axis = plt.subplots(figsize=(10, 4.6), constrained_layout=True)
-    for offset, mode in zip((-0.03, 0.03), ("no_ft", "bns_ft")):
+    for mode_offset, mode in zip((-0.06, 0.06), ("no_ft", "bns_ft")):
         rows = correlations[correlations["mode"] == mode]
         colour, name = MODE_COLOURS[mode], MODE_NAMES[mode]
-        shift = 10 ** offset  # side by side on the log axis
-        groups = {
-            f"{name}, one run per budget": (rows[(rows["variant"] == "baseline") & (rows["seed"] == 0) & (rows["epoch"] == rows["budget"])], "o-", colour),
-            f"{name}, mid-run checkpoint of the longest run": (rows[rows["epoch"] < rows["budget"]], "o", "white"),
-            f"{name}, second seed": (rows[(rows["seed"] == 1) & (rows["epoch"] == rows["budget"])], "s", colour),
-            f"{name}, SINGLE-K": (rows[(rows["variant"] == "single_k") & (rows["epoch"] == rows["budget"])], "^", colour),
+        groups = {  # label: (points, marker, face colour, offset in decades, so that marks at one budget sit side by side)
+            f"{name}, one run per budget": (rows[(rows["variant"] == "baseline") & (rows["seed"] == 0) & (rows["epoch"] == rows["budget"])], "o-", colour, 0),
+            f"{name}, mid-run checkpoint of the longest run": (rows[rows["epoch"] < rows["budget"]], "o", "white", 0.025),
+            f"{name}, second seed": (rows[(rows["seed"] == 1) & (rows["epoch"] == rows["budget"])], "s", colour, -0.025),
+            f"{name}, SINGLE-K": (rows[(rows["variant"] == "single_k") & (rows["epoch"] == rows["budget"])], "^", colour, 0.05),
         }
-        for label, (points, style, face) in groups.items():
+        for label, (points, style, face, offset) in groups.items():
             if points.empty:
                 continue
             points = points.sort_values("epoch")
-            axis.errorbar(points["epoch"] * shift, points["spearman"],
+            axis.errorbar(points["epoch"] * 10 ** (mode_offset + offset), points["spearman"],
                           yerr=[points["spearman"] - points["spearman_low"], points["spearman_high"] - points["spearman"]],
                           fmt=style, color=colour, markerfacecolor=face, capsize=3, label=label)
         if mode in paper:
@@ -89,12 +88,14 @@ def study_training_accuracy(logs: pd.DataFrame) -> Figure:
     """Training accuracy per epoch of every study run, against the epoch (left) and the fraction of its budget (right)."""
     figure, axes = plt.subplots(1, 2, figsize=(12, 3.8), constrained_layout=True)
     for (run, budget), rows in logs.groupby(["run", "budget"], sort=False):
-        label = run.replace("A4_", "").replace("_seed", ", seed ").replace("_e", ", ") + " epochs"
+        first = rows.iloc[0]
+        label = f"{VARIANT_NAMES[first['variant']]}, seed {first['seed']}, {budget} epochs"
         axes[0].plot(rows["epoch"] + 1, rows["accuracy"], marker=".", label=label)
         axes[1].plot((rows["epoch"] + 1) / budget, rows["accuracy"], marker=".", label=label)
     for axis, xlabel in zip(axes, ("epoch", "fraction of the run's budget")):
         axis.axhline(0.1, color="0.5", linestyle=":", label="chance")
         axis.set(xlabel=xlabel, ylabel="training accuracy (epoch mean)")
     axes[0].set_xscale("log")
+    axes[0].set_xticks([1, 3, 9, 27, 81], labels=["1", "3", "9", "27", "81"])
     axes[1].legend(fontsize=8)
     return figure
