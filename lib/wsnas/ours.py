@@ -74,3 +74,27 @@ def study_beside_paper(comparison: pd.DataFrame) -> pd.DataFrame:
                      "low": row["spearman_low"], "high": row["spearman_high"], "cells": int(row["n_cells"]),
                      "scale": row["label"]})
     return pd.DataFrame(rows, columns=columns)
+
+
+def study_variant_beside_paper(comparison: pd.DataFrame) -> pd.DataFrame:
+    """SINGLE-K minus the baseline (BNS-FT) in the CPU study at 27 epochs, a paired difference on the same cells,
+    next to the paper's and the recomputed difference of means in its space and the gap between two baseline
+    seeds at 27 epochs. Empty until the study's SINGLE-K run and its second seed are committed."""
+    from wsnas.names import VARIANT_NAMES
+    from wsnas.study import PROFILE, SPACE, comparisons
+
+    columns = ["space", "difference", "paper", "recomputed", "ours", "low", "high", "seed_gap", "cells", "scale"]
+    bns = comparisons().query("mode == 'bns_ft'").set_index("comparison")
+    variant, seeds = f"{VARIANT_NAMES['single_k']} − baseline at 27 epochs", "seed 1 − seed 0 at 27 epochs"
+    if variant not in bns.index or seeds not in bns.index:
+        return pd.DataFrame(columns=columns)
+    means = {column: comparison.loc[(SPACE, evaluation_column(column, "bns_ft"))] for column in ("single_k", "baseline")}
+    row = bns.loc[variant]
+    return pd.DataFrame([{
+        "space": SPACE, "difference": f"{VARIANT_NAMES['single_k']} − {VARIANT_NAMES['baseline']} (BNS-FT)",
+        "paper": means["single_k"]["paper_mean"] - means["baseline"]["paper_mean"],
+        "recomputed": means["single_k"]["recomputed_mean"] - means["baseline"]["recomputed_mean"],
+        "ours": row["difference"], "low": row["low"], "high": row["high"], "seed_gap": bns.loc[seeds, "difference"],
+        "cells": int(row["n_cells"]),
+        "scale": f"Trained here: profile {PROFILE}, {SPACE}, 27 epochs, 3 stacks of 1 cell, JPEG q75 CIFAR-10, "
+                 f"seed 0 of each variant, {int(row['n_cells'])} shared cells"}], columns=columns)
