@@ -126,3 +126,12 @@ def test_paired_spearman_difference_is_zero_for_one_proxy_and_excludes_zero_for_
     assert difference == pytest.approx(stats.spearmanr(bns["proxy_accuracy"], truth).statistic
                                        - stats.spearmanr(no_ft["proxy_accuracy"], truth).statistic)
     assert low <= difference <= high
+
+
+def test_image_noise_of_spearman_vanishes_with_many_images_and_grows_with_few(evaluations) -> None:
+    run = evaluations[(evaluations["space"] == "A4") & (evaluations["column"] == "baseline/bns_ft") & (evaluations["seed"] == 0)]
+    proxy, truth = run["proxy_accuracy"].to_numpy(), run["mean_validation_accuracy"].to_numpy()
+    exact = baselines.spearman_image_noise(proxy, truth, n_images=10**12, n_boot=50)
+    assert np.allclose(exact, stats.spearmanr(proxy, truth).statistic, atol=1e-3)
+    few, many = (np.std(baselines.spearman_image_noise(proxy, truth, n_images=n, n_boot=300)) for n in (200, 5000))
+    assert few > 2 * many > 0

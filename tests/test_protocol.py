@@ -294,3 +294,13 @@ def test_saving_an_epoch_evaluated_on_a_fresh_clone_keeps_the_epochs_committed_b
     recorded = json.loads(datafiles.data_path(f"{study.STUDY_DIR}/{run.name}/params.json").read_text())
     assert {key: value for key, value in recorded["provenance"]["evaluation_seconds"].items() if key != str(epoch)} == seconds
     datafiles.forget_manifest()
+
+
+def test_the_study_says_what_its_cells_and_images_cost_in_precision():
+    correlations = study.study_correlations()
+    precision = study.evaluation_precision(correlations, n_resamples=300).set_index("mode")
+    final = study.longest_run(correlations)
+    for mode, row in precision.iterrows():
+        assert row["cells_half_width"] == pytest.approx((final.loc[mode, "spearman_high"] - final.loc[mode, "spearman_low"]) / 2)
+        assert row["paper_cells_half_width"] == pytest.approx(row["cells_half_width"] * (row["cells"] / 1000) ** 0.5)
+        assert row["images"] == 2000 and 0 < row["images_sd"] < row["cells_half_width"]

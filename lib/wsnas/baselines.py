@@ -338,6 +338,15 @@ def spearman_ci(proxy, target, n_boot: int = 1000, seed: int = 0, confidence: fl
     return float(np.quantile(values, (1 - confidence) / 2)), float(np.quantile(values, (1 + confidence) / 2))
 
 
+def spearman_image_noise(proxy_accuracy, target, n_images: int, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """Spearman ρ of `n_boot` redraws of each cell's proxy accuracy, Binomial(n_images, accuracy) / n_images:
+    the part of ρ's uncertainty that comes from measuring accuracy on a finite set of validation images.
+    Independent draws per cell, so it overstates that part a little (all cells see the same images)."""
+    p, y = np.asarray(proxy_accuracy, dtype=float), np.asarray(target, dtype=float)
+    redrawn = np.random.default_rng(seed).binomial(n_images, np.clip(p, 0, 1), size=(n_boot, len(p))) / n_images
+    return _spearman_rows(redrawn, np.broadcast_to(y, redrawn.shape).copy())
+
+
 def spearman_difference_ci(proxy_a, proxy_b, target, n_boot: int = 2000, seed: int = 0,
                            confidence: float = 0.95) -> tuple[float, float, float]:
     """ρ(a, target) − ρ(b, target) for two proxies of the same cells, and its paired percentile bootstrap

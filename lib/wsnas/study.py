@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import scipy.stats
 import torch
 
 from . import names, runs
-from .baselines import spearman_ci, spearman_difference_ci
+from .baselines import spearman_ci, spearman_difference_ci, spearman_image_noise
 from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_manifest
 from .nb101 import NB101
 from .evaluate import evaluate_run, evaluation_settings
@@ -333,6 +334,31 @@ def longest_run_beside_counts() -> pd.DataFrame:
             ("ws", cells["proxy_accuracy"].to_numpy()), ("params", space_table()["trainable_parameters"].to_numpy()[indices]),
             ("flops", flops_of_all_cells()[indices]))}
         rows.append({"mode": mode, "cells": len(cells), **rho, "scale": row["label"]})
+    return pd.DataFrame(rows)
+
+
+def evaluation_precision(correlations: pd.DataFrame | None = None, paper_cells: int = 1000,
+                         n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """What the study's evaluation size costs in Spearman precision, per mode of its longest run: the half-width
+    of the bootstrap 95% interval over its cells, that half-width projected to the paper's `paper_cells`
+    (∝ 1/√cells), and the standard deviation of ρ from the finite validation images alone."""
+    from .profiles import load_profile
+
+    final = longest_run(correlations)
+    if final.empty:
+        return pd.DataFrame(columns=["mode", "cells", "images", "cells_half_width", "paper_cells_half_width", "images_sd"])
+    images = load_profile(PROFILE)["valid_subset"]
+    study = load_study()
+    rows = []
+    for mode, row in final.iterrows():
+        cells = study[(study["budget"] == row["budget"]) & (study["seed"] == 0) & (study["variant"] == "baseline")
+                      & (study["epoch"] == row["budget"]) & (study["mode"] == mode)]
+        half_width = (row["spearman_high"] - row["spearman_low"]) / 2
+        noise = spearman_image_noise(cells["proxy_accuracy"], cells["nb101_validation_accuracy"], images,
+                                     n_boot=n_resamples, seed=seed)
+        rows.append({"mode": mode, "cells": int(row["n_cells"]), "images": images, "cells_half_width": half_width,
+                     "paper_cells_half_width": half_width * (row["n_cells"] / paper_cells) ** 0.5,
+                     "images_sd": float(np.nanstd(noise))})
     return pd.DataFrame(rows)
 
 
