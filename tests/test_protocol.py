@@ -304,3 +304,13 @@ def test_the_study_says_what_its_cells_and_images_cost_in_precision():
         assert row["cells_half_width"] == pytest.approx((final.loc[mode, "spearman_high"] - final.loc[mode, "spearman_low"]) / 2)
         assert row["paper_cells_half_width"] == pytest.approx(row["cells_half_width"] * (row["cells"] / 1000) ** 0.5)
         assert row["images"] == 2000 and 0 < row["images_sd"] < row["cells_half_width"]
+
+
+def test_the_study_cost_is_read_from_each_committed_runs_log_and_provenance():
+    cost = study.study_cost()
+    assert not cost.empty
+    for row in cost.itertuples():
+        assert row.steps == row.budget * 157  # 40,000 images in batches of 256, the last one partial
+        provenance = json.loads(data_path(f"{study.STUDY_DIR}/{row.run}/params.json").read_text())["provenance"]
+        assert row.training_hours * 3600 == pytest.approx(provenance["training_seconds"], abs=0.1)
+        assert row.evaluated_epochs == len(provenance["evaluation_seconds"]) and row.images_per_second > 0

@@ -287,6 +287,26 @@ def load_training_logs() -> pd.DataFrame:
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
 
 
+def study_cost() -> pd.DataFrame:
+    """What each committed run cost (wall-clock seconds of one torch thread on a shared 2-core CPU): steps,
+    training hours, median images per second over its epochs, evaluation hours (all its evaluated epochs)."""
+    rows = []
+    for run in STUDY_RUNS:
+        folder = data_dir() / STUDY_DIR / run.name
+        if not (folder / "params.json").exists():
+            continue
+        log = pd.read_parquet(data_path(f"{STUDY_DIR}/{run.name}/train_log.parquet"))
+        provenance = json.loads(data_path(f"{STUDY_DIR}/{run.name}/params.json").read_text())["provenance"]
+        evaluation = [value for value in provenance["evaluation_seconds"].values() if value is not None]
+        rows.append({"run": run.name, "budget": run.epochs, "seed": run.seed, "variant": run.variant,
+                     "steps": int(log["steps"].sum()), "training_hours": float(log["seconds"].sum()) / 3600,
+                     "images_per_second": float(log["images_per_second"].median()),
+                     "evaluated_epochs": len(provenance["evaluation_seconds"]),
+                     "evaluation_hours": sum(evaluation) / 3600 if evaluation else np.nan})
+    return pd.DataFrame(rows, columns=["run", "budget", "seed", "variant", "steps", "training_hours", "images_per_second",
+                                       "evaluated_epochs", "evaluation_hours"])
+
+
 def study_correlations(study: pd.DataFrame | None = None, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per (run, epoch, mode): n_cells, Spearman ρ with a paired bootstrap 95% CI over cells, Kendall τ."""
     study = load_study() if study is None else study
