@@ -436,9 +436,9 @@ def budget_verdict(differences: pd.DataFrame) -> str:
     observed = f"Gain {names.mean_ci(last['difference'], last['low'], last['high'], signed=True)}: "
     scale = 81 / NB101_EPOCHS
     if climbs:
-        return (rule + observed + f"it still climbs. Our longest budget is {scale:.2f}× NB-101's {NB101_EPOCHS} epochs, so "
-                "this supports the paper's point that a super-net needs at least NB-101's budget; whether 4× is enough, "
-                "or more than needed, lies beyond this study.")
+        return (rule + observed + f"it still climbs. So at {scale:.2f}× NB-101's {NB101_EPOCHS} epochs this super-net has "
+                "not converged, consistent with the paper's choice to train longer than NB-101; whether its 4× (432 epochs) "
+                "is enough, or more than needed, lies beyond this study.")
     return (rule + observed + f"it has stopped climbing measurably at {scale:.2f}× NB-101's {NB101_EPOCHS} epochs, at this "
             "scale; the paper's 4× is then more than this network needs, or the gain is too small for 300 cells to show.")
 
