@@ -288,7 +288,7 @@ def test_saving_an_epoch_evaluated_on_a_fresh_clone_keeps_the_epochs_committed_b
     after = pd.read_parquet(datafiles.data_path(f"{study.STUDY_DIR}/{run.name}/evaluations.parquet"))
     assert set(after["epoch"]) == committed_before | {epoch}
     kept = after[after["epoch"] != epoch].sort_values(["epoch", "mode", "hash"]).reset_index(drop=True)
-    expected = before[study.EVALUATION_COLUMNS].sort_values(["epoch", "mode", "hash"]).reset_index(drop=True)
+    expected = before[study.STUDY_EVALUATION_COLUMNS].sort_values(["epoch", "mode", "hash"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(kept, expected, check_dtype=False)
     assert (after.loc[after["epoch"] == epoch, "proxy_accuracy"] == 0.5).all()
     recorded = json.loads(datafiles.data_path(f"{study.STUDY_DIR}/{run.name}/params.json").read_text())

@@ -158,16 +158,43 @@ def test_command_refuses_unknown_proxies(tmp_path, capsys) -> None:
 
 
 def test_committed_scores_recompute_live() -> None:
-    """20 cells of the committed file, drawn with a fixed seed, scored again here (same settings)."""
+    """12 cells of the committed file, drawn with a fixed seed, scored again here (same settings).
+
+    The file was written on other CPUs, which round convolutions differently: every proxy but the
+    rounding-sensitive ones must sit no farther from its committed value than two fp32 memory
+    formats sit from each other on this CPU; grasp must still rank the cells alike.
+    """
     frame, metadata = proxies.read_scores(data_path(baselines.PROXIES_FILE))
     settings = metadata["settings"]
     assert settings["seed"] == 0 and settings["batch_size"] == proxies.BATCH_SIZE
-    sample = frame.sample(20, random_state=0)
+    sample = frame.sample(12, random_state=0)
     cells = space.cells_at(space.index_of(sample["hash"].to_numpy()))
     torch.set_num_threads(settings["threads"])
-    for cell, (_, stored) in zip(cells, sample.iterrows()):
-        live = proxies.cell_proxies(cell, names=settings["proxies"], seed=settings["seed"],
-                                    memory_format=settings["memory_format"], precision=settings["precision"])
-        for name in settings["proxies"]:
-            # Bit-for-bit on the machine that wrote the file; other CPUs may round convolutions differently.
-            assert live[name] == pytest.approx(stored[name], rel=1e-4, abs=1e-12), (cell.hash, name)
+    check = proxies.reproduction(cells, frame, settings)
+    stable = check.drop(index=list(proxies.ROUNDING_SENSITIVE))
+    assert stable["reproduced"].all(), check
+    for name in baselines.COUNTS + ("l2_norm", "synflow"):  # no data-dependent rounding: exact everywhere
+        assert check.loc[name, "gap from committed"] <= proxies.EXACT_GAP, check
+    assert (check.loc[list(proxies.ROUNDING_SENSITIVE), "rank agreement"] >= 0.9).all(), check
+
+def test_reproduction_flags_a_committed_value_that_our_code_does_not_give() -> None:
+    frame, metadata = proxies.read_scores(data_path(baselines.PROXIES_FILE))
+    settings = {**metadata["settings"], "proxies": ["l2_norm", "params"]}
+    sample = frame.sample(3, random_state=1)
+    cells = space.cells_at(space.index_of(sample["hash"].to_numpy()))
+    assert proxies.reproduction(cells, frame, settings)["reproduced"].all()
+    tampered = frame.copy()
+    tampered.loc[tampered["hash"] == cells[1].hash, "l2_norm"] *= 1.001
+    check = proxies.reproduction(cells, tampered, settings)
+    assert not check.loc["l2_norm", "reproduced"] and check.loc["params", "reproduced"]
+
+
+def test_fp64_scores_do_not_depend_on_the_memory_format() -> None:
+    """An A4 cell whose fp32 grasp moved by 40 % between the two memory formats on one CPU."""
+    cell = space.cells_at(space.index_of(np.array(["a3abb13755224faa4dfeadd31a4faba1"])))[0]
+    names = ("snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot")
+    torch.set_num_threads(1)
+    contiguous, channels_last = (proxies.cell_proxies(cell, names, precision="fp64", memory_format=fmt)
+                                 for fmt in ("contiguous", "channels_last"))
+    for name in names:
+        assert channels_last[name] == pytest.approx(contiguous[name], rel=1e-9), name

@@ -382,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     zero_cost.add_argument("--proxies", help="comma-separated subset (default: all of them)")
     zero_cost.add_argument("--seed", type=int, default=0, help="seed of the networks' initialisation (default: 0)")
     zero_cost.add_argument("--memory-format", default="contiguous", choices=["contiguous", "channels_last"])
-    zero_cost.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    zero_cost.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp64"],
+                           help="fp64: scores that do not depend on how the CPU rounds, at about 2x the time")
     zero_cost.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: 1; part of the settings)")
     zero_cost.add_argument("--json", action="store_true", help="print a JSON list, one object per cell, in order")
     zero_cost.add_argument("--out", metavar="FILE.parquet", help="also keep the scores there; resumes what it holds")

@@ -51,6 +51,13 @@ NETWORK = {"stem_out_channels": 16, "num_stacks": 3, "num_modules_per_stack": 3,
 BATCH_SIZE = 64  # zero-cost-nas's default mini-batch (Mellor et al. use 128; 64 halves the cost on a CPU)
 BATCH_SEED = 0  # the fixed mini-batch: class-balanced draw from the NB-101 training split
 JACOB_COV_EPSILON = 1e-5  # Abdelfattah et al.'s k in -Σ log(λ + k) + 1/(λ + k)
+# Σ -W ⊙ Hg cancels: on some cells fp32 rounding alone moves it by more than the spread of all cells
+# (measured: docs in `reproduction`), so a committed grasp is reproduced in rank, not in value.
+ROUNDING_SENSITIVE = ("grasp",)
+# fp64 runs the network in double precision: 1.5-2.5x the CPU time of fp32, and the scores no longer depend on
+# how a CPU rounds (in fp32 snip moved 7 % and grasp 40 % between two memory formats on one A4 cell).
+PROXY_PRECISIONS = (*PRECISIONS, "fp64")
+EXACT_GAP = 1e-9  # in interquartile ranges: what "no gap" means for the exactly reproducible proxies
 
 
 class ProxyError(ValueError):
@@ -184,7 +191,8 @@ def batch_proxies(network: Network, batch: ProxyBatch, names: tuple[str, ...], m
     if not wanted:
         return {}
     fmt = MEMORY_FORMATS[memory_format]
-    network = network.to(memory_format=fmt).train()
+    dtype = torch.float64 if precision == "fp64" else torch.float32
+    network = network.to(dtype=dtype, memory_format=fmt).train()
     layers = _weighted_layers(network)
     weights = [layer.weight for layer in layers]
     outputs: list[torch.Tensor] = []
@@ -193,8 +201,8 @@ def batch_proxies(network: Network, batch: ProxyBatch, names: tuple[str, ...], m
     if "naswot" in wanted:
         hooks += [m.register_forward_hook(lambda m, i, o: codes.append((i[0] > 0).detach()))
                   for m in network.modules() if isinstance(m, nn.ReLU)]
-    images = batch.images.to(memory_format=fmt).clone().requires_grad_("jacob_cov" in wanted)
-    autocast = precision_context(images.device, precision)
+    images = batch.images.to(dtype=dtype, memory_format=fmt).clone().requires_grad_("jacob_cov" in wanted)
+    autocast = precision_context(images.device, "bf16" if precision == "bf16" else "fp32")
     try:
         with autocast:
             logits = network(images)
@@ -256,8 +264,8 @@ def counts(cells: list[space.Cell]) -> dict[str, np.ndarray]:
 def _check_settings(memory_format: str, precision: str) -> None:
     if memory_format not in MEMORY_FORMATS:
         raise ProxyError(f"unknown memory format {memory_format!r}: choose one of {', '.join(MEMORY_FORMATS)}")
-    if precision not in PRECISIONS:
-        raise ProxyError(f"unknown precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    if precision not in PROXY_PRECISIONS:
+        raise ProxyError(f"unknown precision {precision!r}: choose one of {', '.join(PROXY_PRECISIONS)}")
 
 
 def cell_proxies(cell: space.Cell, names: Iterable[str] = PROXIES, seed: int = 0, batch: ProxyBatch | None = None,
@@ -384,3 +392,35 @@ def score_to_file(cells: list[space.Cell], path, names: Iterable[str] = PROXIES,
             last_flush = time.monotonic()
     _write_scores(path, rows, {**metadata, "done": len(rows), "complete": len(rows) == len(hashes)})
     return pd.DataFrame(rows).set_index("hash").loc[hashes].reset_index()
+
+
+# ---------------------------------------------------------------------------------------------
+# Committed scores against scores computed here
+
+
+def reproduction(cells: list[space.Cell], committed: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """Each proxy scored again here beside its committed value (`committed`: the whole scores file).
+
+    Gaps are in interquartile ranges of the proxy over all committed cells, the largest over `cells`:
+    - "gap from committed": live (the file's settings) minus committed;
+    - "rounding gap here": the file's memory format minus the other one, both on this machine, an
+      equally valid fp32 computation that only rounds differently;
+    - "reproduced": the gap from committed is no larger than the rounding gap here (or both ≈ 0):
+      another CPU may round differently, but by no more than one CPU already does;
+    - "rank agreement": Spearman of committed and live over `cells` (NaN under 3 cells).
+    """
+    from scipy.stats import spearmanr
+
+    names = list(settings["proxies"])
+    other_format = next(f for f in MEMORY_FORMATS if f != settings["memory_format"])
+    batch = proxy_batch()
+    live, rounded = ([cell_proxies(cell, names, settings["seed"], batch, fmt, settings["precision"]) for cell in cells]
+                     for fmt in (settings["memory_format"], other_format))
+    live, rounded = pd.DataFrame(live, columns=names), pd.DataFrame(rounded, columns=names)
+    stored = committed.set_index("hash").loc[[cell.hash for cell in cells], names].reset_index(drop=True)
+    spread = committed[names].quantile(0.75) - committed[names].quantile(0.25)
+    gap = ((live - stored).abs() / spread).max()
+    rounding = ((rounded - live).abs() / spread).max()
+    agreement = {name: spearmanr(stored[name], live[name])[0] if len(cells) >= 3 else np.nan for name in names}
+    return pd.DataFrame({"gap from committed": gap, "rounding gap here": rounding,
+                         "reproduced": gap <= np.maximum(rounding, EXACT_GAP), "rank agreement": pd.Series(agreement)})

@@ -37,7 +37,7 @@ STUDY_DIR = "study"
 STATE_DIR = "state"  # data/study/<run>/state/: the run directory's checkpoints and logs (a fresh clone resumes from them)
 STATE_FILES = ("checkpoint.pt", "status.json", "train_epochs.parquet", "train_steps.parquet")  # + checkpoint_epoch*.pt
 SECONDS_FILE = "evaluation_seconds_e{epoch}.json"  # in the run directory: what evaluating that epoch cost
-EVALUATION_COLUMNS = ["hash", "epoch", "mode", "proxy_accuracy"]  # data/study/<run>/evaluations.parquet
+STUDY_EVALUATION_COLUMNS = ["hash", "epoch", "mode", "proxy_accuracy"]  # data/study/<run>/evaluations.parquet
 PAPER_EPOCHS = 432  # the paper's budget, marked on the study's curve
 
 
@@ -117,7 +117,7 @@ def save_progress(run: StudyRun, *, results_root: str | Path | None = None) -> l
         return preserve_state(run, run_dir)
     fresh = pd.concat([evaluate_epoch(run, epoch, results_root=results_root, progress=False) for epoch in evaluated])
     kept, kept_seconds = _committed_evaluations(run, except_epochs=evaluated)  # evaluated by an earlier sitting
-    evaluations = pd.concat([table for table in (kept, fresh[EVALUATION_COLUMNS]) if not table.empty], ignore_index=True)
+    evaluations = pd.concat([table for table in (kept, fresh[STUDY_EVALUATION_COLUMNS]) if not table.empty], ignore_index=True)
     export_run(run, run_dir, evaluations.sort_values(["epoch", "mode"], kind="stable"),
                runs.read_table(run_dir, "train_epochs"), {**config.params(), **settings},
                evaluation_seconds={**kept_seconds, **{epoch: _evaluation_seconds(run_dir, epoch) for epoch in evaluated}})
@@ -217,7 +217,7 @@ def _committed_evaluations(run: StudyRun, except_epochs: list[int]) -> tuple[pd.
     """The committed evaluations of the run's other epochs, and their recorded evaluation seconds."""
     folder = data_dir() / STUDY_DIR / run.name
     if not (folder / "evaluations.parquet").exists():
-        return pd.DataFrame(columns=EVALUATION_COLUMNS), {}
+        return pd.DataFrame(columns=STUDY_EVALUATION_COLUMNS), {}
     table = pd.read_parquet(data_path(f"{STUDY_DIR}/{run.name}/evaluations.parquet"))
     table = table[~table["epoch"].isin(except_epochs)]
     seconds = json.loads(data_path(f"{STUDY_DIR}/{run.name}/params.json").read_text())["provenance"]["evaluation_seconds"]
@@ -236,7 +236,7 @@ def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_lo
                   "evaluation_seconds": {str(epoch): value for epoch, value in evaluation_seconds.items()},
                   "data": runs.get_status(run_dir).get("data", "")}
     files = {
-        "evaluations.parquet": evaluations[EVALUATION_COLUMNS],
+        "evaluations.parquet": evaluations[STUDY_EVALUATION_COLUMNS],
         "train_log.parquet": epoch_logs,
     }
     for file_name, table in files.items():
