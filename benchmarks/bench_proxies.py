@@ -5,7 +5,7 @@
 
 For the same cells (network built and initialised inside every timing, as `wsnas proxies` does):
 each proxy computed alone; all of them with the shared forward/backward (fp32, contiguous, the
-default); and the shared computation with channels-last memory and with bf16 autocast. Ratios
+default); and the shared computation with channels-last memory and with bf16 autocast, and in fp64. Ratios
 within this one run are the result (the machine is shared, so absolute seconds vary); with
 `--json` the last line of stdout is a JSON object of the medians and ratios.
 """
@@ -49,6 +49,7 @@ def main() -> None:
     settings = {
         "alone": {name: [] for name in proxies.PROXIES},
         "shared fp32 contiguous": [], "shared fp32 channels_last": [], "shared bf16 contiguous": [],
+        "shared fp64 contiguous": [],
     }
     for cell in cells:  # interleaved, so that load changes on the machine hit every setting alike
         for name in proxies.PROXIES:
@@ -56,6 +57,7 @@ def main() -> None:
         settings["shared fp32 contiguous"].append(seconds(cell, proxies.PROXIES, batch))
         settings["shared fp32 channels_last"].append(seconds(cell, proxies.PROXIES, batch, memory_format="channels_last"))
         settings["shared bf16 contiguous"].append(seconds(cell, proxies.PROXIES, batch, precision="bf16"))
+        settings["shared fp64 contiguous"].append(seconds(cell, proxies.PROXIES, batch, precision="fp64"))
     alone = {name: float(np.median(values)) for name, values in settings["alone"].items()}
     shared = {key: float(np.median(values)) for key, values in settings.items() if key != "alone"}
     sum_alone = sum(alone.values())
@@ -69,7 +71,8 @@ def main() -> None:
               "alone_s": alone, "shared_s": shared, "sum_alone_s": sum_alone,
               "shared_over_sum_alone": shared["shared fp32 contiguous"] / sum_alone,
               "channels_last_over_contiguous": shared["shared fp32 channels_last"] / shared["shared fp32 contiguous"],
-              "bf16_over_fp32": shared["shared bf16 contiguous"] / shared["shared fp32 contiguous"]}
+              "bf16_over_fp32": shared["shared bf16 contiguous"] / shared["shared fp32 contiguous"],
+              "fp64_over_fp32": shared["shared fp64 contiguous"] / shared["shared fp32 contiguous"]}
     if args.json:
         print(json.dumps(result))
 
