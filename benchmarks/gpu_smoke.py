@@ -42,7 +42,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cells", type=int, default=20)
     parser.add_argument("--space", default="A4")
     parser.add_argument("--memory-format", default="contiguous", choices=("contiguous", "channels_last"))
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
+    parser.add_argument("--precision", default="fp32", choices=data.PRECISION_SETTINGS)
     parser.add_argument("--cifar-root", default="", help="folder holding cifar-10-batches-py/ (default: embedded copy)")
     parser.add_argument("--pack", nargs="*", type=int, default=[1, 4, 8], help="runs packed on the GPU (0 to skip)")
     parser.add_argument("--tiny", action="store_true", help="stem 8, one cell per stack, batch 32 (CPU check)")
@@ -91,7 +91,7 @@ def evaluate(args: argparse.Namespace, trained: dict) -> float:
     proxy_accuracy(supernet, cells, split.valid_images, split.valid_labels, mode="bns_ft", train_batches=batches,
                    num_bn_batches=settings["num_bn_batches"], bn_statistics=settings["bn_statistics"],
                    batch_size=settings["eval_batch_size"], progress=False, layout=config.memory_format,
-                   precision=config.precision)
+                   precision=data.evaluation_precision(config.precision))
     if cuda:
         torch.cuda.synchronize()
     return (time.perf_counter() - started) / args.cells

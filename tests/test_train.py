@@ -20,6 +20,7 @@ from wsnas.train import (
     CheckpointError,
     config_for,
     load_checkpoint,
+    save_checkpoint,
     train_supernet,
 )
 
@@ -130,6 +131,17 @@ def test_damaged_checkpoints_are_refused(tmp_path):
         train_supernet(config, tmp_path, progress=False)
     result.checkpoint_path.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="bad header"):
+        train_supernet(config, tmp_path, progress=False)
+
+
+def test_a_run_resumes_only_in_the_precision_it_trained_in(tmp_path):
+    config = tiny_config(precision="bf16")
+    partial = train_supernet(config, tmp_path, progress=False, stop_after_epochs=1)
+    assert partial.trained_in == "bf16" and load_checkpoint(partial.checkpoint_path)["trained_in"] == "bf16"
+    # As if `auto` had meant fp32 on the machine that started the run.
+    saved = load_checkpoint(partial.checkpoint_path)
+    save_checkpoint(partial.checkpoint_path, {**saved, "trained_in": "fp32"})
+    with pytest.raises(CheckpointError, match="trained in fp32, but precision='bf16' means bf16"):
         train_supernet(config, tmp_path, progress=False)
 
 

@@ -285,6 +285,45 @@ def memory_format(name: str) -> torch.memory_format:
 
 
 PRECISIONS = ("fp32", "bf16")
+PRECISION_SETTINGS = (*PRECISIONS, "auto")  # a profile's `precision`; auto is resolved per stage, below
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether `device` computes bf16 in hardware: a CUDA GPU with bf16, or a CPU with AVX-512 BF16 or AMX.
+
+    Elsewhere (an AVX2 CPU) oneDNN emulates bf16 and a training step is 2-5x slower than fp32.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
+
+
+def _check_precision_setting(setting: str) -> None:
+    if setting not in PRECISION_SETTINGS:
+        raise ValueError(f"unknown precision {setting!r}; choose one of {list(PRECISION_SETTINGS)}")
+
+
+def training_precision(setting: str, device: torch.device | str) -> str:
+    """The precision a training step runs in: `setting`, with auto = bf16 where `device` has native bf16, else fp32.
+
+    bf16 training passed the learning-curve check and is the fastest step on such CPUs (benchmarks/RESULTS.md).
+    """
+    _check_precision_setting(setting)
+    if setting == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return setting
+
+
+def evaluation_precision(setting: str) -> str:
+    """The precision of the validation passes: `setting`, with auto = fp32.
+
+    bf16 evaluation was slower than fp32 on every CPU measured and changed some cells' accuracy (RESULTS.md).
+    """
+    _check_precision_setting(setting)
+    return "fp32" if setting == "auto" else setting
 
 
 def precision_context(device: torch.device | str, precision: str) -> torch.autocast:

@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from .data import PRECISION_SETTINGS
+
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
 # Every setting a profile holds, by section: its type and, where the set is closed, its allowed values.
@@ -40,7 +42,7 @@ SECTIONS: dict[str, dict[str, tuple[type, tuple | None]]] = {
         "optimizer": (str, ("tf_rmsprop", "authors_rmsprop")),
         "lr_schedule": (str, ("cosine_per_step", "cosine_per_epoch")),
         "memory_format": (str, ("contiguous", "channels_last")),
-        "precision": (str, ("fp32", "bf16")),
+        "precision": (str, PRECISION_SETTINGS),
         "keep_checkpoints": (list, None),
         "divergence_patience": (int, None),
     },

@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .data import evaluation_precision, training_precision
 from .profiles import load_profile
 
 PAPER = "Pourchot et al. (2020), supplementary 0.1 and Sec. 3"
@@ -55,8 +56,16 @@ ROWS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
                         lambda p: f"{p['num_eval_cells']:,} " + ("per super-net" if p["eval_sample"] == "per_supernet"
                                                                   else "shared by all runs")),
     "validation images": ("10,000", "10,000", lambda p: _images(p["valid_subset"], VALIDATION_IMAGES)),
-    "memory format, precision": ("—", "contiguous, fp32", lambda p: f"{p['memory_format'].replace('_', '-')}, {p['precision']}"),
+    "memory format, precision": ("—", "contiguous, fp32", lambda p: f"{p['memory_format'].replace('_', '-')}, "
+                                                                    f"{_precision(p['precision'])}"),
 }
+
+
+def _precision(setting: str) -> str:
+    """A profile's precision; `auto` with what it means on the CPU building the table."""
+    if setting != "auto":
+        return setting
+    return f"auto (on this CPU: {training_precision(setting, 'cpu')} training, {evaluation_precision(setting)} evaluation)"
 
 
 def protocol_table(profiles: tuple[str, ...] = PROFILE_COLUMNS) -> pd.DataFrame:

@@ -24,7 +24,8 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywid
 
 from . import runs
 from .datafiles import atomic_path
-from .data import CifarSplit, batches_per_epoch, epoch_batches, load_cifar10, memory_format, precision_context
+from .data import (CifarSplit, batches_per_epoch, epoch_batches, load_cifar10, memory_format, precision_context,
+                   training_precision)
 from .optim import make_optimizer, scheduled_learning_rate
 from .profiles import SETTINGS, ProfileError, load_profile
 from .reference import CHANCE_ACCURACY
@@ -71,7 +72,7 @@ class TrainConfig:
     optimizer: str  # tf_rmsprop | authors_rmsprop
     lr_schedule: str  # cosine_per_step (NB-101) | cosine_per_epoch (the authors' code)
     memory_format: str  # contiguous | channels_last
-    precision: str  # fp32 | bf16 (autocast)
+    precision: str  # fp32 | bf16 (autocast) | auto (data.training_precision, data.evaluation_precision)
     divergence_patience: int  # epochs at chance accuracy that stop the run; 0: never
     stem_channels: int
     num_stacks: int
@@ -189,6 +190,14 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return torch.load(io.BytesIO(body), weights_only=True, map_location="cpu")
 
 
+def _check_same_precision(path: Path, saved: str, here: str, config: TrainConfig) -> None:
+    """Refuse to resume a run in another precision than it trained in (`auto` resolves per machine)."""
+    if saved != here:
+        raise CheckpointError(
+            f"{path} trained in {saved}, but precision={config.precision!r} means {here} on {config.device} here; "
+            f"resume it on a machine where it means {saved}, or delete the run directory to start again")
+
+
 def _rng_states(generator: torch.Generator) -> dict[str, Any]:
     numpy_state = np.random.get_state(legacy=False)
     states = {
@@ -225,6 +234,7 @@ class TrainResult:
     step_logs: pd.DataFrame
     epoch_logs: pd.DataFrame
     reason: str = ""
+    trained_in: str = ""  # the precision the steps ran in (`auto` resolved); "" for runs older than that record
 
     @property
     def diverged(self) -> bool:
@@ -258,18 +268,21 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
     cells = training_cells(config, total_steps)
     generator = torch.Generator().manual_seed(config.seed)
     step, epoch, step_logs, epoch_logs, chance_epochs = 0, 0, [], [], 0
+    trained_in = training_precision(config.precision, config.device)
     if resume and checkpoint_path.exists():
         saved = load_checkpoint(checkpoint_path)
         if saved["params"] != config.params():
             raise CheckpointError(f"{checkpoint_path} was written for other parameters; delete it to start again")
+        _check_same_precision(checkpoint_path, saved.get("trained_in", config.precision), trained_in, config)
         supernet.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         _restore_rng_states(saved["rng"], generator)
         step, epoch, chance_epochs = saved["step"], saved["epoch"], saved["chance_epochs"]
         step_logs, epoch_logs = saved["step_logs"], saved["epoch_logs"]
-    runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps, data=split.description)
+    runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps, trained_in=trained_in,
+                    data=split.description)
 
-    precision = precision_context(config.device, config.precision)
+    precision = precision_context(config.device, trained_in)
     bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"{config.space} {config.variant}", unit="step")
     supernet.train()
     state, reason = "running", ""
@@ -315,14 +328,15 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
         if config.divergence_patience and chance_epochs >= config.divergence_patience:
             state, reason = "diverged", f"training accuracy at chance for {chance_epochs} epochs (epoch {epoch})"
         save_checkpoint(checkpoint_path, {
-            "params": config.params(), "model": supernet.state_dict(), "optimizer": optimizer.state_dict(),
-            "rng": _rng_states(generator), "step": step, "epoch": epoch, "chance_epochs": chance_epochs,
+            "params": config.params(), "trained_in": trained_in, "model": supernet.state_dict(),
+            "optimizer": optimizer.state_dict(), "rng": _rng_states(generator), "step": step, "epoch": epoch, "chance_epochs": chance_epochs,
             "step_logs": step_logs, "epoch_logs": epoch_logs})
         if epoch in config.keep_checkpoints:  # a mid-run snapshot, e.g. to compare with a shorter run
             shutil.copyfile(checkpoint_path, kept_checkpoint_path(run_dir, epoch))
         _write_logs(run_dir, step_logs, epoch_logs)
         if state == "running":
-            runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps, data=split.description)
+            runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps,
+                            trained_in=trained_in, data=split.description)
         if stop_after_epochs is not None and epoch >= stop_after_epochs and epoch < config.epochs:
             bar.close()
             return _result(run_dir, runs.get_status(run_dir))
@@ -331,7 +345,8 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
         state = "done"
     if state == "diverged" and reason.startswith("non-finite"):
         _write_logs(run_dir, step_logs, epoch_logs)
-    runs.set_status(run_dir, state, epoch=epoch, step=step, total_steps=total_steps, reason=reason, data=split.description)
+    runs.set_status(run_dir, state, epoch=epoch, step=step, total_steps=total_steps, reason=reason,
+                    trained_in=trained_in, data=split.description)
     return _result(run_dir, runs.get_status(run_dir))
 
 
@@ -343,7 +358,7 @@ def _write_logs(run_dir: Path, step_logs: list[dict], epoch_logs: list[dict]) ->
 def _result(run_dir: Path, status: dict[str, Any]) -> TrainResult:
     return TrainResult(state=status["state"], run_dir=run_dir, checkpoint_path=run_dir / CHECKPOINT_FILE,
                        step_logs=runs.read_table(run_dir, "train_steps"), epoch_logs=runs.read_table(run_dir, "train_epochs"),
-                       reason=status.get("reason", ""))
+                       reason=status.get("reason", ""), trained_in=status.get("trained_in", ""))
 
 
 def load_trained_supernet(config: TrainConfig, run_dir: Path, epoch: int | None = None) -> torch.nn.Module:
