@@ -3,7 +3,8 @@
 `--compare settings` (default): the same super-net, cells, batch and weights stepped in fp32
 contiguous (the baseline, today's default), channels-last fp32, and bf16 autocast in either layout,
 interleaved; ratios are setting / baseline. With `--json` the last line is one JSON object
-{"baseline_ms", "fast_ms", "ratio", "setting"} for the fastest setting (`--fast` to name another).
+{"baseline_ms", "fast_ms", "ratio", "setting"} for the fastest setting (`--fast` to name another, or
+`--fast demo` for the demo profile's setting on this machine).
 
 `--compare standalone`: one training step of the super-net for a cell vs one step of the standalone
 nasbench_pytorch network.
@@ -29,6 +30,8 @@ import time
 
 import torch
 
+from wsnas.data import training_precision
+from wsnas.profiles import load_profile
 from wsnas.space import SPACES, cells_at, sample_cells
 from wsnas.supernet import SuperNet, extract_network
 
@@ -40,7 +43,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128, help="default: the demo profile's 128")
     parser.add_argument("--cells-per-stack", type=int, default=1, help="default: the demo profile's 1")
     parser.add_argument("--json", action="store_true", help="end with one JSON line for the fast setting")
-    parser.add_argument("--fast", default=None, help="setting reported in the JSON line (default: the fastest)")
+    parser.add_argument("--fast", default=None, help="setting reported in the JSON line: a name, or demo (the demo profile's here); default: the fastest")
     parser.add_argument("--stem-channels", type=int, default=16)
     parser.add_argument("--cells-per-space", type=int, default=3)
     parser.add_argument("--steps", type=int, default=6, help="timed steps per cell and network (median taken)")
@@ -99,6 +102,12 @@ def run_cell(supernet: SuperNet, images: torch.Tensor, cell, autocast: torch.aut
         return supernet(images, cell).float()
 
 
+def demo_setting(device: torch.device) -> str:
+    """The SETTINGS name of the demo profile's training step on `device` (its `auto` precision resolved)."""
+    demo = load_profile("demo")
+    return f"{training_precision(demo['precision'], device)} {demo['memory_format']}"
+
+
 def compare_settings(args: argparse.Namespace, device: torch.device, timer: StepTimer) -> None:
     """Median step time of each setting on the same super-nets, cells and batch, interleaved; ratios vs fp32 contiguous."""
     generator = torch.Generator().manual_seed(args.seed)
@@ -139,7 +148,8 @@ def compare_settings(args: argparse.Namespace, device: torch.device, timer: Step
     ratios = {name: totals[name] / totals[BASELINE] for name in SETTINGS}
     print("all spaces: " + ", ".join(f"{name} {ratio:.3f}x" for name, ratio in ratios.items()))
     if args.json:
-        fast = args.fast or min((name for name in SETTINGS if name != BASELINE), key=ratios.get)
+        fast = demo_setting(device) if args.fast == "demo" else args.fast or min(
+            (name for name in SETTINGS if name != BASELINE), key=ratios.get)
         count = len(args.spaces)
         print(json.dumps({"baseline_ms": round(totals[BASELINE] / count, 2), "fast_ms": round(totals[fast] / count, 2),
                           "ratio": round(ratios[fast], 4), "setting": fast}))

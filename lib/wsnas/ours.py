@@ -5,11 +5,13 @@ recomputed reference (`wsnas.reference`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from wsnas import runs
+from wsnas.profiles import load_profile
 from wsnas.reference import evaluation_column
 from wsnas.metrics import mode_correlations
 
@@ -39,6 +41,15 @@ def our_correlations(results_root: str | Path | None = None) -> pd.DataFrame:
                          "column": evaluation_column(run.variant, mode), "cells": int(row["cells"]), "run": run.run,
                          "spearman": row["spearman_weighted"]})
     return pd.DataFrame(rows, columns=columns)
+
+
+def scale_description(profile: str, trained_in: Iterable[str] = ()) -> str:
+    """The size of `profile`'s runs and the precision they trained in, for the chapters' "read the scale" line."""
+    settings = load_profile(profile)
+    precisions = ", ".join(sorted(set(trained_in) - {""})) or settings["precision"]
+    return (f"{settings['epochs']} epochs on {settings['train_subset'] or 'all'} training images, "
+            f"stem {settings['stem_channels']}, {settings['cells_per_stack']} cell(s) per stack, "
+            f"trained in {precisions}, {settings['memory_format'].replace('_', '-')}")
 
 
 def ours_beside_paper(ours: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
