@@ -43,13 +43,15 @@ def our_correlations(results_root: str | Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def scale_description(profile: str, trained_in: Iterable[str] = ()) -> str:
-    """The size of `profile`'s runs and the precision they trained in, for the chapters' "read the scale" line."""
+def run_scale(profile: str, trained_in: Iterable[str] = ()) -> dict[str, str]:
+    """The size of `profile`'s runs and the precision they trained in, as reader text for the chapters' scale line."""
     settings = load_profile(profile)
-    precisions = ", ".join(sorted(set(trained_in) - {""})) or settings["precision"]
-    return (f"{settings['epochs']} epochs on {settings['train_subset'] or 'all'} training images, "
-            f"stem {settings['stem_channels']}, {settings['cells_per_stack']} cell(s) per stack, "
-            f"trained in {precisions}, {settings['memory_format'].replace('_', '-')}")
+    return {"epochs": f"{settings['epochs']:,}",
+            "images": f"{settings['train_subset']:,}" if settings["train_subset"] else "all 40,000",
+            "stem": f"{settings['stem_channels']}",
+            "cells_per_stack": f"{settings['cells_per_stack']}",
+            "trained_in": ", ".join(sorted(set(trained_in) - {""})) or settings["precision"],
+            "memory_format": settings["memory_format"].replace("_", "-")}
 
 
 def ours_beside_paper(ours: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
