@@ -314,3 +314,16 @@ def test_the_study_cost_is_read_from_each_committed_runs_log_and_provenance():
         provenance = json.loads(data_path(f"{study.STUDY_DIR}/{row.run}/params.json").read_text())["provenance"]
         assert row.training_hours * 3600 == pytest.approx(provenance["training_seconds"], abs=0.1)
         assert row.evaluated_epochs == len(provenance["evaluation_seconds"]) and row.images_per_second > 0
+
+
+def test_the_demo_budget_is_set_beside_the_study_run_that_saw_the_nearest_number_of_images():
+    demo = load_profile("demo")
+    assert study.images_seen("demo") == demo["epochs"] * demo["train_subset"]
+    correlations = study.study_correlations(n_resamples=50)
+    for images in (study.images_seen("demo"), 80 * 40_000):
+        near = study.nearest_budget(images, correlations)
+        finished = correlations.query("variant == 'baseline' and seed == 0 and epoch == budget and mode == 'bns_ft'")
+        gaps = (finished["budget"] * 40_000 - images).abs()
+        assert near["images_seen"] == near["budget"] * 40_000 and abs(near["images_seen"] - images) == gaps.min()
+        assert near["run"] == finished.loc[gaps.idxmin(), "run"]
+    assert study.nearest_budget(80 * 40_000, correlations)["budget"] == 81

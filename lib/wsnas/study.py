@@ -28,6 +28,8 @@ from . import names, runs
 from .baselines import spearman_ci, spearman_difference_ci, spearman_image_noise
 from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_manifest
 from .nb101 import NB101
+from .profiles import load_profile
+from .protocol import TRAINING_IMAGES
 from .evaluate import evaluate_run, evaluation_settings
 from .train import config_for, train_supernet
 
@@ -335,6 +337,27 @@ def longest_run(correlations: pd.DataFrame | None = None) -> pd.DataFrame:
     return rows[["n_cells", "spearman", "spearman_low", "spearman_high", "kendall"]].assign(budget=budget, label=label)
 
 
+def images_per_epoch(profile: str) -> int:
+    return load_profile(profile)["train_subset"] or TRAINING_IMAGES
+
+
+def images_seen(profile: str) -> int:
+    """Training images a run of `profile` sees: epochs × images per epoch."""
+    return load_profile(profile)["epochs"] * images_per_epoch(profile)
+
+
+def nearest_budget(images: int, correlations: pd.DataFrame | None = None, mode: str = "bns_ft") -> pd.Series | None:
+    """The finished baseline run (seed 0) of the study whose training saw the number of images nearest `images`:
+    run, budget, images_seen, spearman, spearman_low, spearman_high in `mode`. None when nothing is committed."""
+    table = study_correlations() if correlations is None else correlations
+    final = table[(table["variant"] == "baseline") & (table["seed"] == 0) & (table["epoch"] == table["budget"])
+                  & (table["mode"] == mode)]
+    if final.empty:
+        return None
+    final = final.assign(images_seen=final["budget"] * images_per_epoch(PROFILE))
+    return final.loc[(final["images_seen"] - images).abs().idxmin()]
+
+
 def longest_run_beside_counts() -> pd.DataFrame:
     """Per mode of the study's longest committed run: its Spearman and that of the parameter count and the
     FLOPs on the very same cells (plain Spearman against the mean NB-101 validation accuracy)."""
@@ -362,8 +385,6 @@ def evaluation_precision(correlations: pd.DataFrame | None = None, paper_cells: 
     """What the study's evaluation size costs in Spearman precision, per mode of its longest run: the half-width
     of the bootstrap 95% interval over its cells, that half-width projected to the paper's `paper_cells`
     (∝ 1/√cells), and the standard deviation of ρ from the finite validation images alone."""
-    from .profiles import load_profile
-
     final = longest_run(correlations)
     if final.empty:
         return pd.DataFrame(columns=["mode", "cells", "images", "cells_half_width", "paper_cells_half_width", "images_sd"])
