@@ -91,7 +91,7 @@ def evaluate(args: argparse.Namespace, trained: dict) -> float:
     proxy_accuracy(supernet, cells, split.valid_images, split.valid_labels, mode="bns_ft", train_batches=batches,
                    num_bn_batches=settings["num_bn_batches"], bn_statistics=settings["bn_statistics"],
                    batch_size=settings["eval_batch_size"], progress=False, layout=config.memory_format,
-                   precision=data.evaluation_precision(config.precision))
+                   precision=data.validation_precision(config.precision))
     if cuda:
         torch.cuda.synchronize()
     return (time.perf_counter() - started) / args.cells

@@ -317,7 +317,7 @@ def training_precision(setting: str, device: torch.device | str) -> str:
     return setting
 
 
-def evaluation_precision(setting: str) -> str:
+def validation_precision(setting: str) -> str:
     """The precision of the validation passes: `setting`, with auto = fp32.
 
     bf16 evaluation was slower than fp32 on every CPU measured and changed some cells' accuracy (RESULTS.md).

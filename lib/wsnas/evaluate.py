@@ -33,7 +33,7 @@ from torch import nn
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import runs
-from wsnas.data import TrainingBatches, balanced_subset, eval_batches, evaluation_precision, precision_context
+from wsnas.data import TrainingBatches, balanced_subset, eval_batches, validation_precision, precision_context
 from wsnas.nb101 import NB101
 from wsnas.profiles import SECTIONS, profile_sections
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes
@@ -282,7 +282,7 @@ def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], n
         table = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
                                train_batches=batches, num_bn_batches=settings["num_bn_batches"],
                                bn_statistics=settings["bn_statistics"], batch_size=settings["eval_batch_size"],
-                               progress=progress, layout=config.memory_format, precision=evaluation_precision(config.precision))
+                               progress=progress, layout=config.memory_format, precision=validation_precision(config.precision))
         tables.append(table.assign(weight=weights))
     evaluations = pd.concat(tables, ignore_index=True)
     truth = nb101.metrics(evaluations["hash"].unique())

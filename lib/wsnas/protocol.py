@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .data import evaluation_precision, training_precision
+from .data import validation_precision, training_precision
 from .profiles import load_profile
 
 PAPER = "Pourchot et al. (2020), supplementary 0.1 and Sec. 3"
@@ -65,7 +65,7 @@ def _precision(setting: str) -> str:
     """A profile's precision; `auto` with what it means on the CPU building the table."""
     if setting != "auto":
         return setting
-    return f"auto (on this CPU: {training_precision(setting, 'cpu')} training, {evaluation_precision(setting)} evaluation)"
+    return f"auto (on this CPU: {training_precision(setting, 'cpu')} training, {validation_precision(setting)} evaluation)"
 
 
 def protocol_table(profiles: tuple[str, ...] = PROFILE_COLUMNS) -> pd.DataFrame:

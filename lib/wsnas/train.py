@@ -72,7 +72,7 @@ class TrainConfig:
     optimizer: str  # tf_rmsprop | authors_rmsprop
     lr_schedule: str  # cosine_per_step (NB-101) | cosine_per_epoch (the authors' code)
     memory_format: str  # contiguous | channels_last
-    precision: str  # fp32 | bf16 (autocast) | auto (data.training_precision, data.evaluation_precision)
+    precision: str  # fp32 | bf16 (autocast) | auto (data.training_precision, data.validation_precision)
     divergence_patience: int  # epochs at chance accuracy that stop the run; 0: never
     stem_channels: int
     num_stacks: int
