@@ -33,7 +33,7 @@ from torch import nn
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import runs
-from wsnas.data import TrainingBatches, balanced_subset, eval_batches, validation_precision, precision_context
+from wsnas.data import TrainingBatches, balanced_subset, eval_batches, precision_context, validation_precision
 from wsnas.nb101 import NB101
 from wsnas.profiles import SECTIONS, profile_sections
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes

@@ -12,6 +12,7 @@ import pandas as pd
 
 from wsnas import runs
 from wsnas.profiles import load_profile
+from wsnas.protocol import TRAINING_IMAGES
 from wsnas.reference import evaluation_column
 from wsnas.metrics import mode_correlations
 
@@ -47,7 +48,7 @@ def run_scale(profile: str, trained_in: Iterable[str] = ()) -> dict[str, str]:
     """The size of `profile`'s runs and the precision they trained in, as reader text for the chapters' scale line."""
     settings = load_profile(profile)
     return {"epochs": f"{settings['epochs']:,}",
-            "images": f"{settings['train_subset']:,}" if settings["train_subset"] else "all 40,000",
+            "images": f"{settings['train_subset'] or TRAINING_IMAGES:,}",
             "stem": f"{settings['stem_channels']}",
             "cells_per_stack": f"{settings['cells_per_stack']}",
             "trained_in": ", ".join(sorted(set(trained_in) - {""})) or settings["precision"],

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from .data import validation_precision, training_precision
+from .data import training_precision, validation_precision
 from .profiles import load_profile
 
 PAPER = "Pourchot et al. (2020), supplementary 0.1 and Sec. 3"

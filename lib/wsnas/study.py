@@ -323,11 +323,16 @@ def study_correlations(study: pd.DataFrame | None = None, n_resamples: int = 200
     return pd.DataFrame(rows)
 
 
+def _finished_baseline_runs(correlations: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the baseline seed-0 runs at their final epoch (not their mid-run checkpoints)."""
+    return correlations[(correlations["variant"] == "baseline") & (correlations["seed"] == 0)
+                        & (correlations["epoch"] == correlations["budget"])]
+
+
 def longest_run(correlations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Spearman per mode of the study's longest committed baseline run (81 epochs once it exists), for the
     chapters' "trained here" column; `label` says its profile and scale. Empty when nothing is committed."""
-    table = study_correlations() if correlations is None else correlations
-    final = table[(table["variant"] == "baseline") & (table["seed"] == 0) & (table["epoch"] == table["budget"])]
+    final = _finished_baseline_runs(study_correlations() if correlations is None else correlations)
     if final.empty:
         return final
     budget = int(final["budget"].max())
@@ -349,9 +354,8 @@ def images_seen(profile: str) -> int:
 def nearest_budget(images: int, correlations: pd.DataFrame | None = None, mode: str = "bns_ft") -> pd.Series | None:
     """The finished baseline run (seed 0) of the study whose training saw the number of images nearest `images`:
     run, budget, images_seen, spearman, spearman_low, spearman_high in `mode`. None when nothing is committed."""
-    table = study_correlations() if correlations is None else correlations
-    final = table[(table["variant"] == "baseline") & (table["seed"] == 0) & (table["epoch"] == table["budget"])
-                  & (table["mode"] == mode)]
+    final = _finished_baseline_runs(study_correlations() if correlations is None else correlations)
+    final = final[final["mode"] == mode]
     if final.empty:
         return None
     final = final.assign(images_seen=final["budget"] * images_per_epoch(PROFILE))
