@@ -183,3 +183,52 @@ def test_folded_batch_norm_channels_last_and_bf16_give_the_fp32_logits(space):
         torch.testing.assert_close(b, expected, rtol=0, atol=1e-5)
         torch.testing.assert_close(c, expected, rtol=0, atol=0.1)
         assert not torch.equal(c, expected)  # bf16 really ran in lower precision
+
+
+def _running_statistics(supernet: SuperNet, second: bool = False) -> torch.Tensor:
+    prefix = "second_" if second else ""
+    return torch.cat([torch.cat([getattr(norm, f"{prefix}running_mean"), getattr(norm, f"{prefix}running_var")])
+                      for norm in supernet.batch_norms()])
+
+
+def test_bf16_training_accumulates_the_running_statistics_an_fp32_replay_gives():
+    """NO-FT reads the running statistics; under bf16 autocast they are accumulated in fp32 from the bf16
+    activations, so they differ from an fp32 replay of the same batches only by the convolutions' rounding."""
+    torch.manual_seed(0)
+    trained = SuperNet("A4", stem_channels=8, cells_per_stack=1, bn_momentum=0.997, second_bn_momentum=0.003).train()
+    replay = SuperNet("A4", stem_channels=8, cells_per_stack=1, bn_momentum=0.997, second_bn_momentum=0.003).train()
+    replay.load_state_dict(trained.state_dict())
+    cells = random_cells("A4", 6, seed=3)
+    with torch.no_grad():
+        for step, each in enumerate(cells):
+            images = torch.randn(64, 3, 32, 32, generator=torch.Generator().manual_seed(step))
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                trained(images, each)
+            replay(images, each)
+    for second in (False, True):
+        bf16, fp32 = _running_statistics(trained, second), _running_statistics(replay, second)
+        assert bf16.dtype == torch.float32
+        torch.testing.assert_close(bf16, fp32, rtol=3e-2, atol=3e-2)
+        assert (bf16 - fp32).abs().median() < 1e-2 * fp32.abs().median()  # bf16 rounding, not a drift
+
+
+def test_swapping_the_statistics_twice_restores_them_and_bns_ft_leaves_the_second_set_alone():
+    from wsnas.evaluate import fine_tuned_statistics
+
+    torch.manual_seed(0)
+    supernet = SuperNet("A4", stem_channels=8, cells_per_stack=1, bn_momentum=0.997, second_bn_momentum=0.003).train()
+    one = random_cells("A4", 1, seed=5)[0]
+    with torch.no_grad():
+        for step in range(3):
+            supernet(torch.randn(32, 3, 32, 32), one)
+    first, second = _running_statistics(supernet), _running_statistics(supernet, second=True)
+    assert not torch.equal(first, second)
+    supernet.swap_statistics()
+    assert torch.equal(_running_statistics(supernet), second) and torch.equal(_running_statistics(supernet, True), first)
+    supernet.swap_statistics()
+    batches = [(torch.randn(32, 3, 32, 32), torch.zeros(32, dtype=torch.long)) for _ in range(4)]
+    with fine_tuned_statistics(supernet.eval(), one, batches, bn_statistics="last"):
+        assert torch.equal(_running_statistics(supernet, second=True), second)
+    assert torch.equal(_running_statistics(supernet), first) and torch.equal(_running_statistics(supernet, True), second)
+    with pytest.raises(ValueError, match="keeps no second BN statistics"):
+        SuperNet("A4", stem_channels=8).swap_statistics()

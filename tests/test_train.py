@@ -145,6 +145,38 @@ def test_a_run_resumes_only_in_the_precision_it_trained_in(tmp_path):
         train_supernet(config, tmp_path, progress=False)
 
 
+def test_a_precision_switch_asked_for_is_logged_with_its_epoch(tmp_path):
+    config = tiny_config(precision="bf16")
+    partial = train_supernet(config, tmp_path, progress=False, stop_after_epochs=1)
+    saved = load_checkpoint(partial.checkpoint_path)
+    save_checkpoint(partial.checkpoint_path, {**saved, "trained_in": "fp32"})  # as if epoch 0 trained in fp32
+    finished = train_supernet(config, tmp_path, progress=False, allow_precision_switch=True)
+    assert finished.state == "done" and finished.trained_in == "bf16"
+    switch = {"epoch": 1, "step": saved["step"], "from": "fp32", "to": "bf16"}
+    assert runs.get_status(tmp_path)["precision_switches"] == [switch]
+    assert load_checkpoint(finished.checkpoint_path)["precision_switches"] == [switch]
+    assert list(finished.epoch_logs["trained_in"]) == ["bf16", "bf16"]  # what each epoch's own log row recorded
+
+
+def test_the_second_statistics_are_those_of_a_run_at_that_momentum(tmp_path):
+    """One training keeps running statistics at two momenta; each set equals what a copy trained at that
+    momentum holds, in either order (the second set is read back from the first set's update)."""
+    paper = train_supernet(tiny_config(bn_momentum=0.997, second_bn_momentum=0.003), tmp_path / "a", progress=False)
+    corrected = train_supernet(tiny_config(bn_momentum=0.003, second_bn_momentum=0.997), tmp_path / "b", progress=False)
+    alone = train_supernet(tiny_config(bn_momentum=0.003), tmp_path / "c", progress=False)
+    first, second, single = (load_checkpoint(run.checkpoint_path)["model"] for run in (paper, corrected, alone))
+    means = [key for key in first if key.endswith(".running_mean") and not key.endswith("second_running_mean")]
+    assert len(means) > 20
+    for key in means:
+        for statistic in ("running_mean", "running_var"):
+            name, second_name = key.replace("running_mean", statistic), key.replace("running_mean", f"second_{statistic}")
+            torch.testing.assert_close(first[second_name], single[name], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(first[second_name], second[name], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(second[second_name], first[name], rtol=1e-3, atol=1e-5)  # read back at factor 0.003
+    assert not any("second" in key for key in single)  # a run without a second set keeps its old checkpoint layout
+    assert paper.step_logs["loss"].equals(alone.step_logs["loss"])  # training uses batch statistics: same weights
+
+
 def test_divergence_stops_the_run_and_marks_it(tmp_path):
     exploding = train_supernet(tiny_config(learning_rate=float("inf")), tmp_path / "inf", progress=False)
     assert exploding.diverged and "non-finite loss" in exploding.reason

@@ -143,7 +143,8 @@ def command_study(args: argparse.Namespace) -> int:
                 for written in study.save_progress(study.study_run(name), results_root=args.results):
                     print(f"data/{written}")
         elif args.evaluate is None:
-            study.run_study(args.run, results_root=args.results)
+            study.run_study(args.run, results_root=args.results, allow_precision_switch=args.allow_precision_switch,
+                            train_only=args.train_only)
         else:
             for name in args.run:
                 study.evaluate_epoch(study.study_run(name), args.evaluate, results_root=args.results)
@@ -276,13 +277,14 @@ def command_profile_show(args: argparse.Namespace) -> int:
 
     sections = profiles.profile_sections(args.name)
     if args.json:
-        _print_json(sections)
+        _print_json({**sections, "conventions": profiles.CONVENTIONS})
     else:
         print(sections.pop("description"))
         for section, settings in sections.items():
             print(f"\n[{section}]")
             for key, value in settings.items():
-                print(f"{key} = {json.dumps(value)}")
+                convention = f"  # {profiles.CONVENTIONS[key]}" if key in profiles.CONVENTIONS else ""
+                print(f"{key} = {json.dumps(value)}{convention}")
     return 0
 
 
@@ -349,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--preserve", action="store_true",
                        help="with --run: commit what the runs' directories hold now to data/study/<run>/: checkpoints and "
                             "logs (state/; a fresh clone resumes from them) and the epochs already evaluated")
+    study.add_argument("--allow-precision-switch", action="store_true",
+                       help="with --run: continue a run in the precision `auto` means here (e.g. fp32 on a CPU without "
+                            "native bf16) when it trained in another; the epoch of the switch is logged")
+    study.add_argument("--train-only", action="store_true", help="with --run: train (resumable), commit the state, do not evaluate")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
     study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")
     study.set_defaults(handler=command_study)

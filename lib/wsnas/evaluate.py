@@ -132,12 +132,14 @@ def fine_tuned_statistics(
     device = torch.device(device) if device is not None else next(supernet.parameters()).device
     norms = [module for module in supernet.modules() if isinstance(module, nn.BatchNorm2d)]
     saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in norms]
+    second_momenta = [getattr(m, "second_momentum", None) for m in norms]  # a second set is left as it is
     was_training = supernet.training
     batches = iter(train_batches)
     try:
         for module in norms:
             module.reset_running_stats()
             module.momentum = None if bn_statistics == "mean" else 1.0  # None: PyTorch's cumulative average
+            module.second_momentum = None
         supernet.train()
         with torch.no_grad():
             for count in range(num_bn_batches):
@@ -152,8 +154,8 @@ def fine_tuned_statistics(
         supernet.eval()
         yield supernet
     finally:
-        for module, (momentum, mean, var, tracked) in zip(norms, saved):
-            module.momentum = momentum
+        for module, (momentum, mean, var, tracked), second_momentum in zip(norms, saved, second_momenta):
+            module.momentum, module.second_momentum = momentum, second_momentum
             module.running_mean.copy_(mean)
             module.running_var.copy_(var)
             module.num_batches_tracked.copy_(tracked)

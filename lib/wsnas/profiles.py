@@ -28,7 +28,8 @@ SECTIONS: dict[str, dict[str, tuple[type, tuple | None]]] = {
         "stem_channels": (int, None),
         "num_stacks": (int, None),
         "cells_per_stack": (int, None),
-        "bn_momentum": (float, None),
+        "bn_momentum": (float, None),  # PyTorch convention: running = (1 - m)·running + m·batch
+        "second_bn_momentum": (float, None),  # a second set of running statistics (NO-FT read twice); 0: none
         "bn_eps": (float, None),
     },
     "train": {
@@ -62,6 +63,12 @@ SECTIONS: dict[str, dict[str, tuple[type, tuple | None]]] = {
         "bootstrap_resamples": (int, None),  # Variants: bootstrap over super-nets of each variant's gain
         "permutation_seeds": (int, None),  # Search: fresh random-search permutations, the chance level
     },
+}
+# What a setting's number means where more than one convention is in use (shown by `wsnas profile show`).
+CONVENTIONS: dict[str, str] = {
+    "bn_momentum": "PyTorch's: running = (1 - m)·running + m·batch; TensorFlow's decay is 1 - m "
+                   "(the paper's 0.997 is TensorFlow's; the authors' code at a7237c3 passed 0.997 to PyTorch)",
+    "second_bn_momentum": "as bn_momentum, for a second set of running statistics updated from the same batches; 0: none",
 }
 SETTINGS: dict[str, tuple[type, tuple | None]] = {key: kind for section in SECTIONS.values() for key, kind in section.items()}
 POSITIVE = {"stem_channels", "num_stacks", "cells_per_stack", "epochs", "batch_size", "num_eval_cells", "num_bn_batches", "bn_batch_size", "eval_batch_size"}
@@ -136,6 +143,6 @@ def check_setting(key: str, value: Any) -> Any:
         raise ProfileError(f"setting {key!r} must be {'positive' if key in POSITIVE else 'non-negative'}, got {value!r}")
     if key == "keep_checkpoints" and not all(isinstance(epoch, int) and epoch > 0 for epoch in value):
         raise ProfileError(f"setting 'keep_checkpoints' must be a list of positive epochs, got {value!r}")
-    if key in ("momentum", "rms_decay", "bn_momentum") and not 0.0 <= value < 1.0:
+    if key in ("momentum", "rms_decay", "bn_momentum", "second_bn_momentum") and not 0.0 <= value < 1.0:
         raise ProfileError(f"setting {key!r} must lie in [0, 1), got {value!r}")
     return value

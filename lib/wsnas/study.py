@@ -45,16 +45,20 @@ PAPER_EPOCHS = 432  # the paper's budget, marked on the study's curve
 
 @dataclass(frozen=True)
 class StudyRun:
-    """One training of the study: a budget (epochs), a seed and a variant; `checkpoints` are mid-run epochs evaluated too."""
+    """One committed training: a budget (epochs), a seed, a variant and a profile (with `settings` on top of it);
+    `checkpoints` are mid-run epochs evaluated too."""
 
     epochs: int
     seed: int = 0
     variant: str = "baseline"
     checkpoints: tuple[int, ...] = ()
+    profile: str = PROFILE
+    settings: tuple[tuple[str, object], ...] = ()  # profile overrides besides the budget, e.g. the data source
 
     @property
     def name(self) -> str:
-        return f"{SPACE}_{self.variant}_seed{self.seed}_e{self.epochs}"
+        scale = "" if self.profile == PROFILE else f"_{self.profile}"
+        return f"{SPACE}_{self.variant}_seed{self.seed}{scale}_e{self.epochs}"
 
     @property
     def evaluated_epochs(self) -> tuple[int, ...]:
@@ -70,35 +74,47 @@ STUDY_RUNS: tuple[StudyRun, ...] = (
     StudyRun(27, seed=1),
     StudyRun(27, variant="single_k"),
 )
+# The paper's protocol in full (profile `paper`: 432 epochs, 3 x 3 cells, BN momentum 0.997 with a second set at
+# 0.003), on the embedded JPEG copy because this machine cannot download the lossless one.
+PAPER_SCALE_RUNS: tuple[StudyRun, ...] = (
+    StudyRun(432, checkpoints=(27, 81, 243), profile="paper",
+             settings=(("data_source", "embedded"), ("allow_lossy", True))),
+)
+COMMITTED_RUNS = STUDY_RUNS + PAPER_SCALE_RUNS
 
 
 def study_run(name: str) -> StudyRun:
-    """The study run called `name` (e.g. A4_baseline_seed0_e81)."""
-    for run in STUDY_RUNS:
+    """The committed run called `name` (e.g. A4_baseline_seed0_e81, A4_baseline_seed0_paper_e432)."""
+    for run in COMMITTED_RUNS:
         if run.name == name:
             return run
-    raise ValueError(f"unknown study run {name!r}; the study's runs are {[run.name for run in STUDY_RUNS]}")
+    raise ValueError(f"unknown study run {name!r}; the committed runs are {[run.name for run in COMMITTED_RUNS]}")
 
 
 def run_overrides(run: StudyRun) -> dict:
-    """The profile overrides of one study run (the budget; mid-run checkpoints only where evaluated)."""
-    return {"epochs": run.epochs, "keep_checkpoints": list(run.checkpoints)}
+    """The profile overrides of one committed run (its settings, the budget; mid-run checkpoints only where evaluated)."""
+    return {**dict(run.settings), "epochs": run.epochs, "keep_checkpoints": list(run.checkpoints)}
 
 
-def run_study(names: list[str] | None = None, *, results_root: str | Path | None = None, progress: bool = True) -> None:
-    """Train, evaluate and commit to data/study/ each named study run (default: all), skipping what exists.
+def run_study(names: list[str] | None = None, *, results_root: str | Path | None = None, progress: bool = True,
+              allow_precision_switch: bool = False, train_only: bool = False) -> None:
+    """Train, evaluate and commit to data/study/ each named run (default: the budget study's), skipping what exists.
 
     Each evaluated epoch is committed as soon as it exists (the final epoch first), so an interruption loses
-    at most the epoch being evaluated.
+    at most the epoch being evaluated. `allow_precision_switch`: see `wsnas.train.train_supernet`;
+    `train_only` stops after training (and commits its state).
     """
     _git_commit()  # read now: a run ends hours later, perhaps after other commits
     for run in [study_run(name) for name in names] if names else STUDY_RUNS:
         if committed(run):
             continue
         config, _, run_dir = open_study_run(run, results_root)
-        result = train_supernet(config, run_dir, progress=progress)
+        result = train_supernet(config, run_dir, progress=progress, allow_precision_switch=allow_precision_switch)
         if result.diverged:
             raise RuntimeError(f"study run {run.name} diverged ({result.reason}); see {run_dir}")
+        if train_only:
+            preserve_state(run, run_dir)
+            continue
         for epoch in run.evaluated_epochs:
             if epoch not in committed_epochs(run):  # a fresh clone re-evaluates only what data/ lacks
                 evaluate_epoch(run, epoch, results_root=results_root, progress=progress)
@@ -153,8 +169,8 @@ def open_study_run(run: StudyRun, results_root: str | Path | None):
     """The run's training config, evaluation settings and run directory (created or reopened; an empty one gets
     the committed state of the run, if any, so that a fresh clone resumes or re-evaluates instead of retraining)."""
     overrides = run_overrides(run)
-    config = config_for(PROFILE, space=SPACE, variant=run.variant, seed=run.seed, **overrides)
-    settings = evaluation_settings(PROFILE, **overrides)
+    config = config_for(run.profile, space=SPACE, variant=run.variant, seed=run.seed, **overrides)
+    settings = evaluation_settings(run.profile, **overrides)
     run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
                             root=runs.resolve_root(results_root))
     restore_state(run, run_dir)
@@ -182,7 +198,7 @@ def preserve_state(run: StudyRun, run_dir: Path) -> list[str]:
         name = f"{STUDY_DIR}/{run.name}/{STATE_DIR}/{path.name}"
         with atomic_path(data_dir() / name) as temporary:
             shutil.copyfile(path, temporary)
-        record_in_manifest(name, source=f"trained here: {command} (profile {PROFILE}); state of its run directory "
+        record_in_manifest(name, source=f"trained here: {command} (profile {run.profile}); state of its run directory "
                            "(checkpoints, training logs), copied back into an empty run directory by wsnas.study",
                            licence="MIT (this project)", made_by=f"{command} then wsnas study --run {run.name} --preserve "
                            f"at commit {_git_commit()}")
@@ -249,7 +265,7 @@ def export_run(run: StudyRun, run_dir: Path, evaluations: pd.DataFrame, epoch_lo
                                         indent=2, sort_keys=True, default=str) + "\n")
     preserve_state(run, run_dir)
     for file_name in ("train_log.parquet", "params.json", "evaluations.parquet"):  # evaluations last: marks the run done
-        record_in_manifest(f"{STUDY_DIR}/{run.name}/{file_name}", source=f"trained here: {command} (profile {PROFILE})",
+        record_in_manifest(f"{STUDY_DIR}/{run.name}/{file_name}", source=f"trained here: {command} (profile {run.profile})",
                            licence="MIT (this project)", made_by=f"{command} at commit {provenance['commit']}")
 
 

@@ -66,13 +66,17 @@ def sliced_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """Batch norm of `x` with the first x.shape[1] channels of `bn` (running stats updated in place).
 
     Same semantics as `nn.BatchNorm2d.forward`, including `momentum=None` for a cumulative average.
+    A norm with second statistics (`add_second_statistics`) updates them too, from the same batch.
     """
     channels = x.shape[1]
     factor = 0.0
     if bn.training:
         bn.num_batches_tracked.add_(1)
         factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
-    return F.batch_norm(
+    second = bn.training and getattr(bn, "second_momentum", None) is not None
+    if second:
+        before = (bn.running_mean[:channels].clone(), bn.running_var[:channels].clone())
+    output = F.batch_norm(
         x,
         bn.running_mean[:channels],
         bn.running_var[:channels],
@@ -82,6 +86,38 @@ def sliced_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
         factor,
         bn.eps,
     )
+    if second:
+        _update_second_statistics(bn, channels, factor, before)
+    return output
+
+
+def add_second_statistics(bn: nn.BatchNorm2d, momentum: float) -> None:
+    """Give `bn` a second set of running statistics, updated at `momentum` (PyTorch convention) in training.
+
+    One training then yields NO-FT under two BN momenta: the paper's code ran 0.997 (the running statistics
+    are the last batch or two), its authors later corrected it to 0.003 (`SuperNet.swap_statistics`).
+    """
+    if not 0.0 < momentum <= 1.0:
+        raise ValueError(f"a second BN momentum must lie in (0, 1], got {momentum!r}")
+    bn.register_buffer("second_running_mean", torch.zeros_like(bn.running_mean))
+    bn.register_buffer("second_running_var", torch.ones_like(bn.running_var))
+    bn.second_momentum = momentum
+
+
+@torch.no_grad()
+def _update_second_statistics(bn: nn.BatchNorm2d, channels: int, factor: float,
+                              before: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Move the second statistics toward the batch's, read back from the first set's update.
+
+    F.batch_norm set running = (1 - factor)·before + factor·batch (unbiased variance), so the batch's
+    statistics are (running - (1 - factor)·before) / factor: no second pass over the activations.
+    """
+    if factor <= 0.0:
+        raise ValueError("second BN statistics need a positive momentum for the first set")
+    for running, old, second in ((bn.running_mean, before[0], bn.second_running_mean),
+                                 (bn.running_var, before[1], bn.second_running_var)):
+        batch = (running[:channels] - (1.0 - factor) * old) / factor
+        second[:channels].lerp_(batch, bn.second_momentum)
 
 
 class SlicedConvBnRelu(nn.Module):
@@ -241,6 +277,7 @@ class SuperNet(nn.Module):
         num_labels: int = 10,
         bn_momentum: float = 0.003,
         bn_eps: float = 1e-5,
+        second_bn_momentum: float | None = None,
     ):
         super().__init__()
         if space not in SPACES:
@@ -265,6 +302,28 @@ class SuperNet(nn.Module):
             self.cells.append(SuperCell(in_channels, out_channels, width, single_kernel, bn_momentum, bn_eps))
         self.classifier = nn.Linear(out_channels, num_labels)
         self._plans: OrderedDict[Cell, tuple[CellPlan, ...]] = OrderedDict()
+        self.second_bn_momentum = second_bn_momentum
+        if second_bn_momentum is not None:
+            for norm in self.batch_norms():
+                add_second_statistics(norm, second_bn_momentum)
+
+    def batch_norms(self) -> list[nn.BatchNorm2d]:
+        return [module for module in self.modules() if isinstance(module, nn.BatchNorm2d)]
+
+    def swap_statistics(self) -> None:
+        """Exchange every norm's running statistics with its second set (a second call swaps them back).
+
+        NO-FT under the second momentum is NO-FT between two swaps (`wsnas.evaluate.second_statistics`).
+        """
+        if self.second_bn_momentum is None:
+            raise ValueError("this super-net keeps no second BN statistics (set second_bn_momentum to keep them)")
+        with torch.no_grad():
+            for norm in self.batch_norms():
+                for name in ("running_mean", "running_var"):
+                    first, second = getattr(norm, name), getattr(norm, f"second_{name}")
+                    kept = first.clone()
+                    first.copy_(second)
+                    second.copy_(kept)
 
     def set_batch_norm_folding(self, enabled: bool) -> None:
         """Fold batch norm into the convolutions in eval mode (default), or run it as a separate pass."""

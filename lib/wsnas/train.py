@@ -78,6 +78,7 @@ class TrainConfig:
     num_stacks: int
     cells_per_stack: int
     bn_momentum: float
+    second_bn_momentum: float  # 0: no second set of running statistics
     bn_eps: float
     data_source: str
     data_root: str
@@ -104,6 +105,8 @@ class TrainConfig:
         values = asdict(self)
         values.pop("device")
         values.pop("keep_checkpoints")
+        if not values["second_bn_momentum"]:  # runs from before the setting existed keep their identity
+            values.pop("second_bn_momentum")
         return values
 
 
@@ -138,7 +141,8 @@ def build_supernet(config: TrainConfig) -> torch.nn.Module:
     torch.manual_seed(config.seed)
     supernet = SuperNet(config.space, single_kernel=config.single_kernel, stem_channels=config.stem_channels,
                         num_stacks=config.num_stacks, cells_per_stack=config.cells_per_stack, num_labels=10,
-                        bn_momentum=config.bn_momentum, bn_eps=config.bn_eps)
+                        bn_momentum=config.bn_momentum, bn_eps=config.bn_eps,
+                        second_bn_momentum=config.second_bn_momentum or None)
     return supernet.to(config.device, memory_format=memory_format(config.memory_format))
 
 
@@ -190,12 +194,17 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return torch.load(io.BytesIO(body), weights_only=True, map_location="cpu")
 
 
-def _check_same_precision(path: Path, saved: str, here: str, config: TrainConfig) -> None:
-    """Refuse to resume a run in another precision than it trained in (`auto` resolves per machine)."""
-    if saved != here:
-        raise CheckpointError(
-            f"{path} trained in {saved}, but precision={config.precision!r} means {here} on {config.device} here; "
-            f"resume it on a machine where it means {saved}, or delete the run directory to start again")
+def _check_same_precision(path: Path, saved: str, here: str, config: TrainConfig, allow_switch: bool) -> bool:
+    """Whether the resumed run switches precision; a switch not asked for is refused (`auto` resolves per machine)."""
+    if saved == here:
+        return False
+    if allow_switch:
+        return True
+    raise CheckpointError(
+        f"{path} trained in {saved}, but precision={config.precision!r} means {here} on {config.device} here; "
+        f"resume it on a machine where it means {saved}, or continue it in {here} on purpose "
+        f"(allow_precision_switch=True, `wsnas study --allow-precision-switch`: the switch is logged), "
+        "or delete the run directory to start again")
 
 
 def _rng_states(generator: torch.Generator) -> dict[str, Any]:
@@ -242,11 +251,14 @@ class TrainResult:
 
 
 def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, progress: bool = True,
-                   stop_after_epochs: int | None = None) -> TrainResult:
+                   stop_after_epochs: int | None = None, allow_precision_switch: bool = False) -> TrainResult:
     """Train (or resume, or reuse the finished) super-net of `config` in `run_dir`.
 
     `resume=False` discards an existing checkpoint and starts again. `stop_after_epochs` stops
     cleanly after that many epochs in total, as a kill after a checkpoint would (for tests).
+    `allow_precision_switch` lets a run continue in the precision `auto` means here when it trained in
+    another (e.g. fp32 on a CPU without native bf16); each epoch's log row says what it trained in, and
+    `precision_switches` in status.json and the checkpoint records the epoch of every switch.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -267,20 +279,24 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
     optimizer = make_optimizer(config, supernet.parameters())
     cells = training_cells(config, total_steps)
     generator = torch.Generator().manual_seed(config.seed)
-    step, epoch, step_logs, epoch_logs, chance_epochs = 0, 0, [], [], 0
+    step, epoch, step_logs, epoch_logs, chance_epochs, switches = 0, 0, [], [], 0, []
     trained_in = training_precision(config.precision, config.device)
     if resume and checkpoint_path.exists():
         saved = load_checkpoint(checkpoint_path)
         if saved["params"] != config.params():
             raise CheckpointError(f"{checkpoint_path} was written for other parameters; delete it to start again")
-        _check_same_precision(checkpoint_path, saved.get("trained_in", config.precision), trained_in, config)
+        saved_precision = saved.get("trained_in", config.precision)
+        switches = list(saved.get("precision_switches", []))
+        if _check_same_precision(checkpoint_path, saved_precision, trained_in, config, allow_precision_switch):
+            switches.append({"epoch": saved["epoch"], "step": saved["step"], "from": saved_precision, "to": trained_in})
         supernet.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         _restore_rng_states(saved["rng"], generator)
         step, epoch, chance_epochs = saved["step"], saved["epoch"], saved["chance_epochs"]
         step_logs, epoch_logs = saved["step_logs"], saved["epoch_logs"]
-    runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps, trained_in=trained_in,
-                    data=split.description)
+    status_fields = {"total_steps": total_steps, "trained_in": trained_in, "data": split.description,
+                     **({"precision_switches": switches} if switches else {})}
+    runs.set_status(run_dir, "running", epoch=epoch, step=step, **status_fields)
 
     precision = precision_context(config.device, trained_in)
     bar = tqdm(total=total_steps, initial=step, disable=not progress, desc=f"{config.space} {config.variant}", unit="step")
@@ -322,7 +338,8 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
         accuracy = float(np.mean([row["accuracy"] for row in this_epoch]))
         epoch_logs.append({"epoch": epoch, "steps": len(this_epoch), "loss": float(np.mean([row["loss"] for row in this_epoch])),
                            "accuracy": accuracy, "learning_rate": this_epoch[-1]["learning_rate"],
-                           "seconds": seconds, "images_per_second": len(split.train_labels) / seconds})
+                           "seconds": seconds, "images_per_second": len(split.train_labels) / seconds,
+                           "trained_in": trained_in})
         epoch += 1
         chance_epochs = chance_epochs + 1 if accuracy < CHANCE_ACCURACY + config.chance_margin else 0
         if config.divergence_patience and chance_epochs >= config.divergence_patience:
@@ -330,13 +347,12 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
         save_checkpoint(checkpoint_path, {
             "params": config.params(), "trained_in": trained_in, "model": supernet.state_dict(),
             "optimizer": optimizer.state_dict(), "rng": _rng_states(generator), "step": step, "epoch": epoch, "chance_epochs": chance_epochs,
-            "step_logs": step_logs, "epoch_logs": epoch_logs})
+            "step_logs": step_logs, "epoch_logs": epoch_logs, "precision_switches": switches})
         if epoch in config.keep_checkpoints:  # a mid-run snapshot, e.g. to compare with a shorter run
             shutil.copyfile(checkpoint_path, kept_checkpoint_path(run_dir, epoch))
         _write_logs(run_dir, step_logs, epoch_logs)
         if state == "running":
-            runs.set_status(run_dir, "running", epoch=epoch, step=step, total_steps=total_steps,
-                            trained_in=trained_in, data=split.description)
+            runs.set_status(run_dir, "running", epoch=epoch, step=step, **status_fields)
         if stop_after_epochs is not None and epoch >= stop_after_epochs and epoch < config.epochs:
             bar.close()
             return _result(run_dir, runs.get_status(run_dir))
@@ -345,8 +361,7 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
         state = "done"
     if state == "diverged" and reason.startswith("non-finite"):
         _write_logs(run_dir, step_logs, epoch_logs)
-    runs.set_status(run_dir, state, epoch=epoch, step=step, total_steps=total_steps, reason=reason,
-                    trained_in=trained_in, data=split.description)
+    runs.set_status(run_dir, state, epoch=epoch, step=step, reason=reason, **status_fields)
     return _result(run_dir, runs.get_status(run_dir))
 
 
