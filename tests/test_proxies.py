@@ -194,7 +194,19 @@ def test_fp64_scores_do_not_depend_on_the_memory_format() -> None:
     cell = space.cells_at(space.index_of(np.array(["a3abb13755224faa4dfeadd31a4faba1"])))[0]
     names = ("snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot")
     torch.set_num_threads(1)
-    contiguous, channels_last = (proxies.cell_proxies(cell, names, precision="fp64", memory_format=fmt)
-                                 for fmt in ("contiguous", "channels_last"))
+    scores = {(precision, fmt): proxies.cell_proxies(cell, names, precision=precision, memory_format=fmt)
+              for precision in ("fp32", "fp64") for fmt in ("contiguous", "channels_last")}
+    # The network's rounding errors scale with the unit roundoff: in double precision the gap between the two
+    # memory formats is at most the fp32 gap (which measures this cell's conditioning on this CPU) times
+    # eps64 / eps32, with a margin of 64 for the randomness of one fp32 realisation. A fixed relative tolerance
+    # held on the CPU that wrote it only. jacob_cov is the exception: its last step, the eigenvalues of a
+    # near-singular correlation matrix (scored through 1 / (λ + 1e-5)), runs in float64 in both precisions, so
+    # its fp64 gap does not shrink with the network's rounding; there fp64 must remove 99.9 % of the fp32 gap.
+    eps32 = np.finfo(np.float32).eps
+    ratio = np.finfo(np.float64).eps / eps32
     for name in names:
-        assert channels_last[name] == pytest.approx(contiguous[name], rel=1e-9), name
+        value = scores["fp64", "contiguous"][name]
+        gap32 = max(abs(scores["fp32", "channels_last"][name] - scores["fp32", "contiguous"][name]), abs(value) * eps32)
+        gap64 = abs(scores["fp64", "channels_last"][name] - value)
+        bound = 1e-3 * gap32 if name == "jacob_cov" else 64 * ratio * gap32
+        assert gap64 <= bound, (name, gap64, gap32, bound)
