@@ -232,3 +232,28 @@ def test_swapping_the_statistics_twice_restores_them_and_bns_ft_leaves_the_secon
     assert torch.equal(_running_statistics(supernet), first) and torch.equal(_running_statistics(supernet, True), second)
     with pytest.raises(ValueError, match="keeps no second BN statistics"):
         SuperNet("A4", stem_channels=8).swap_statistics()
+
+
+def test_a_replay_at_momentum_one_is_bns_ft_from_the_last_batch_and_leaves_the_statistics_as_they_were():
+    from wsnas.evaluate import fine_tuned_statistics, replayed_statistics
+
+    torch.manual_seed(0)
+    supernet = SuperNet("A4", stem_channels=8, cells_per_stack=1, bn_momentum=0.997, second_bn_momentum=0.003).eval()
+    one, other = random_cells("A4", 2, seed=7)
+    batches = [(torch.randn(32, 3, 32, 32, generator=torch.Generator().manual_seed(k)), torch.zeros(32, dtype=torch.long))
+               for k in range(3)]
+    own, own_second = _running_statistics(supernet), _running_statistics(supernet, second=True)
+    with fine_tuned_statistics(supernet, one, batches, num_bn_batches=3, bn_statistics="last"):
+        bns_ft = _running_statistics(supernet)
+    # Three replayed steps (other, other, one) at momentum 1: only the last step's statistics remain, for the norms
+    # that step used; the norms only `other` uses keep what it left.
+    with replayed_statistics(supernet, [other, other, one], batches, momentum=1.0):
+        replayed = _running_statistics(supernet)
+        assert not supernet.training
+    used = bns_ft != torch.cat([torch.cat([torch.zeros_like(n.running_mean), torch.ones_like(n.running_var)])
+                                for n in supernet.batch_norms()])
+    assert used.any() and torch.equal(replayed[used], bns_ft[used])
+    assert torch.equal(_running_statistics(supernet), own) and torch.equal(_running_statistics(supernet, True), own_second)
+    with pytest.raises(ValueError, match="momentum must lie in"):
+        with replayed_statistics(supernet, [one], batches, momentum=0.0):
+            pass

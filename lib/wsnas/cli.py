@@ -138,7 +138,10 @@ def command_study(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-        if args.preserve:
+        if args.bn_readings:
+            for name in args.run:
+                study.bn_momentum_readings(study.study_run(name), results_root=args.results)
+        elif args.preserve:
             for name in args.run:
                 for written in study.save_progress(study.study_run(name), results_root=args.results):
                     print(f"data/{written}")
@@ -354,6 +357,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--allow-precision-switch", action="store_true",
                        help="with --run: continue a run in the precision `auto` means here (e.g. fp32 on a CPU without "
                             "native bf16) when it trained in another; the epoch of the switch is logged")
+    study.add_argument("--bn-readings", action="store_true",
+                       help="with --run: NO-FT of the trained run under replayed BN statistics (momentum 0.997, five "
+                            "draws; 0.003 in fp32 and bf16), committed to data/study/<run>/bn_readings.parquet")
     study.add_argument("--train-only", action="store_true", help="with --run: train (resumable), commit the state, do not evaluate")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
     study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import runs
@@ -130,36 +129,77 @@ def fine_tuned_statistics(
     if int(num_bn_batches) != num_bn_batches or num_bn_batches < 1:
         raise ValueError(f"num_bn_batches must be a positive integer, got {num_bn_batches!r}")
     device = torch.device(device) if device is not None else next(supernet.parameters()).device
-    norms = [module for module in supernet.modules() if isinstance(module, nn.BatchNorm2d)]
-    saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in norms]
-    second_momenta = [getattr(m, "second_momentum", None) for m in norms]  # a second set is left as it is
-    was_training = supernet.training
     batches = iter(train_batches)
-    try:
-        for module in norms:
+    with _statistics_kept(supernet, None if bn_statistics == "mean" else 1.0):  # None: PyTorch's cumulative average
+        for module in supernet.batch_norms():
             module.reset_running_stats()
-            module.momentum = None if bn_statistics == "mean" else 1.0  # None: PyTorch's cumulative average
-            module.second_momentum = None
         supernet.train()
         with torch.no_grad():
             for count in range(num_bn_batches):
-                images, _labels = next(batches, (None, None))
-                if images is None:
-                    raise ValueError(f"train_batches ran out after {count} of {num_bn_batches} mini-batches")
-                if not images.is_floating_point():
-                    raise TypeError("train_batches must yield normalised float images (see wsnas.data.epoch_batches)")
+                images = _next_images(batches, count, num_bn_batches)
                 if bn_statistics == "last" and count < num_bn_batches - 1:
                     continue  # momentum 1: only the last batch's statistics survive, the others need not run
                 supernet(images.to(device, non_blocking=True), cell)
         supernet.eval()
         yield supernet
+
+
+@contextmanager
+def replayed_statistics(supernet: SuperNet, cells: Sequence[Cell], train_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                        momentum: float, precision: str = "fp32", reset: bool = True):
+    """Within the block, the super-net (in eval mode) holds the running statistics that training steps of `cells[i]`
+    on the i-th batch of `train_batches` accumulate at BN `momentum`, forward passes only (the weights stay); on
+    exit, its own statistics again.
+
+    NO-FT reads these statistics. Under the paper's momentum 0.997 they are those of the last batch or two, so
+    NO-FT depends on which cells and batches came last: replaying a few steps with other draws measures that. At
+    0.003 they average about the last thousand steps; `reset` starts them from PyTorch's initial values.
+    `precision` bf16 replays under autocast, as a bf16 training accumulates them.
+    """
+    if not 0.0 < momentum <= 1.0:
+        raise ValueError(f"momentum must lie in (0, 1] (PyTorch convention), got {momentum!r}")
+    device = next(supernet.parameters()).device
+    batches = _cycle(train_batches)  # a replay may be longer than one pass over the training set
+    with _statistics_kept(supernet, momentum):
+        if reset:
+            for module in supernet.batch_norms():
+                module.reset_running_stats()
+        supernet.train()
+        with torch.no_grad(), precision_context(device, precision):
+            for count, cell in enumerate(cells):
+                supernet(_next_images(batches, count, len(cells)).to(device, non_blocking=True), cell)
+        supernet.eval()
+        yield supernet
+
+
+@contextmanager
+def _statistics_kept(supernet: SuperNet, momentum: float | None):
+    """Within the block every norm runs at `momentum` and a second set of statistics is left alone; on exit the
+    super-net has its own momenta, running statistics and mode again."""
+    norms = supernet.batch_norms()
+    saved = [(m.momentum, getattr(m, "second_momentum", None), m.running_mean.clone(), m.running_var.clone(),
+              m.num_batches_tracked.clone()) for m in norms]
+    was_training = supernet.training
+    try:
+        for module in norms:
+            module.momentum, module.second_momentum = momentum, None
+        yield
     finally:
-        for module, (momentum, mean, var, tracked), second_momentum in zip(norms, saved, second_momenta):
-            module.momentum, module.second_momentum = momentum, second_momentum
+        for module, (first, second, mean, var, tracked) in zip(norms, saved):
+            module.momentum, module.second_momentum = first, second
             module.running_mean.copy_(mean)
             module.running_var.copy_(var)
             module.num_batches_tracked.copy_(tracked)
         supernet.train(was_training)
+
+
+def _next_images(batches: Iterator, count: int, wanted: int) -> torch.Tensor:
+    images, _labels = next(batches, (None, None))
+    if images is None:
+        raise ValueError(f"train_batches ran out after {count} of {wanted} mini-batches")
+    if not images.is_floating_point():
+        raise TypeError("train_batches must yield normalised float images (see wsnas.data.epoch_batches)")
+    return images
 
 
 def _check_images(valid_images: torch.Tensor, valid_labels: torch.Tensor) -> None:
@@ -272,12 +312,8 @@ def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], n
     nb101 = nb101 if nb101 is not None else NB101.default()
     supernet = load_trained_supernet(config, run_dir, epoch)
     split = load_training_data(config)
-    valid = slice(None)
-    if settings["valid_subset"]:  # class-balanced: the embedded validation arrays are ordered by class
-        valid = torch.from_numpy(balanced_subset(split.valid_labels.cpu().numpy(), settings["valid_subset"], settings["eval_seed"]))
-    # per_supernet: each super-net ranks its own sample of cells, as in the paper; shared: all rank the same
-    sample_seed = [settings["eval_seed"], config.seed] if settings["eval_sample"] == "per_supernet" else settings["eval_seed"]
-    cells, weights = evaluation_cells(config.space, settings["num_eval_cells"], sample_seed, nb101)
+    valid = validation_indices(split, settings)
+    cells, weights = run_evaluation_cells(config, settings, nb101)
     tables = []
     for mode in MODES:
         batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=config.memory_format)
@@ -293,6 +329,23 @@ def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], n
     evaluations["trainable_parameters"] = evaluations["hash"].map(truth["trainable_parameters"]).astype("int64")
     runs.write_table(run_dir, evaluations_name(epoch), evaluations)
     return evaluations
+
+
+def validation_indices(split, settings: dict[str, Any]) -> slice | torch.Tensor:
+    """The validation images a run's evaluation uses: all, or a class-balanced subset of `valid_subset`."""
+    if not settings["valid_subset"]:
+        return slice(None)
+    # class-balanced: the embedded validation arrays are ordered by class
+    return torch.from_numpy(balanced_subset(split.valid_labels.cpu().numpy(), settings["valid_subset"], settings["eval_seed"]))
+
+
+def run_evaluation_cells(config: TrainConfig, settings: dict[str, Any], nb101) -> tuple[list[Cell], np.ndarray]:
+    """The cells a run's evaluation ranks, and their weights (`evaluation_cells`).
+
+    per_supernet: each super-net ranks its own sample, as in the paper; shared: every run ranks the same cells.
+    """
+    sample_seed = [settings["eval_seed"], config.seed] if settings["eval_sample"] == "per_supernet" else settings["eval_seed"]
+    return evaluation_cells(config.space, settings["num_eval_cells"], sample_seed, nb101)
 
 
 @dataclass

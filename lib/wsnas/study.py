@@ -160,6 +160,73 @@ def evaluate_epoch(run: StudyRun, epoch: int, *, results_root: str | Path | None
     return table.assign(epoch=epoch)
 
 
+BN_READINGS_FILE = "bn_readings.parquet"  # data/study/<run>/: NO-FT under replayed BN statistics
+BN_READINGS_COLUMNS = ["hash", "momentum", "precision", "draw", "replay_steps", "proxy_accuracy"]
+REPLAY_SEED = 10_000  # seeds of the replayed draws: REPLAY_SEED + draw (apart from training's and evaluation's)
+
+
+@dataclass(frozen=True)
+class BnReading:
+    """NO-FT after `replay_steps` training-mode forward passes (fresh draws of cells and batches, seed
+    REPLAY_SEED + draw) at BN `momentum`, in `precision`, from reset statistics."""
+
+    momentum: float
+    replay_steps: int
+    precision: str = "fp32"
+    draw: int = 0
+
+
+# The paper's code ran momentum 0.997: its NO-FT reads the last batch or two (4 replayed steps leave 0.003^4 of the
+# rest), hence depends on the draw. At 0.003, 2,000 steps leave 0.997^2000 = 0.25 % of the reset values; in fp32
+# and bf16 from the same draw they show what bf16 arithmetic does to the statistics NO-FT reads.
+BN_READINGS: tuple[BnReading, ...] = (
+    *(BnReading(0.997, 4, draw=draw) for draw in range(5)),
+    BnReading(0.003, 2000, "fp32"),
+    BnReading(0.003, 2000, "bf16"),
+)
+
+
+def bn_momentum_readings(run: StudyRun, readings: tuple[BnReading, ...] = BN_READINGS, *,
+                         results_root: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """NO-FT of the run's evaluation cells under each replayed reading of the BN statistics, committed to
+    data/study/<run>/bn_readings.parquet (MANIFEST row) after each reading; readings already there are kept."""
+    from .data import TrainingBatches
+    from .evaluate import proxy_accuracy, replayed_statistics, run_evaluation_cells, validation_indices
+    from .space import cells_at, sample_cells
+    from .train import load_trained_supernet, load_training_data
+
+    config, settings, run_dir = open_study_run(run, results_root)
+    path = data_dir() / STUDY_DIR / run.name / BN_READINGS_FILE
+    table = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=BN_READINGS_COLUMNS)
+    supernet = load_trained_supernet(config, run_dir)
+    split = load_training_data(config)
+    valid = validation_indices(split, settings)
+    cells, _ = run_evaluation_cells(config, settings, NB101.default())
+    for reading in readings:
+        key = (table["momentum"] == reading.momentum) & (table["precision"] == reading.precision) & (
+            table["draw"] == reading.draw) & (table["replay_steps"] == reading.replay_steps)
+        if key.any():
+            continue
+        seed = REPLAY_SEED + reading.draw
+        replayed = cells_at(sample_cells(config.space, reading.replay_steps, seed=seed, method=config.sampler))
+        batches = TrainingBatches(split, config.batch_size, seed=seed, layout=config.memory_format)
+        with replayed_statistics(supernet, replayed, batches, reading.momentum, reading.precision):
+            accuracy = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode="no_ft",
+                                      batch_size=settings["eval_batch_size"], progress=progress, layout=config.memory_format)
+        rows = accuracy[["hash", "proxy_accuracy"]].assign(momentum=reading.momentum, precision=reading.precision,
+                                                            draw=reading.draw, replay_steps=reading.replay_steps)
+        table = pd.concat([table, rows[BN_READINGS_COLUMNS]] if not table.empty else [rows[BN_READINGS_COLUMNS]],
+                          ignore_index=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as temporary:
+            table.to_parquet(temporary, index=False)
+        command = f"wsnas study --run {run.name} --bn-readings"
+        record_in_manifest(f"{STUDY_DIR}/{run.name}/{BN_READINGS_FILE}", source=f"computed here: {command} (profile "
+                           f"{run.profile}; NO-FT under replayed BN statistics, wsnas.study.BN_READINGS)",
+                           licence="MIT (this project)", made_by=f"{command} at commit {_git_commit()}")
+    return table
+
+
 def _evaluation_seconds(run_dir: Path, epoch: int) -> float | None:
     path = run_dir / SECONDS_FILE.format(epoch=epoch)
     return runs.read_json(path)["seconds"] if path.exists() else None  # None: evaluated before this was recorded
