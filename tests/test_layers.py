@@ -13,7 +13,7 @@ import wsnas
 
 PACKAGE = Path(wsnas.__file__).parent
 BENCHMARK = ("space", "graph_hash", "enumeration", "tfrecord", "nb101", "nasbench_api", "datafiles", "safe_pickle")
-ANALYSES = ("metrics", "reference", "search", "bias", "claims", "names")
+ANALYSES = ("metrics", "reference", "search", "bias", "claims", "names", "results")
 
 
 def wsnas_imports(module: str) -> set[str]:

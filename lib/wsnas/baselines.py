@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from wsnas.metrics import ALPHA, holm, spearman
+from wsnas.metrics import (ALPHA, holm, spearman, spearman_ci, spearman_difference_ci,  # noqa: F401 (the chapters' names)
+                           spearman_image_noise, spearman_rows)
 from wsnas.space import PAPER_ORDER
 
 PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost proxies (the search chapter's default)
@@ -123,21 +124,6 @@ def scored_cells(evaluations: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
 # Ranking quality with bootstrap confidence intervals (cells resampled, the same resamples for every row)
 
 
-def _row_ranks(values: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    return rankdata(values, axis=-1)
-
-
-def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman of each row of x with the same row of y (B × n), vectorised."""
-    rx, ry = _row_ranks(x), _row_ranks(y)
-    rx -= rx.mean(axis=-1, keepdims=True)
-    ry -= ry.mean(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (rx * ry).sum(-1) / np.sqrt((rx * rx).sum(-1) * (ry * ry).sum(-1))
-
-
 def _top_mask(values: np.ndarray, k: int) -> np.ndarray:
     order = np.argsort(-values, axis=-1, kind="stable")[..., :k]
     mask = np.zeros(values.shape, dtype=bool)
@@ -161,7 +147,7 @@ def _replicates(x: np.ndarray, y: np.ndarray, resamples: np.ndarray, kendall_res
     n = len(x)
     xs = np.vstack([x, x[resamples]])
     ys = np.vstack([y, y[resamples]])
-    out = {"spearman": _spearman_rows(xs, ys)}
+    out = {"spearman": spearman_rows(xs, ys)}
     with warnings.catch_warnings():  # fewer than 2 distinct cells in a resample: NaN, left out of the interval
         warnings.simplefilter("ignore")
         out["kendall"] = np.array([kendalltau(xs[b], ys[b]).statistic for b in range(1 + kendall_resamples)])
@@ -233,7 +219,7 @@ def ws_own_cells(evaluations: pd.DataFrame, n_boot: int = 200, seed: int = 0, co
             resamples = rng.integers(0, len(run), size=(n_boot, len(run)))
             x, y = run["proxy_accuracy"].to_numpy(float), run[TARGET].to_numpy(float)
             xs, ys = np.vstack([x, x[resamples]]), np.vstack([y, y[resamples]])
-            values = {"spearman": _spearman_rows(xs, ys)}
+            values = {"spearman": spearman_rows(xs, ys)}
             for percent in TOP_PERCENT:
                 values[f"top{percent}%"] = _precision_rows(xs, ys, top_count(len(run), percent))
             per_run.append(values)
@@ -327,37 +313,6 @@ def halfway_factor(evaluations: pd.DataFrame) -> float:
     base = base.assign(halfway_time=halfway.reindex(base["hash"]).to_numpy())
     per_run = base.groupby(["space", "seed"]).agg(halfway=("halfway_time", "sum"), full=("mean_training_time", "mean"))
     return float((per_run["halfway"] / per_run["full"]).mean())
-
-
-def spearman_ci(proxy, target, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of Spearman ρ over cells."""
-    x, y = np.asarray(proxy, dtype=float), np.asarray(target, dtype=float)
-    resamples = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
-    values = _spearman_rows(x[resamples], y[resamples])
-    values = values[np.isfinite(values)]
-    return float(np.quantile(values, (1 - confidence) / 2)), float(np.quantile(values, (1 + confidence) / 2))
-
-
-def spearman_image_noise(proxy_accuracy, target, n_images: int, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
-    """Spearman ρ of `n_boot` redraws of each cell's proxy accuracy, Binomial(n_images, accuracy) / n_images:
-    the part of ρ's uncertainty that comes from measuring accuracy on a finite set of validation images.
-    Independent draws per cell, so it overstates that part a little (all cells see the same images)."""
-    p, y = np.asarray(proxy_accuracy, dtype=float), np.asarray(target, dtype=float)
-    redrawn = np.random.default_rng(seed).binomial(n_images, np.clip(p, 0, 1), size=(n_boot, len(p))) / n_images
-    return _spearman_rows(redrawn, np.broadcast_to(y, redrawn.shape).copy())
-
-
-def spearman_difference_ci(proxy_a, proxy_b, target, n_boot: int = 2000, seed: int = 0,
-                           confidence: float = 0.95) -> tuple[float, float, float]:
-    """ρ(a, target) − ρ(b, target) for two proxies of the same cells, and its paired percentile bootstrap
-    interval (both proxies resampled on the same cells)."""
-    a, b, y = (np.asarray(values, dtype=float) for values in (proxy_a, proxy_b, target))
-    resamples = np.random.default_rng(seed).integers(0, len(y), size=(n_boot, len(y)))
-    values = _spearman_rows(a[resamples], y[resamples]) - _spearman_rows(b[resamples], y[resamples])
-    values = values[np.isfinite(values)]
-    difference = spearman(a, y) - spearman(b, y)
-    return (difference, float(np.quantile(values, (1 - confidence) / 2)),
-            float(np.quantile(values, (1 + confidence) / 2)))
 
 
 def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float], top_k=(1, 10, 100),

@@ -32,7 +32,8 @@ import torch
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import runs
-from wsnas.data import TrainingBatches, balanced_subset, eval_batches, precision_context, validation_precision
+from wsnas.data import (TrainingBatches, balanced_subset, eval_batches, keep_freed_memory, precision_context,
+                        validation_precision)
 from wsnas.nb101 import NB101
 from wsnas.profiles import SECTIONS, profile_sections
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes
@@ -89,6 +90,7 @@ def proxy_accuracy(
     if mode == "bns_ft" and train_batches is None:
         raise ValueError("mode='bns_ft' needs train_batches (training mini-batches to re-estimate BN statistics)")
     _check_images(valid_images, valid_labels)
+    keep_freed_memory()
     device = torch.device(device) if device is not None else next(supernet.parameters()).device
     supernet.to(device)
     batches = _cycle(train_batches) if mode == "bns_ft" else None

@@ -306,3 +306,51 @@ def cell_bootstrap_ci(
             keys = group if isinstance(group, tuple) else (group,)
             rows.append({**dict(zip(by, keys)), "measure": name, "mean": point, "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spearman over bootstrap resamples of cells, vectorised
+
+
+def _row_ranks(values: np.ndarray) -> np.ndarray:
+    return scipy.stats.rankdata(values, axis=-1)
+
+
+def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman of each row of x with the same row of y (B × n), vectorised."""
+    rx, ry = _row_ranks(x), _row_ranks(y)
+    rx -= rx.mean(axis=-1, keepdims=True)
+    ry -= ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(-1) / np.sqrt((rx * rx).sum(-1) * (ry * ry).sum(-1))
+
+
+def spearman_ci(proxy, target, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of Spearman ρ over cells."""
+    x, y = np.asarray(proxy, dtype=float), np.asarray(target, dtype=float)
+    resamples = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
+    values = spearman_rows(x[resamples], y[resamples])
+    values = values[np.isfinite(values)]
+    return float(np.quantile(values, (1 - confidence) / 2)), float(np.quantile(values, (1 + confidence) / 2))
+
+
+def spearman_image_noise(proxy_accuracy, target, n_images: int, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+    """Spearman ρ of `n_boot` redraws of each cell's proxy accuracy, Binomial(n_images, accuracy) / n_images:
+    the part of ρ's uncertainty that comes from measuring accuracy on a finite set of validation images.
+    Independent draws per cell, so it overstates that part a little (all cells see the same images)."""
+    p, y = np.asarray(proxy_accuracy, dtype=float), np.asarray(target, dtype=float)
+    redrawn = np.random.default_rng(seed).binomial(n_images, np.clip(p, 0, 1), size=(n_boot, len(p))) / n_images
+    return spearman_rows(redrawn, np.broadcast_to(y, redrawn.shape).copy())
+
+
+def spearman_difference_ci(proxy_a, proxy_b, target, n_boot: int = 2000, seed: int = 0,
+                           confidence: float = 0.95) -> tuple[float, float, float]:
+    """ρ(a, target) − ρ(b, target) for two proxies of the same cells, and its paired percentile bootstrap
+    interval (both proxies resampled on the same cells)."""
+    a, b, y = (np.asarray(values, dtype=float) for values in (proxy_a, proxy_b, target))
+    resamples = np.random.default_rng(seed).integers(0, len(y), size=(n_boot, len(y)))
+    values = spearman_rows(a[resamples], y[resamples]) - spearman_rows(b[resamples], y[resamples])
+    values = values[np.isfinite(values)]
+    difference = spearman(a, y) - spearman(b, y)
+    return (difference, float(np.quantile(values, (1 - confidence) / 2)),
+            float(np.quantile(values, (1 + confidence) / 2)))

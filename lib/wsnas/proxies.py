@@ -41,7 +41,8 @@ from torch import nn
 
 from wsnas import space
 from wsnas.baselines import COUNTS, ZERO_COST
-from wsnas.data import MEMORY_FORMATS, PRECISIONS, balanced_subset, load_cifar10, normalise, precision_context
+from wsnas.data import (MEMORY_FORMATS, PRECISIONS, balanced_subset, keep_freed_memory, load_cifar10, normalise,
+                        precision_context)
 from wsnas.datafiles import atomic_path
 
 PROXIES = ZERO_COST + COUNTS
@@ -273,6 +274,7 @@ def cell_proxies(cell: space.Cell, names: Iterable[str] = PROXIES, seed: int = 0
     """Every requested proxy of one cell (network initialised under `seed`, scored on `batch`)."""
     names = check_proxies(names)
     _check_settings(memory_format, precision)
+    keep_freed_memory()
     batch = batch if batch is not None else proxy_batch()
     scores: dict[str, float] = {}
     with deterministic():

@@ -25,17 +25,17 @@ import scipy.stats
 import torch
 
 from . import names, runs
-from .baselines import spearman_ci, spearman_difference_ci, spearman_image_noise
+from .metrics import spearman_ci, spearman_difference_ci, spearman_image_noise
 from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_manifest
 from .nb101 import NB101
 from .profiles import load_profile
 from .protocol import TRAINING_IMAGES
+from .results import BN_READINGS_COLUMNS, BN_READINGS_FILE, CORRECTED_MOMENTUM, PAPERS_MOMENTUM, STUDY_DIR
 from .evaluate import evaluate_run, evaluation_settings
 from .train import config_for, train_supernet
 
 PROFILE = "cpu-study"
 SPACE = "A4"
-STUDY_DIR = "study"
 STATE_DIR = "state"  # data/study/<run>/state/: the run directory's checkpoints and logs (a fresh clone resumes from them)
 STATE_FILES = ("checkpoint.pt", "status.json", "train_epochs.parquet", "train_steps.parquet")  # + checkpoint_epoch*.pt
 SECONDS_FILE = "evaluation_seconds_e{epoch}.json"  # in the run directory: what evaluating that epoch cost
@@ -160,8 +160,6 @@ def evaluate_epoch(run: StudyRun, epoch: int, *, results_root: str | Path | None
     return table.assign(epoch=epoch)
 
 
-BN_READINGS_FILE = "bn_readings.parquet"  # data/study/<run>/: NO-FT under replayed BN statistics
-BN_READINGS_COLUMNS = ["hash", "momentum", "precision", "draw", "replay_steps", "proxy_accuracy"]
 REPLAY_SEED = 10_000  # seeds of the replayed draws: REPLAY_SEED + draw (apart from training's and evaluation's)
 
 
@@ -180,9 +178,9 @@ class BnReading:
 # rest), hence depends on the draw. At 0.003, 2,000 steps leave 0.997^2000 = 0.25 % of the reset values; in fp32
 # and bf16 from the same draw they show what bf16 arithmetic does to the statistics NO-FT reads.
 BN_READINGS: tuple[BnReading, ...] = (
-    *(BnReading(0.997, 4, draw=draw) for draw in range(5)),
-    BnReading(0.003, 2000, "fp32"),
-    BnReading(0.003, 2000, "bf16"),
+    *(BnReading(PAPERS_MOMENTUM, 4, draw=draw) for draw in range(5)),
+    BnReading(CORRECTED_MOMENTUM, 2000, "fp32"),
+    BnReading(CORRECTED_MOMENTUM, 2000, "bf16"),
 )
 
 

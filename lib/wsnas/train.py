@@ -24,8 +24,8 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywid
 
 from . import runs
 from .datafiles import atomic_path
-from .data import (CifarSplit, batches_per_epoch, epoch_batches, load_cifar10, memory_format, precision_context,
-                   training_precision)
+from .data import (CifarSplit, batches_per_epoch, epoch_batches, keep_freed_memory, load_cifar10, memory_format,
+                   precision_context, training_precision)
 from .optim import make_optimizer, scheduled_learning_rate
 from .profiles import SETTINGS, ProfileError, load_profile
 from .reference import CHANCE_ACCURACY
@@ -272,6 +272,7 @@ def train_supernet(config: TrainConfig, run_dir: Path, *, resume: bool = True, p
         for stale in (checkpoint_path, run_dir / "evaluations.parquet"):
             stale.unlink(missing_ok=True)
 
+    keep_freed_memory()
     split = load_training_data(config)
     steps_per_epoch = batches_per_epoch(len(split.train_labels), config.batch_size)
     total_steps = steps_per_epoch * config.epochs

@@ -97,3 +97,24 @@ def improvement_display(improvement: pd.DataFrame) -> pd.DataFrame:
     wide = wide.reindex(index=[s for s in PAPER_ORDER if s in wide.index], columns=order)
     wide.columns.name = None
     return wide
+
+
+def released_accuracy_display(released: pd.DataFrame) -> pd.DataFrame:
+    """Mean proxy accuracy of the released baseline super-nets per space (`wsnas.results.released_mean_accuracy`)."""
+    shown = released.reindex([s for s in PAPER_ORDER if s in released.index]).rename(columns=names.MODE_NAMES)
+    shown.columns.name = None
+    return names.readable(shown.T.rename_axis("mean proxy accuracy"), default=lambda v: names.decimal(v, 2))
+
+
+def bn_readings_display(readings: pd.DataFrame) -> pd.DataFrame:
+    """One row per reading of a run's BN statistics (`wsnas.results.bn_readings`): NO-FT Spearman ρ [95% CI],
+    Kendall τ and mean proxy accuracy."""
+    frame = readings.copy()
+    frame["NO-FT Spearman ρ [95% CI]"] = [names.mean_ci(v, lo, hi, signed=True) for v, lo, hi in
+                                          zip(frame["spearman"], frame["spearman_low"], frame["spearman_high"])]
+    frame = frame.rename(columns={"label": "BN statistics", "kendall": "Kendall τ", "mean_accuracy": "mean proxy accuracy",
+                                  "n_cells": "cells"})
+    shown = frame.set_index("BN statistics")[["NO-FT Spearman ρ [95% CI]", "Kendall τ", "mean proxy accuracy", "cells"]]
+    return names.readable(shown, {"Kendall τ": lambda v: names.decimal(v, 2, True),
+                                  "mean proxy accuracy": lambda v: names.decimal(v, 2), "cells": names.integer},
+                          rename=False)

@@ -99,3 +99,22 @@ def study_training_accuracy(logs: pd.DataFrame) -> Figure:
     axes[0].set_xticks([1, 3, 9, 27, 81], labels=["1", "3", "9", "27", "81"])
     axes[1].legend(fontsize=8)
     return figure
+
+
+def progress_beside_study(progress: pd.DataFrame, total_epochs: int, study_logs: pd.DataFrame, study_run: str) -> Figure:
+    """Training accuracy per epoch of a run in progress (`wsnas.results.training_progress`) beside a finished study
+    run, against the epoch and against the fraction of each run's budget."""
+    figure, axes = plt.subplots(1, 2, figsize=(12, 3.8), constrained_layout=True)
+    finished = study_logs[study_logs["run"] == study_run]
+    budget = int(finished["budget"].iloc[0])
+    curves = ((progress, total_epochs, f"3 × 3 cells, {total_epochs} epochs (paper; {len(progress)} done)"),
+              (finished, budget, f"3 × 1 cells, {budget} epochs (cpu-study)"))
+    for rows, epochs, label in curves:
+        axes[0].plot(rows["epoch"] + 1, rows["accuracy"], marker=".", label=label)
+        axes[1].plot((rows["epoch"] + 1) / epochs, rows["accuracy"], marker=".", label=label)
+    for axis, xlabel in zip(axes, ("epoch", "fraction of the run's budget")):
+        axis.axhline(0.1, color="0.5", linestyle=":", label="chance")
+        axis.set(xlabel=xlabel, ylabel="training accuracy (epoch mean)")
+    axes[1].set_xlim(0, 1)
+    axes[1].legend(fontsize=10)
+    return figure

@@ -1,0 +1,143 @@
+"""Our committed runs read back without torch: the files under `data/study/<run>/` and what they say.
+
+`wsnas.study` trains, evaluates and commits the runs (torch); this module only reads what they left, so the
+chapters and `wsnas study --json` need neither torch nor a trained super-net. It starts with the BN-momentum
+readings (which statistics NO-FT reads); the rest of the study's reading half is to follow it here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import scipy.stats
+
+from .metrics import spearman_ci
+from .datafiles import data_dir, data_path
+from .nb101 import NB101
+from .reference import load_evaluations
+
+STUDY_DIR = "study"  # data/study/<run>/: one committed run
+RUN_EVALUATIONS_FILE = "evaluations.parquet"
+BN_READINGS_FILE = "bn_readings.parquet"  # NO-FT under replayed BN statistics (wsnas.study.bn_momentum_readings)
+BN_READINGS_COLUMNS = ["hash", "momentum", "precision", "draw", "replay_steps", "proxy_accuracy"]
+PAPERS_MOMENTUM, CORRECTED_MOMENTUM = 0.997, 0.003  # PyTorch convention: a7237c3's value, 1a746cb's correction
+
+
+def run_file(run: str, name: str) -> str:
+    """The data name of file `name` of committed run `run`."""
+    return f"{STUDY_DIR}/{run}/{name}"
+
+
+def has_bn_readings(run: str) -> bool:
+    return (data_dir() / run_file(run, BN_READINGS_FILE)).exists()
+
+
+def _with_truth(table: pd.DataFrame) -> pd.DataFrame:
+    truth = NB101.default().metrics(table["hash"].unique())["mean_validation_accuracy"]
+    return table.assign(nb101_validation_accuracy=table["hash"].map(truth))
+
+
+def reading_label(momentum: float, precision: str, draw: int, replay_steps: int) -> str:
+    """How a page names one reading of the BN statistics."""
+    if replay_steps == 0:
+        return f"as trained (momentum {momentum:g})"
+    return f"momentum {momentum:g}, last {replay_steps:,} steps replayed, {precision}, draw {draw}"
+
+
+def bn_readings(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per reading of run `run`'s BN statistics: NO-FT Spearman ρ with a bootstrap 95% CI over cells, Kendall τ
+    and the mean proxy accuracy; the first row is NO-FT as the run trained (its own momentum, replay_steps 0).
+
+    Columns: momentum, precision, draw, replay_steps, label, n_cells, spearman, spearman_low, spearman_high,
+    kendall, mean_accuracy."""
+    readings = pd.read_parquet(data_path(run_file(run, BN_READINGS_FILE)))
+    trained = pd.read_parquet(data_path(run_file(run, RUN_EVALUATIONS_FILE)))
+    params = _run_params(run)
+    trained = trained[(trained["mode"] == "no_ft") & (trained["epoch"] == trained["epoch"].max())]
+    trained = trained[["hash", "proxy_accuracy"]].assign(momentum=params["bn_momentum"], precision=params["precision"],
+                                                         draw=0, replay_steps=0)
+    table = _with_truth(pd.concat([trained, readings[BN_READINGS_COLUMNS]], ignore_index=True))
+    rows = []
+    for (momentum, precision, draw, steps), group in table.groupby(["momentum", "precision", "draw", "replay_steps"],
+                                                                   sort=False):
+        proxy, truth = group["proxy_accuracy"].to_numpy(), group["nb101_validation_accuracy"].to_numpy()
+        low, high = spearman_ci(proxy, truth, n_boot=n_resamples, seed=seed)
+        rows.append({"momentum": momentum, "precision": precision, "draw": int(draw), "replay_steps": int(steps),
+                     "label": reading_label(momentum, precision, draw, steps), "n_cells": len(group),
+                     "spearman": scipy.stats.spearmanr(proxy, truth).statistic, "spearman_low": low, "spearman_high": high,
+                     "kendall": scipy.stats.kendalltau(proxy, truth).statistic, "mean_accuracy": float(proxy.mean())})
+    return pd.DataFrame(rows)
+
+
+def training_progress(run: str) -> tuple[pd.DataFrame, dict]:
+    """The committed state of a run's training: its per-epoch log (epoch, loss, accuracy, seconds,
+    images_per_second, trained_in) and its status (state, epoch, total_steps, trained_in, precision_switches, ...).
+    An empty log and {} when nothing is committed."""
+    state = f"{STUDY_DIR}/{run}/state"
+    if not (data_dir() / state / "status.json").exists():
+        return pd.DataFrame(), {}
+    log = pd.read_parquet(data_path(f"{state}/train_epochs.parquet"))
+    return log, json.loads(data_path(f"{state}/status.json").read_text())
+
+
+def run_spearman(run: str, mode: str = "bns_ft") -> float:
+    """Spearman ρ of committed run `run` at its final epoch in `mode`, against the mean NB-101 validation accuracy."""
+    table = pd.read_parquet(data_path(run_file(run, RUN_EVALUATIONS_FILE)))
+    table = _with_truth(table[(table["mode"] == mode) & (table["epoch"] == table["epoch"].max())])
+    return float(scipy.stats.spearmanr(table["proxy_accuracy"], table["nb101_validation_accuracy"]).statistic)
+
+
+def _run_params(run: str) -> dict:
+    return json.loads(data_path(run_file(run, "params.json")).read_text())["params"]
+
+
+def momentum_spread(readings: pd.DataFrame, momentum: float = PAPERS_MOMENTUM) -> dict[str, float]:
+    """NO-FT at `momentum` over the replayed draws: how many, the mean, SD, lowest and highest Spearman ρ, and the
+    lowest and highest mean proxy accuracy."""
+    draws = readings[(readings["momentum"] == momentum) & (readings["replay_steps"] > 0)]
+    return {"draws": len(draws), "mean": float(draws["spearman"].mean()), "sd": float(draws["spearman"].std(ddof=1)),
+            "low": float(draws["spearman"].min()), "high": float(draws["spearman"].max()),
+            "accuracy_low": float(draws["mean_accuracy"].min()), "accuracy_high": float(draws["mean_accuracy"].max())}
+
+
+def released_mean_accuracy(evaluations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per space, the mean proxy accuracy of the authors' released baseline super-nets under NO-FT and BNS-FT
+    (diverged runs left out): chance (0.10) where NO-FT read the running statistics of momentum 0.997."""
+    evaluations = load_evaluations() if evaluations is None else evaluations
+    baseline = evaluations[(evaluations["variant"] == "baseline") & ~evaluations["diverged"]]
+    return baseline.groupby(["space", "mode"])["proxy_accuracy"].mean().unstack("mode")[["no_ft", "bns_ft"]]
+
+
+def bn_momentum_findings(readings: pd.DataFrame, released: pd.DataFrame) -> list[str]:
+    """The BN-momentum finding in words, from `bn_readings` of one run and `released_mean_accuracy`."""
+    trained = readings[readings["replay_steps"] == 0].iloc[0]
+    spread = momentum_spread(readings)
+    chance = released.drop(index="A0-res", errors="ignore")["no_ft"]
+    lines = [f"The released NO-FT proxies have a mean accuracy of {chance.min():.2f}–{chance.max():.2f} in every space but "
+             f"A0-res ({released.loc['A0-res', 'no_ft']:.2f}), against {released['bns_ft'].min():.2f}–"
+             f"{released['bns_ft'].max():.2f} under BNS-FT: with the running statistics of momentum {PAPERS_MOMENTUM:g}, "
+             "NO-FT scored most cells at about chance (0.10)."]
+    lines.append(f"Our super-net's NO-FT is ρ {trained['spearman']:.2f} with the statistics it trained with (momentum "
+                 f"{trained['momentum']:g}); with those of momentum {PAPERS_MOMENTUM:g} it is {spread['low']:.2f} to "
+                 f"{spread['high']:.2f} over {spread['draws']} draws of the last steps (SD {spread['sd']:.2f}), and its "
+                 f"mean proxy accuracy falls from {trained['mean_accuracy']:.2f} to {spread['accuracy_low']:.2f}–"
+                 f"{spread['accuracy_high']:.2f}.")
+    replays = readings[(readings["momentum"] == CORRECTED_MOMENTUM) & (readings["replay_steps"] > 0)].set_index("precision")
+    if {"fp32", "bf16"} <= set(replays.index):
+        gap = abs(replays.loc["bf16", "spearman"] - replays.loc["fp32", "spearman"])
+        lines.append(f"Accumulated in bf16 instead of fp32 from the same replayed steps (momentum {CORRECTED_MOMENTUM:g}), "
+                     f"the statistics give NO-FT ρ {replays.loc['bf16', 'spearman']:.2f} against "
+                     f"{replays.loc['fp32', 'spearman']:.2f} (a gap of {gap:.2f}).")
+    return lines
+
+
+
+def momentum_share_of_gain(readings: pd.DataFrame, bns_ft_spearman: float) -> dict[str, float]:
+    """BNS-FT's gain in Spearman ρ over NO-FT read with the paper's momentum (mean over the draws) and with the
+    statistics the run trained with, and the fraction of the first gain that the momentum alone accounts for."""
+    trained = float(readings.loc[readings["replay_steps"] == 0, "spearman"].iloc[0])
+    papers = momentum_spread(readings)["mean"]
+    gain_papers, gain_trained = bns_ft_spearman - papers, bns_ft_spearman - trained
+    return {"gain_papers_momentum": gain_papers, "gain_trained_momentum": gain_trained,
+            "momentum_share": (gain_papers - gain_trained) / gain_papers if gain_papers > 0 else float("nan")}

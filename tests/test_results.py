@@ -1,0 +1,59 @@
+"""wsnas.results: our committed runs read back without torch (real files under data/study/)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wsnas import results, study
+
+STUDY_RUN = "A4_baseline_seed0_e81"
+
+
+def test_the_bn_readings_of_the_81_epoch_run_hold_every_reading_on_its_300_cells():
+    readings = results.bn_readings(STUDY_RUN, n_resamples=200)
+    trained = readings.iloc[0]
+    assert trained["replay_steps"] == 0 and trained["momentum"] == 0.003 and trained["label"].startswith("as trained")
+    assert set(readings["n_cells"]) == {300}
+    assert (readings["spearman_low"] <= readings["spearman"]).all() and (readings["spearman"] <= readings["spearman_high"]).all()
+    committed = {(r.momentum, r.replay_steps, r.precision, r.draw) for r in study.BN_READINGS}
+    assert committed <= set(zip(readings["momentum"], readings["replay_steps"], readings["precision"], readings["draw"]))
+    # NO-FT as trained is what the study committed for the run's final epoch
+    table = study.study_correlations(n_resamples=50)
+    expected = table.query("run == @STUDY_RUN and epoch == 81 and mode == 'no_ft'")["spearman"].iloc[0]
+    assert trained["spearman"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_spread_at_the_papers_momentum_summarises_its_draws():
+    readings = results.bn_readings(STUDY_RUN, n_resamples=50)
+    spread = results.momentum_spread(readings)
+    draws = readings[(readings["momentum"] == 0.997) & (readings["replay_steps"] > 0)]
+    assert spread["draws"] == len(draws) == 5
+    assert spread["low"] == draws["spearman"].min() <= spread["mean"] <= spread["high"] == draws["spearman"].max()
+    share = results.momentum_share_of_gain(readings, bns_ft_spearman=0.5)
+    assert share["gain_papers_momentum"] == pytest.approx(0.5 - spread["mean"])
+    assert share["momentum_share"] == pytest.approx(
+        (share["gain_papers_momentum"] - share["gain_trained_momentum"]) / share["gain_papers_momentum"])
+
+
+def test_released_no_ft_is_at_chance_outside_a0_res():
+    released = results.released_mean_accuracy()
+    assert set(released.index) == {"A0", "A0-nores", "A0-res", "A1", "A2", "A3", "A4"}
+    assert released.drop(index="A0-res")["no_ft"].between(0.10, 0.13).all()
+    assert released.loc["A0-res", "no_ft"] > 0.3 and (released["bns_ft"] > 0.3).all()
+    lines = results.bn_momentum_findings(results.bn_readings(STUDY_RUN, n_resamples=50), released)
+    assert "A0-res (0.40)" in lines[0] and len(lines) == 3
+
+
+def test_the_paper_scale_run_commits_its_training_progress():
+    log, status = results.training_progress("A4_baseline_seed0_paper_e432")
+    assert status["total_steps"] == 432 * 157 and status["trained_in"] in ("bf16", "fp32")
+    assert len(log) == status["epoch"] and list(log["epoch"]) == list(range(len(log)))
+    assert {"accuracy", "images_per_second", "trained_in"} <= set(log.columns)
+    empty, nothing = results.training_progress("no_such_run")
+    assert empty.empty and nothing == {}
+
+
+def test_run_spearman_reads_the_committed_final_epoch():
+    rho = results.run_spearman(STUDY_RUN, "bns_ft")
+    assert np.isfinite(rho) and rho == pytest.approx(0.4445, abs=1e-4)
