@@ -257,3 +257,37 @@ def test_a_replay_at_momentum_one_is_bns_ft_from_the_last_batch_and_leaves_the_s
     with pytest.raises(ValueError, match="momentum must lie in"):
         with replayed_statistics(supernet, [one], batches, momentum=0.0):
             pass
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_max_pool3x3_equals_torchs_and_keeps_its_gradient(dtype, layout):
+    from torch.nn import functional as F
+
+    from wsnas.supernet import max_pool3x3
+
+    torch.manual_seed(0)
+    x = torch.relu(torch.randn(6, 5, 9, 7)).round().to(dtype).contiguous(memory_format=layout)  # zeros: many ties
+    x[0, 0, 0, 0] = -3.0  # a negative corner: the -inf padding must never win
+    with torch.no_grad():
+        assert torch.equal(max_pool3x3(x), F.max_pool2d(x, 3, 1, 1))
+    with torch.inference_mode():
+        assert torch.equal(max_pool3x3(x), F.max_pool2d(x, 3, 1, 1))
+    trained, reference = x.clone().requires_grad_(), x.clone().requires_grad_()
+    gradient = torch.randn(6, 5, 9, 7).to(dtype)
+    max_pool3x3(trained).backward(gradient)
+    F.max_pool2d(reference, 3, 1, 1).backward(gradient)
+    assert torch.equal(trained.grad, reference.grad)  # in training it is torch's op, gradient rule included
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_max_pool2x2_equals_torchs(layout):
+    from torch.nn import functional as F
+
+    from wsnas.supernet import max_pool2x2
+
+    x = torch.relu(torch.randn(4, 3, 8, 6)).round().contiguous(memory_format=layout)
+    with torch.inference_mode():
+        assert torch.equal(max_pool2x2(x), F.max_pool2d(x, 2, 2))
+        odd = torch.randn(2, 3, 7, 7)
+        assert torch.equal(max_pool2x2(odd), F.max_pool2d(odd, 2, 2))  # odd sizes: torch's op, which floors
