@@ -194,3 +194,32 @@ def test_evaluation_cells_are_distinct_known_cells_of_the_space():
     assert [cell.hash for cell in again] == hashes
     with pytest.raises(ValueError, match="known NB-101 metrics"):
         evaluation_cells("A4", 10**6, seed=0, nb101=nb101)
+
+
+def test_todays_evaluation_gives_the_committed_accuracies_of_the_81_epoch_run(tmp_path):
+    """The evaluation's speed-ups (freed memory kept, max-pools as maxima of shifted views) change no arithmetic:
+    on the first 8 of the study's cells, NO-FT and BNS-FT of the committed 81-epoch super-net give its committed
+    accuracies, to one image of the 2,000 (they were computed on another CPU, whose rounding may flip one image)."""
+    import pandas as pd
+
+    from wsnas import study
+    from wsnas.data import TrainingBatches
+    from wsnas.datafiles import data_path
+    from wsnas.evaluate import run_evaluation_cells, validation_indices
+    from wsnas.train import load_trained_supernet, load_training_data
+
+    run = study.study_run("A4_baseline_seed0_e81")
+    config, settings, run_dir = study.open_study_run(run, tmp_path)
+    supernet = load_trained_supernet(config, run_dir)
+    split = load_training_data(config)
+    valid = validation_indices(split, settings)
+    cells = run_evaluation_cells(config, settings, NB101.default())[0][:8]
+    committed = pd.read_parquet(data_path(f"{study.STUDY_DIR}/{run.name}/evaluations.parquet")).query("epoch == 81")
+    for mode in ("no_ft", "bns_ft"):
+        batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=config.memory_format)
+        today = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
+                               train_batches=batches, num_bn_batches=settings["num_bn_batches"],
+                               bn_statistics=settings["bn_statistics"], batch_size=settings["eval_batch_size"],
+                               progress=False, layout=config.memory_format).set_index("hash")["proxy_accuracy"]
+        before = committed[committed["mode"] == mode].set_index("hash")["proxy_accuracy"].loc[today.index]
+        assert (today - before).abs().max() <= 1 / settings["valid_subset"] + 1e-12, mode

@@ -57,3 +57,41 @@ def test_the_paper_scale_run_commits_its_training_progress():
 def test_run_spearman_reads_the_committed_final_epoch():
     rho = results.run_spearman(STUDY_RUN, "bns_ft")
     assert np.isfinite(rho) and rho == pytest.approx(0.4445, abs=1e-4)
+
+
+def test_the_whole_space_is_evaluated_in_committed_chunks_that_resume(tmp_path, monkeypatch):
+    """Two chunks of 3 cells of the 81-epoch run into a copy of data/ (links to the real files, its own MANIFEST):
+    each chunk is committed with its MANIFEST row, a second call skips them, and the reader joins NB-101."""
+    import shutil
+
+    from wsnas import datafiles
+
+    real = datafiles.data_dir()
+    data = tmp_path / "data"
+    (data / "study" / STUDY_RUN).mkdir(parents=True)
+    for entry in real.iterdir():
+        if entry.name not in ("study", "MANIFEST"):
+            (data / entry.name).symlink_to(entry)
+    for entry in (real / "study").iterdir():
+        if entry.name != STUDY_RUN:
+            (data / "study" / entry.name).symlink_to(entry)
+    for entry in (real / "study" / STUDY_RUN).iterdir():
+        if entry.name != results.WHOLE_SPACE_DIR:
+            (data / "study" / STUDY_RUN / entry.name).symlink_to(entry)
+    shutil.copyfile(real / "MANIFEST", data / "MANIFEST")
+    monkeypatch.setenv("WSNAS_DATA", str(data))
+    datafiles.forget_manifest()
+    try:
+        run = study.study_run(STUDY_RUN)
+        written = study.evaluate_whole_space(run, chunks=[0, 1], chunk_size=3, results_root=tmp_path / "results",
+                                             progress=False)
+        assert written == [results.whole_space_chunk(STUDY_RUN, k) for k in (0, 1)]
+        datafiles.forget_manifest()
+        for name in written:
+            assert datafiles.manifest()[name]["sha256"] == datafiles.sha256_of(data / name)
+        assert study.evaluate_whole_space(run, chunks=[0, 1], chunk_size=3, results_root=tmp_path / "results") == []
+        table = results.load_whole_space(STUDY_RUN)
+        assert len(table) == 12 and set(table["mode"]) == {"no_ft", "bns_ft"} and table["hash"].nunique() == 6
+        assert table["mean_validation_accuracy"].notna().all() and table["proxy_accuracy"].between(0, 1).all()
+    finally:
+        datafiles.forget_manifest()

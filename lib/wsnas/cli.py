@@ -138,7 +138,11 @@ def command_study(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-        if args.bn_readings:
+        if args.whole_space:
+            for name in args.run:
+                for written in study.evaluate_whole_space(study.study_run(name), results_root=args.results):
+                    print(f"data/{written}")
+        elif args.bn_readings:
             for name in args.run:
                 study.bn_momentum_readings(study.study_run(name), results_root=args.results)
         elif args.preserve:
@@ -357,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--allow-precision-switch", action="store_true",
                        help="with --run: continue a run in the precision `auto` means here (e.g. fp32 on a CPU without "
                             "native bf16) when it trained in another; the epoch of the switch is logged")
+    study.add_argument("--whole-space", action="store_true",
+                       help="with --run: NO-FT and BNS-FT of every cell of the run's space, committed in chunks of 500 "
+                            "to data/study/<run>/whole_space/ (resumable)")
     study.add_argument("--bn-readings", action="store_true",
                        help="with --run: NO-FT of the trained run under replayed BN statistics (momentum 0.997, five "
                             "draws; 0.003 in fp32 and bf16), committed to data/study/<run>/bn_readings.parquet")

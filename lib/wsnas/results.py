@@ -21,6 +21,9 @@ STUDY_DIR = "study"  # data/study/<run>/: one committed run
 RUN_EVALUATIONS_FILE = "evaluations.parquet"
 BN_READINGS_FILE = "bn_readings.parquet"  # NO-FT under replayed BN statistics (wsnas.study.bn_momentum_readings)
 BN_READINGS_COLUMNS = ["hash", "momentum", "precision", "draw", "replay_steps", "proxy_accuracy"]
+WHOLE_SPACE_DIR = "whole_space"  # data/study/<run>/whole_space/chunk<k>.parquet: every cell of the space ranked
+WHOLE_SPACE_COLUMNS = ["hash", "mode", "proxy_accuracy"]
+WHOLE_SPACE_CHUNK = 500  # cells per committed chunk
 PAPERS_MOMENTUM, CORRECTED_MOMENTUM = 0.997, 0.003  # PyTorch convention: a7237c3's value, 1a746cb's correction
 
 
@@ -79,6 +82,23 @@ def training_progress(run: str) -> tuple[pd.DataFrame, dict]:
         return pd.DataFrame(), {}
     log = pd.read_parquet(data_path(f"{state}/train_epochs.parquet"))
     return log, json.loads(data_path(f"{state}/status.json").read_text())
+
+
+def whole_space_chunk(run: str, chunk: int) -> str:
+    """The data name of chunk `chunk` of run `run`'s evaluation of every cell of its space."""
+    return run_file(run, f"{WHOLE_SPACE_DIR}/chunk{chunk:03d}.parquet")
+
+
+def load_whole_space(run: str) -> pd.DataFrame:
+    """Run `run`'s committed evaluations of the cells of its whole space (hash, mode, proxy_accuracy), joined to
+    NB-101 (mean validation and test accuracy); empty when none is committed."""
+    folder = data_dir() / STUDY_DIR / run / WHOLE_SPACE_DIR
+    names = sorted(f"{STUDY_DIR}/{run}/{WHOLE_SPACE_DIR}/{path.name}" for path in folder.glob("chunk*.parquet"))
+    if not names:
+        return pd.DataFrame(columns=WHOLE_SPACE_COLUMNS)
+    table = pd.concat([pd.read_parquet(data_path(name)) for name in names], ignore_index=True)
+    truth = NB101.default().metrics(table["hash"].unique())[["mean_validation_accuracy", "mean_test_accuracy"]]
+    return table.join(truth, on="hash")
 
 
 def run_spearman(run: str, mode: str = "bns_ft") -> float:

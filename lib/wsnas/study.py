@@ -30,7 +30,8 @@ from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_man
 from .nb101 import NB101
 from .profiles import load_profile
 from .protocol import TRAINING_IMAGES
-from .results import BN_READINGS_COLUMNS, BN_READINGS_FILE, CORRECTED_MOMENTUM, PAPERS_MOMENTUM, STUDY_DIR
+from .results import (BN_READINGS_COLUMNS, BN_READINGS_FILE, CORRECTED_MOMENTUM, PAPERS_MOMENTUM, STUDY_DIR,
+                      WHOLE_SPACE_CHUNK, WHOLE_SPACE_COLUMNS, whole_space_chunk)
 from .evaluate import evaluate_run, evaluation_settings
 from .train import config_for, train_supernet
 
@@ -223,6 +224,51 @@ def bn_momentum_readings(run: StudyRun, readings: tuple[BnReading, ...] = BN_REA
                            f"{run.profile}; NO-FT under replayed BN statistics, wsnas.study.BN_READINGS)",
                            licence="MIT (this project)", made_by=f"{command} at commit {_git_commit()}")
     return table
+
+
+def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chunk_size: int = WHOLE_SPACE_CHUNK,
+                         results_root: str | Path | None = None, progress: bool = True) -> list[str]:
+    """NO-FT and BNS-FT of every cell of the run's space (its final checkpoint, its evaluation settings), in chunks of
+    `chunk_size` cells in table order, each committed to data/study/<run>/whole_space/chunk<k>.parquet with a
+    MANIFEST row as it finishes; chunks already committed are skipped, so an interrupted job resumes. Chunk k draws
+    its BNS-FT batches from a stream of seed eval_seed + k (one chunk is redone alone). Returns the data names written.
+    """
+    from .data import TrainingBatches
+    from .evaluate import proxy_accuracy, validation_indices
+    from .space import cells_at, space_mask
+    from .train import load_trained_supernet, load_training_data
+
+    config, settings, run_dir = open_study_run(run, results_root)
+    indices = np.flatnonzero(space_mask(config.space))
+    count = -(-len(indices) // chunk_size)
+    wanted = range(count) if chunks is None else chunks
+    todo = [k for k in wanted if not (data_dir() / whole_space_chunk(run.name, k)).exists()]
+    if not todo:
+        return []
+    supernet = load_trained_supernet(config, run_dir)
+    split = load_training_data(config)
+    valid = validation_indices(split, settings)
+    written = []
+    for chunk in todo:
+        cells = cells_at(indices[chunk * chunk_size:(chunk + 1) * chunk_size])
+        tables = []
+        for mode in ("no_ft", "bns_ft"):
+            batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"] + chunk,
+                                      layout=config.memory_format)
+            tables.append(proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
+                                         train_batches=batches, num_bn_batches=settings["num_bn_batches"],
+                                         bn_statistics=settings["bn_statistics"], batch_size=settings["eval_batch_size"],
+                                         progress=progress, layout=config.memory_format))
+        name = whole_space_chunk(run.name, chunk)
+        (data_dir() / name).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(data_dir() / name) as temporary:
+            pd.concat(tables, ignore_index=True)[WHOLE_SPACE_COLUMNS].to_parquet(temporary, index=False)
+        command = f"wsnas study --run {run.name} --whole-space"
+        record_in_manifest(name, source=f"computed here: {command} (profile {run.profile}; chunk {chunk} of {count}, "
+                           f"{chunk_size} cells in table order)", licence="MIT (this project)",
+                           made_by=f"{command} at commit {_git_commit()}")
+        written.append(name)
+    return written
 
 
 def _evaluation_seconds(run_dir: Path, epoch: int) -> float | None:
