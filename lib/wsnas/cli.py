@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --run: NO-FT and BNS-FT of every cell of the run's space, committed in chunks of 500 "
                             "to data/study/<run>/whole_space/ (resumable)")
     study.add_argument("--bn-readings", action="store_true",
-                       help="with --run: NO-FT of the trained run under replayed BN statistics (momentum 0.997, five "
+                       help="with --run: NO-FT of the trained run after replayed steps at another BN momentum (0.997, five "
                             "draws; 0.003 in fp32 and bf16), committed to data/study/<run>/bn_readings.parquet")
     study.add_argument("--train-only", action="store_true", help="with --run: train (resumable), commit the state, do not evaluate")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")

@@ -45,7 +45,7 @@ def reading_label(momentum: float, precision: str, draw: int, replay_steps: int)
     """How a page names one reading of the BN statistics."""
     if replay_steps == 0:
         return f"as trained (momentum {momentum:g})"
-    return f"momentum {momentum:g}, last {replay_steps:,} steps replayed, {precision}, draw {draw}"
+    return f"momentum {momentum:g}, {replay_steps:,} more steps replayed, {precision}, draw {draw}"
 
 
 def bn_readings(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:

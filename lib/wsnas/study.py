@@ -166,8 +166,8 @@ REPLAY_SEED = 10_000  # seeds of the replayed draws: REPLAY_SEED + draw (apart f
 
 @dataclass(frozen=True)
 class BnReading:
-    """NO-FT after `replay_steps` training-mode forward passes (fresh draws of cells and batches, seed
-    REPLAY_SEED + draw) at BN `momentum`, in `precision`, from reset statistics."""
+    """NO-FT after `replay_steps` more training-mode forward passes (fresh draws of cells and batches, seed
+    REPLAY_SEED + draw) at BN `momentum`, in `precision`, starting from the statistics the run trained with."""
 
     momentum: float
     replay_steps: int
@@ -175,11 +175,14 @@ class BnReading:
     draw: int = 0
 
 
-# The paper's code ran momentum 0.997: its NO-FT reads the last batch or two (4 replayed steps leave 0.003^4 of the
-# rest), hence depends on the draw. At 0.003, 2,000 steps leave 0.997^2000 = 0.25 % of the reset values; in fp32
-# and bf16 from the same draw they show what bf16 arithmetic does to the statistics NO-FT reads.
+# The replays start from the trained statistics, not from reset ones: a cell uses only some of the norms (its vertex
+# slots) and the first channels of each, so a rarely used slice replayed from reset would keep reset values, where
+# a training run holds that slice's last statistics. At the paper's code's momentum 0.997 NO-FT reads the last batch
+# or two of each slice, hence depends on the draw: 100 replayed steps leave each slice they use with its last
+# batch's statistics (what came before keeps 0.003^2 of its weight after two uses). At 0.003, 2,000 more steps in fp32
+# and in bf16 from the same draw show what bf16 arithmetic does to the statistics NO-FT reads.
 BN_READINGS: tuple[BnReading, ...] = (
-    *(BnReading(PAPERS_MOMENTUM, 4, draw=draw) for draw in range(5)),
+    *(BnReading(PAPERS_MOMENTUM, 100, draw=draw) for draw in range(5)),
     BnReading(CORRECTED_MOMENTUM, 2000, "fp32"),
     BnReading(CORRECTED_MOMENTUM, 2000, "bf16"),
 )
@@ -209,7 +212,7 @@ def bn_momentum_readings(run: StudyRun, readings: tuple[BnReading, ...] = BN_REA
         seed = REPLAY_SEED + reading.draw
         replayed = cells_at(sample_cells(config.space, reading.replay_steps, seed=seed, method=config.sampler))
         batches = TrainingBatches(split, config.batch_size, seed=seed, layout=config.memory_format)
-        with replayed_statistics(supernet, replayed, batches, reading.momentum, reading.precision):
+        with replayed_statistics(supernet, replayed, batches, reading.momentum, reading.precision, reset=False):
             accuracy = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode="no_ft",
                                       batch_size=settings["eval_batch_size"], progress=progress, layout=config.memory_format)
         rows = accuracy[["hash", "proxy_accuracy"]].assign(momentum=reading.momentum, precision=reading.precision,
