@@ -29,3 +29,11 @@ def test_no_public_name_is_defined_in_two_modules():
             where[name].append(str(path.relative_to(LIBRARY)))
     assert where, "no module found"
     assert {name: paths for name, paths in where.items() if len(paths) > 1} == {}
+
+
+def test_no_colour_means_both_a_space_and_a_mode_or_variant():
+    from wsnas import names
+
+    spaces = {colour.lower() for colour in names.SPACE_COLOURS.values()}
+    others = {colour.lower() for colour in (*names.MODE_COLOURS.values(), *names.COLUMN_COLOURS.values())}
+    assert not spaces & others

@@ -174,6 +174,8 @@ def test_committed_study_reports_what_its_files_hold():
         assert row["n_cells"] == len(cells) == cells["hash"].nunique() == 300
         expected = scipy.stats.spearmanr(cells["proxy_accuracy"], cells["nb101_validation_accuracy"]).statistic
         assert row["spearman"] == pytest.approx(expected, abs=1e-4)
+        run = study.study_run(row["run"])
+        assert (row["space"], row["profile"], row["cells_per_stack"]) == ("A4", run.profile, 1)
     shared = [set(evaluations.loc[evaluations["run"] == name, "hash"]) for name in present]
     assert all(cells == shared[0] for cells in shared)  # every run ranks the same cells
 
@@ -331,3 +333,18 @@ def test_the_demo_budget_is_set_beside_the_study_run_that_saw_the_nearest_number
         assert near["images_seen"] == near["budget"] * 40_000 and abs(near["images_seen"] - images) == gaps.min()
         assert near["run"] == finished.loc[gaps.idxmin(), "run"]
     assert study.nearest_budget(80 * 40_000, correlations)["budget"] == 81
+
+
+def test_the_paper_scale_run_is_the_paper_profile_on_the_embedded_copy(tmp_path):
+    run = study.study_run("A4_baseline_seed0_paper_e432")
+    assert run in study.PAPER_SCALE_RUNS and run not in study.STUDY_RUNS  # `wsnas study --run` names it explicitly
+    assert study.run_overrides(run) == {"data_source": "embedded", "allow_lossy": True, "epochs": 432,
+                                        "keep_checkpoints": [27, 81, 243]}
+    config, settings, run_dir = study.open_study_run(run, tmp_path)
+    paper = load_profile("paper")
+    assert (config.profile, config.cells_per_stack, config.epochs, config.bn_momentum, config.second_bn_momentum) == (
+        "paper", 3, 432, 0.997, 0.003)
+    assert (config.precision, config.memory_format, config.keep_checkpoints) == ("auto", "channels_last", (27, 81, 243))
+    assert settings == {key: paper[key] for key in settings}  # the paper's evaluation: 1,000 cells, 10,000 images
+    assert run_dir.name.startswith("A4_baseline_seed0_paper_")
+    assert (run_dir / "checkpoint.pt").exists()  # restored from the committed state: a fresh clone resumes

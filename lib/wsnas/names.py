@@ -130,14 +130,16 @@ PROVENANCE = {
 
 _OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
 SPACE_COLOURS = dict(zip(PAPER_ORDER, ("#0072B2", "#56B4E9", "#009E73", "#E69F00", "#D55E00", "#CC79A7", "#7F3C8D")))
-MODE_COLOURS = {"no_ft": "#999999", "bns_ft": "#0072B2"}
+# Modes and variants take Paul Tol's "muted" palette, so that no colour means a space on one page and a variant on
+# another (the spaces keep Okabe-Ito's).
+MODE_COLOURS = {"no_ft": "#999999", "bns_ft": "#332288"}
 COLUMN_COLOURS = {
     "baseline/no_ft": MODE_COLOURS["no_ft"],
     "baseline/bns_ft": MODE_COLOURS["bns_ft"],
-    "single_k/bns_ft": "#E69F00",
-    "pro_rata/bns_ft": "#009E73",
-    "avg3/bns_ft": "#CC79A7",
-    "single_k+pro_rata/bns_ft": "#D55E00",
+    "single_k/bns_ft": "#117733",
+    "pro_rata/bns_ft": "#882255",
+    "avg3/bns_ft": "#44AA99",
+    "single_k+pro_rata/bns_ft": "#CC6677",
 }
 RANDOM_COLOUR = "#8C8C8C"  # random search
 

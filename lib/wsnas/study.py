@@ -630,11 +630,14 @@ def findings(table: pd.DataFrame, paper_bns_ft: float, differences: pd.DataFrame
 
 
 def study_json() -> list[dict]:
-    """What `wsnas study --json` prints: per run, epoch and mode, spearman, kendall and n_cells."""
+    """What `wsnas study --json` prints: per run, epoch and mode, its space, profile and cells per stack, spearman,
+    kendall and n_cells."""
     table = study_correlations(n_resamples=200)
-    return [{"run": row.run, "budget": row.budget, "seed": row.seed, "variant": row.variant, "epoch": row.epoch,
-             "mode": row.mode, "spearman": round(float(row.spearman), 4), "kendall": round(float(row.kendall), 4),
-             "n_cells": int(row.n_cells)} for row in table.itertuples()]
+    profiles = {run.name: run.profile for run in COMMITTED_RUNS}
+    return [{"run": row.run, "space": SPACE, "profile": profiles[row.run], "variant": row.variant, "seed": row.seed,
+             "budget": row.budget, "cells_per_stack": load_profile(profiles[row.run])["cells_per_stack"],
+             "epoch": row.epoch, "mode": row.mode, "spearman": round(float(row.spearman), 4),
+             "kendall": round(float(row.kendall), 4), "n_cells": int(row.n_cells)} for row in table.itertuples()]
 
 
 if __name__ == "__main__":  # pragma: no cover - `wsnas study run` is the entry point

@@ -12,8 +12,12 @@ from wsnas.names import MODE_COLOURS, MODE_NAMES, VARIANT_NAMES
 MODE_TITLES = {"no_ft": "NO-FT (super-net BN statistics)", "bns_ft": "BNS-FT (BN statistics re-estimated)"}
 
 
-def training_curves(step_logs: pd.DataFrame, epoch_logs: pd.DataFrame) -> Figure:
-    """Loss, training accuracy and learning rate against the step, with the epoch means."""
+SCHEDULE_TITLES = {"cosine_per_epoch": "cosine schedule, stepped per epoch", "cosine_per_step": "cosine schedule, per step"}
+
+
+def training_curves(step_logs: pd.DataFrame, epoch_logs: pd.DataFrame, lr_schedule: str = "cosine_per_epoch") -> Figure:
+    """Loss, training accuracy and learning rate against the step, with the epoch means; `lr_schedule` (a profile's
+    setting) names the learning-rate panel."""
     figure, axes = plt.subplots(1, 3, figsize=(12, 3.4), constrained_layout=True)
     if step_logs.empty:  # diverged at the first step
         figure.suptitle("no training step was logged")
@@ -29,9 +33,9 @@ def training_curves(step_logs: pd.DataFrame, epoch_logs: pd.DataFrame) -> Figure
         axis.plot(per_epoch["step"] + 1, per_epoch[column], "o", color="C1", label="epoch mean")
         axis.set(xlabel="step", ylabel=label)
     axes[1].axhline(0.1, color="C3", linestyle=":", label="chance")
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=10)
     axes[2].plot(step_logs["step"], step_logs["learning_rate"], color="C2")
-    axes[2].set(xlabel="step", ylabel="learning rate", title="per-step cosine schedule")
+    axes[2].set(xlabel="step", ylabel="learning rate", title=SCHEDULE_TITLES[lr_schedule])
     return figure
 
 
@@ -80,7 +84,7 @@ def study_curve(correlations: pd.DataFrame, paper: dict[str, float]) -> Figure:
     axis.set_xticks([3, 9, 27, 81, 432], labels=["3", "9", "27", "81", "432"])
     axis.set(xlabel="training budget (epochs of 40,000 images, log scale)", ylabel="Spearman ρ with NB-101 validation accuracy",
              title="A4 super-nets trained here (profile cpu-study) against their training budget")
-    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    axis.legend(fontsize=10, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return figure
 
 
@@ -97,7 +101,7 @@ def study_training_accuracy(logs: pd.DataFrame) -> Figure:
         axis.set(xlabel=xlabel, ylabel="training accuracy (epoch mean)")
     axes[0].set_xscale("log")
     axes[0].set_xticks([1, 3, 9, 27, 81], labels=["1", "3", "9", "27", "81"])
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=10)
     return figure
 
 
