@@ -136,3 +136,29 @@ def test_cli_prints_every_claim_with_rule_and_sensitivity(capsys, checked) -> No
         assert {"id", "claim", "rule", "verdict", "evidence", "chapter", "sensitivity"} <= set(item)
         assert item["sensitivity"][0]["verdict"] == item["verdict"]
         assert all({"reading", "verdict"} <= set(reading) for reading in item["sensitivity"])
+
+
+def test_other_super_nets_are_alternatives_not_readings_and_the_rule_fits_the_papers_table_2(capsys, checked) -> None:
+    """Search guided by another super-net's proxies is another method: it is shown under `alternatives`, never in
+    `sensitivity` (the readings of the protocol), and does not enter the robustness. "Rarely better" applied to
+    the paper's own Table 2 (WS better in 5 of 21 cells, worse in 3) must say supported."""
+    claim = checked["ws-rarely-beats-random"]
+    alternatives = {r.reading for r in claim.alternatives}
+    assert alternatives == {names_ for key, names_ in claims.names.READING_NAMES.items()
+                            if key in ("no_ft", "single_k", "pro_rata", "avg3", "single_k+pro_rata")}
+    assert not alternatives & {r.reading for r in claim.readings}
+    paper = next(r for r in claim.readings if r.reading == claims.PAPERS_TABLE2_READING)
+    assert paper.verdict == claims.SUPPORTED and paper.evidence.startswith("WS significantly better than random in 5 of 21")
+    assert cli.main(["reference", "claims", "--json"]) == 0
+    answer = {item["id"]: item for item in json.loads(capsys.readouterr().out)}
+    search_item = answer["ws-rarely-beats-random"]
+    assert {r["reading"] for r in search_item["sensitivity"]}.isdisjoint(r["method"] for r in search_item["alternatives"])
+    assert {r["method"] for r in search_item["alternatives"]} == alternatives
+
+
+def test_the_size_claim_is_two_sided_by_default_and_carries_the_nesting_caveat(checked) -> None:
+    claim = checked["larger-spaces-worse"]
+    assert claim.readings[0].reading == "recomputed means, exact two-sided"
+    assert "nested" in claim.rule and all("nested" in r.evidence for r in claim.readings)
+    one_sided = {r.reading: r for r in claim.readings if r.reading.endswith("exact one-sided")}
+    assert len(one_sided) == 2  # the claim's own direction stays a reading

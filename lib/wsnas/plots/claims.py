@@ -53,7 +53,18 @@ def verdict_box(claim: Claim) -> HTML:
         f"<p><strong>Verdict.</strong> {_verdict(claim.verdict)}. {escape(claim.evidence)}</p>"
         f"<p><strong>Sensitivity.</strong> {_robustness(claim)}.</p>"
         f"<details><summary>The verdict under each of the {len(claim.readings)} readings</summary>"
-        f"{sensitivity_table(claim)}</details></div>")
+        f"{sensitivity_table(claim)}</details>{_alternatives(claim)}</div>")
+
+
+def _alternatives(claim: Claim) -> str:
+    """Other methods judged by the claim's rule (not readings: they do not enter its robustness)."""
+    if not claim.alternatives:
+        return ""
+    rows = "".join(f"<tr><td>{escape(r.reading)}</td><td>{_verdict(r.verdict)}</td><td><small>{escape(r.evidence)}"
+                   "</small></td></tr>" for r in claim.alternatives)
+    return (f"<details><summary>Other methods under the same rule ({len(claim.alternatives)}; not readings of the "
+            "protocol, so not part of the robustness)</summary><table class=\"wsnas-table\"><thead><tr><th>method</th>"
+            f"<th>verdict</th><th>evidence</th></tr></thead><tbody>{rows}</tbody></table></details>")
 
 
 def provenance_legend(profile: str | None = None) -> HTML:
