@@ -9,7 +9,7 @@ import pytest
 from wsnas import profiles
 from wsnas.cli import main
 from wsnas.evaluate import evaluation_settings
-from wsnas.profiles import SECTIONS, ProfileError, load_profile, profile_names, profile_sections
+from wsnas.profiles import CONVENTIONS, SECTIONS, ProfileError, load_profile, profile_names, profile_sections
 
 
 @pytest.mark.parametrize("name", profile_names())
@@ -49,6 +49,9 @@ def test_wsnas_profile_list_and_show(capsys):
     listed = capsys.readouterr().out
     assert all(name in listed for name in profile_names())
     assert main(["profile", "show", "paper", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == profile_sections("paper")
+    shown = json.loads(capsys.readouterr().out)
+    assert shown == {**profile_sections("paper"), "conventions": CONVENTIONS}
+    assert main(["profile", "show", "paper"]) == 0
+    assert "TensorFlow's decay is 1 - m" in capsys.readouterr().out
     assert main(["profile", "show", "huge"]) == 2
     assert "unknown profile 'huge'" in capsys.readouterr().err
