@@ -108,3 +108,11 @@ def test_noise_ceiling_is_one_for_identical_repeats_and_lower_with_noise():
     assert ceiling.loc["A2", "cells"] == 300
     with pytest.raises(KeyError, match="r2"):
         metrics.noise_ceiling_of_repeats(noisy.drop(columns="r2"))
+
+
+def test_the_spearman_bootstrap_interval_holds_the_estimate_and_is_undefined_for_constant_proxies():
+    table = reference.load_evaluations().query("space == 'A4' and mode == 'bns_ft' and variant == 'baseline' and seed == 0")
+    proxy, truth = table["proxy_accuracy"].to_numpy(), table["mean_validation_accuracy"].to_numpy()
+    low, high = metrics.spearman_ci(proxy, truth, n_boot=500)
+    assert -1 <= low < scipy.stats.spearmanr(proxy, truth).statistic < high <= 1
+    assert np.isnan(metrics.spearman_ci(np.full(len(truth), 0.1), truth, n_boot=50)).all()

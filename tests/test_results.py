@@ -59,9 +59,10 @@ def test_run_spearman_reads_the_committed_final_epoch():
     assert np.isfinite(rho) and rho == pytest.approx(0.4445, abs=1e-4)
 
 
-def test_the_whole_space_is_evaluated_in_committed_chunks_that_resume(tmp_path, monkeypatch):
-    """Two chunks of 3 cells of the 81-epoch run into a copy of data/ (links to the real files, its own MANIFEST):
-    each chunk is committed with its MANIFEST row, a second call skips them, and the reader joins NB-101."""
+@pytest.fixture
+def data_copy(tmp_path, monkeypatch):
+    """A copy of data/ (links to the real files, its own MANIFEST, the 81-epoch run's folder and study/ as real
+    folders) that computations may write to; yields its path."""
     import shutil
 
     from wsnas import datafiles
@@ -81,17 +82,63 @@ def test_the_whole_space_is_evaluated_in_committed_chunks_that_resume(tmp_path, 
     shutil.copyfile(real / "MANIFEST", data / "MANIFEST")
     monkeypatch.setenv("WSNAS_DATA", str(data))
     datafiles.forget_manifest()
-    try:
-        run = study.study_run(STUDY_RUN)
-        written = study.evaluate_whole_space(run, chunks=[0, 1], chunk_size=3, results_root=tmp_path / "results",
-                                             progress=False)
-        assert written == [results.whole_space_chunk(STUDY_RUN, k) for k in (0, 1)]
-        datafiles.forget_manifest()
-        for name in written:
-            assert datafiles.manifest()[name]["sha256"] == datafiles.sha256_of(data / name)
-        assert study.evaluate_whole_space(run, chunks=[0, 1], chunk_size=3, results_root=tmp_path / "results") == []
-        table = results.load_whole_space(STUDY_RUN)
-        assert len(table) == 12 and set(table["mode"]) == {"no_ft", "bns_ft"} and table["hash"].nunique() == 6
-        assert table["mean_validation_accuracy"].notna().all() and table["proxy_accuracy"].between(0, 1).all()
-    finally:
-        datafiles.forget_manifest()
+    yield data
+    datafiles.forget_manifest()
+
+
+def test_the_whole_space_is_evaluated_in_committed_chunks_that_resume(tmp_path, data_copy):
+    """Two chunks of 3 cells of the 81-epoch run: each chunk is committed with its MANIFEST row, a second call skips
+    them, and the reader joins NB-101."""
+    from wsnas import datafiles
+
+    run = study.study_run(STUDY_RUN)
+    written = study.evaluate_whole_space(run, chunks=[0, 1], chunk_size=3, results_root=tmp_path / "results",
+                                         progress=False)
+    assert written == [results.whole_space_chunk(STUDY_RUN, k) for k in (0, 1)]
+    datafiles.forget_manifest()
+    for name in written:
+        assert datafiles.manifest()[name]["sha256"] == datafiles.sha256_of(data_copy / name)
+    assert study.evaluate_whole_space(run, chunks=[0, 1], chunk_size=3, results_root=tmp_path / "results") == []
+    table = results.load_whole_space(STUDY_RUN)
+    assert len(table) == 12 and set(table["mode"]) == {"no_ft", "bns_ft"} and table["hash"].nunique() == 6
+    assert table["mean_validation_accuracy"].notna().all() and table["proxy_accuracy"].between(0, 1).all()
+
+
+def test_a_run_with_two_sets_of_statistics_is_read_four_ways_in_committed_chunks(tmp_path, data_copy):
+    """A tiny run (profile smoke) trained with a second set of BN statistics at 0.997: its readings come in committed
+    chunks, a second call skips them, NO-FT under the first set and BNS-FT of the first chunk are exactly the
+    standard evaluation's, NO-FT under the second set is not, and the draws re-read NO-FT at 0.997."""
+    from wsnas import datafiles
+    from wsnas.evaluate import evaluate_run
+    from wsnas.train import train_supernet
+
+    run = study.StudyRun(2, checkpoints=(1,), profile="smoke", settings=(("second_bn_momentum", 0.997),))
+    config, settings, run_dir = study.open_study_run(run, tmp_path / "results")
+    train_supernet(config, run_dir, progress=False)
+    written = study.evaluate_readings(run, 2, n_cells=5, chunk_size=3, results_root=tmp_path / "results", progress=False)
+    assert written == [results.readings_chunk(run.name, 2, k) for k in (0, 1)]
+    datafiles.forget_manifest()
+    assert all(datafiles.manifest()[name]["sha256"] == datafiles.sha256_of(data_copy / name) for name in written)
+    assert study.evaluate_readings(run, 2, n_cells=5, chunk_size=3, results_root=tmp_path / "results") == []
+    readings = results.load_readings(run.name)
+    names = results.reading_names(0.003, 0.997)
+    assert len(readings) == 5 * 4 and set(readings["reading"]) == set(names) and set(readings["epoch"]) == {2}
+    standard = evaluate_run(config, run_dir, settings, progress=False).set_index(["mode", "hash"])["proxy_accuracy"]
+    first_set = readings[readings["reading"] == "no_ft@0.003"].set_index("hash")["proxy_accuracy"]
+    assert (first_set == standard["no_ft"].loc[first_set.index]).all()
+    chunk0 = readings[readings["reading"] == "bns_ft_mean"].iloc[:3].set_index("hash")["proxy_accuracy"]
+    assert (chunk0 == standard["bns_ft"].loc[chunk0.index]).all()  # smoke reads BNS-FT from the mean, one stream
+    second_set = readings[readings["reading"] == "no_ft@0.997"].set_index("hash")["proxy_accuracy"]
+    assert not (second_set == first_set.loc[second_set.index]).all()
+    summary = results.readings_summary(run.name, n_resamples=20)
+    assert set(summary["reading"]) == set(names) and set(summary["n_cells"]) == {5}
+
+    drawn = study.evaluate_readings(run, 1, n_cells=2, draws=True, results_root=tmp_path / "results", progress=False)
+    assert drawn == [results.readings_chunk(run.name, 1, 0, draws=True)]
+    draws = results.load_readings(run.name).query("epoch == 1")
+    assert set(draws["reading"]) == {results.draw_reading(0.003, d) for d in range(results.SPREAD_DRAWS)}
+    assert len(draws) == 2 * results.SPREAD_DRAWS
+    with pytest.raises(ValueError, match="keeps epochs"):
+        study.evaluate_readings(run, 3, results_root=tmp_path / "results")
+    with pytest.raises(ValueError, match="one set of BN statistics"):
+        study.evaluate_readings(study.study_run(STUDY_RUN), 81, results_root=tmp_path / "results")

@@ -142,6 +142,11 @@ def command_study(args: argparse.Namespace) -> int:
             for name in args.run:
                 for written in study.evaluate_whole_space(study.study_run(name), results_root=args.results):
                     print(f"data/{written}")
+        elif args.readings is not None:
+            for name in args.run:
+                for written in study.evaluate_readings(study.study_run(name), args.readings, n_cells=args.cells,
+                                                       draws=args.draws, results_root=args.results):
+                    print(f"data/{written}")
         elif args.bn_readings:
             for name in args.run:
                 study.bn_momentum_readings(study.study_run(name), results_root=args.results)
@@ -367,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--bn-readings", action="store_true",
                        help="with --run: NO-FT of the trained run after replayed steps at another BN momentum (0.997, five "
                             "draws; 0.003 in fp32 and bf16), committed to data/study/<run>/bn_readings.parquet")
+    study.add_argument("--readings", type=int, metavar="EPOCH",
+                       help="with --run: read a kept epoch of a run with two sets of BN statistics (BNS-FT last and mean, "
+                            "NO-FT under each momentum), committed in chunks to data/study/<run>/readings/ (resumable)")
+    study.add_argument("--cells", type=int, help="with --readings: how many of the run's evaluation cells (default: all "
+                                                 "at the final epoch, 300 at a mid-run one)")
+    study.add_argument("--draws", action="store_true",
+                       help="with --readings: NO-FT at the first momentum after 3 replays of the last 100 steps, 300 cells")
     study.add_argument("--train-only", action="store_true", help="with --run: train (resumable), commit the state, do not evaluate")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
     study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")

@@ -147,6 +147,17 @@ def fine_tuned_statistics(
 
 
 @contextmanager
+def second_statistics(supernet: SuperNet):
+    """Within the block the super-net's norms hold their second set of running statistics (NO-FT at the second
+    BN momentum); on exit, their first set again."""
+    supernet.swap_statistics()
+    try:
+        yield supernet
+    finally:
+        supernet.swap_statistics()
+
+
+@contextmanager
 def replayed_statistics(supernet: SuperNet, cells: Sequence[Cell], train_batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                         momentum: float, precision: str = "fp32", reset: bool = True):
     """Within the block, the super-net (in eval mode) holds the running statistics that training steps of `cells[i]`

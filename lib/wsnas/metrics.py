@@ -326,11 +326,14 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def spearman_ci(proxy, target, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of Spearman ρ over cells."""
+    """Percentile bootstrap interval of Spearman ρ over cells; NaNs when no resample has a defined ρ (e.g. every
+    proxy equal: an untrained super-net scoring every cell at chance)."""
     x, y = np.asarray(proxy, dtype=float), np.asarray(target, dtype=float)
     resamples = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
     values = spearman_rows(x[resamples], y[resamples])
     values = values[np.isfinite(values)]
+    if not values.size:
+        return float("nan"), float("nan")
     return float(np.quantile(values, (1 - confidence) / 2)), float(np.quantile(values, (1 + confidence) / 2))
 
 

@@ -24,6 +24,11 @@ BN_READINGS_COLUMNS = ["hash", "momentum", "precision", "draw", "replay_steps", 
 WHOLE_SPACE_DIR = "whole_space"  # data/study/<run>/whole_space/chunk<k>.parquet: every cell of the space ranked
 WHOLE_SPACE_COLUMNS = ["hash", "mode", "proxy_accuracy"]
 WHOLE_SPACE_CHUNK = 500  # cells per committed chunk
+READINGS_DIR = "readings"  # data/study/<run>/readings/: a run with two sets of BN statistics, read four ways
+READINGS_COLUMNS = ["epoch", "hash", "reading", "proxy_accuracy"]
+READINGS_CHUNK = 100  # cells per committed chunk of readings (about half an hour at the paper's scale)
+CHECKPOINT_CELLS = 300  # a mid-run checkpoint is read on the first 300 of the run's cells (a uniform subsample)
+SPREAD_DRAWS, SPREAD_CELLS = 3, 300  # NO-FT at the first momentum re-read after other last steps: draws, cells
 PAPERS_MOMENTUM, CORRECTED_MOMENTUM = 0.997, 0.003  # PyTorch convention: a7237c3's value, 1a746cb's correction
 
 
@@ -71,6 +76,47 @@ def bn_readings(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.DataFram
                      "spearman": scipy.stats.spearmanr(proxy, truth).statistic, "spearman_low": low, "spearman_high": high,
                      "kendall": scipy.stats.kendalltau(proxy, truth).statistic, "mean_accuracy": float(proxy.mean())})
     return pd.DataFrame(rows)
+
+
+def reading_names(first_momentum: float, second_momentum: float) -> tuple[str, ...]:
+    """The four readings of a super-net that keeps two sets of BN statistics: BNS-FT from the last of its batches
+    (the authors' code) and from their mean (the paper's text), NO-FT under each set's momentum."""
+    return ("bns_ft_last", "bns_ft_mean", f"no_ft@{first_momentum:g}", f"no_ft@{second_momentum:g}")
+
+
+def draw_reading(momentum: float, draw: int) -> str:
+    """The name of NO-FT at `momentum` after the last steps were replayed with draw `draw` of cells and batches."""
+    return f"no_ft@{momentum:g} draw {draw}"
+
+
+def readings_chunk(run: str, epoch: int, chunk: int, draws: bool = False) -> str:
+    """The data name of chunk `chunk` of the readings of run `run` at `epoch` (`draws`: of its NO-FT draws)."""
+    return run_file(run, f"{READINGS_DIR}/epoch{epoch:03d}_{'draws' if draws else 'cells'}{chunk:03d}.parquet")
+
+
+def load_readings(run: str) -> pd.DataFrame:
+    """Every committed reading of run `run` (epoch, hash, reading, proxy_accuracy), joined to the mean NB-101
+    validation accuracy; empty when none is committed."""
+    folder = data_dir() / STUDY_DIR / run / READINGS_DIR
+    names = sorted(f"{STUDY_DIR}/{run}/{READINGS_DIR}/{path.name}" for path in folder.glob("epoch*.parquet"))
+    if not names:
+        return pd.DataFrame(columns=[*READINGS_COLUMNS, "nb101_validation_accuracy"])
+    return _with_truth(pd.concat([pd.read_parquet(data_path(name)) for name in names], ignore_index=True))
+
+
+def readings_summary(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per epoch and reading of run `run`: n_cells, Spearman ρ with a bootstrap 95% CI over cells, Kendall τ and
+    the mean proxy accuracy."""
+    rows = []
+    for (epoch, reading), group in load_readings(run).groupby(["epoch", "reading"], sort=True):
+        proxy, truth = group["proxy_accuracy"].to_numpy(), group["nb101_validation_accuracy"].to_numpy()
+        low, high = spearman_ci(proxy, truth, n_boot=n_resamples, seed=seed)
+        rows.append({"epoch": int(epoch), "reading": reading, "n_cells": len(group),
+                     "spearman": scipy.stats.spearmanr(proxy, truth).statistic, "spearman_low": low,
+                     "spearman_high": high, "kendall": scipy.stats.kendalltau(proxy, truth).statistic,
+                     "mean_accuracy": float(proxy.mean())})
+    return pd.DataFrame(rows, columns=["epoch", "reading", "n_cells", "spearman", "spearman_low", "spearman_high",
+                                       "kendall", "mean_accuracy"])
 
 
 def training_progress(run: str) -> tuple[pd.DataFrame, dict]:

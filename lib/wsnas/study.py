@@ -30,8 +30,10 @@ from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_man
 from .nb101 import NB101
 from .profiles import load_profile
 from .protocol import TRAINING_IMAGES
-from .results import (BN_READINGS_COLUMNS, BN_READINGS_FILE, CORRECTED_MOMENTUM, PAPERS_MOMENTUM, STUDY_DIR,
-                      WHOLE_SPACE_CHUNK, WHOLE_SPACE_COLUMNS, whole_space_chunk)
+from .results import (BN_READINGS_COLUMNS, BN_READINGS_FILE, CHECKPOINT_CELLS, CORRECTED_MOMENTUM, PAPERS_MOMENTUM,
+                      READINGS_CHUNK, READINGS_COLUMNS, SPREAD_CELLS, SPREAD_DRAWS, STUDY_DIR, WHOLE_SPACE_CHUNK,
+                      WHOLE_SPACE_COLUMNS, draw_reading, reading_names, readings_chunk, readings_summary,
+                      whole_space_chunk)
 from .evaluate import evaluate_run, evaluation_settings
 from .train import config_for, train_supernet
 
@@ -270,6 +272,76 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
         record_in_manifest(name, source=f"computed here: {command} (profile {run.profile}; chunk {chunk} of {count}, "
                            f"{chunk_size} cells in table order)", licence="MIT (this project)",
                            made_by=f"{command} at commit {_git_commit()}")
+        written.append(name)
+    return written
+
+
+def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, draws: bool = False,
+                      chunk_size: int = READINGS_CHUNK, results_root: str | Path | None = None, progress: bool = True) -> list[str]:
+    """Read checkpoint `epoch` of a run that keeps two sets of BN statistics on its first `n_cells` evaluation cells
+    (default: all of them at the final epoch, CHECKPOINT_CELLS at a mid-run one), in chunks of `chunk_size` cells,
+    each committed to data/ with a MANIFEST row as it finishes (chunks already there are skipped).
+
+    The readings (`reading_names`): BNS-FT from the last and from the mean of the same batches (chunk k draws them
+    from a stream of seed eval_seed + k), NO-FT under each set of running statistics. `draws` instead re-reads NO-FT
+    under the first set after SPREAD_DRAWS replays of 100 last steps (`BN_READINGS`' draws), on SPREAD_CELLS cells.
+    Returns the data names written.
+    """
+    from .data import TrainingBatches, training_precision
+    from .evaluate import proxy_accuracy, replayed_statistics, run_evaluation_cells, second_statistics, validation_indices
+    from .space import cells_at, sample_cells
+    from .train import load_trained_supernet, load_training_data
+
+    if epoch not in run.evaluated_epochs:
+        raise ValueError(f"{run.name} keeps epochs {run.evaluated_epochs}, not {epoch}")
+    config, settings, run_dir = open_study_run(run, results_root)
+    if not config.second_bn_momentum:
+        raise ValueError(f"{run.name} keeps one set of BN statistics; its readings are `wsnas study --run {run.name}`")
+    n_cells = n_cells or (SPREAD_CELLS if draws else settings["num_eval_cells"] if epoch == run.epochs else CHECKPOINT_CELLS)
+    cells, _ = run_evaluation_cells(config, settings, NB101.default())
+    chunks = range(-(-min(n_cells, len(cells)) // chunk_size))
+    todo = [k for k in chunks if not (data_dir() / readings_chunk(run.name, epoch, k, draws)).exists()]
+    if not todo:
+        return []
+    supernet = load_trained_supernet(config, run_dir, None if epoch == run.epochs else epoch)
+    split = load_training_data(config)
+    valid = validation_indices(split, settings)
+    images, labels = split.valid_images[valid], split.valid_labels[valid]
+
+    def read(part, mode="no_ft", batch_seed=0, bn_statistics="last"):
+        batches = TrainingBatches(split, settings["bn_batch_size"], seed=batch_seed, layout=config.memory_format)
+        return proxy_accuracy(supernet, part, images, labels, mode=mode, train_batches=batches,
+                              num_bn_batches=settings["num_bn_batches"], bn_statistics=bn_statistics,
+                              batch_size=settings["eval_batch_size"], progress=progress, layout=config.memory_format)
+
+    last, mean, first_set, second_set = reading_names(config.bn_momentum, config.second_bn_momentum)
+    written = []
+    for chunk in todo:
+        part = cells[chunk * chunk_size:min((chunk + 1) * chunk_size, n_cells)]
+        if draws:
+            tables = []
+            for draw in range(SPREAD_DRAWS):
+                seed = REPLAY_SEED + draw
+                replayed = cells_at(sample_cells(config.space, 100, seed=seed, method=config.sampler))
+                batches = TrainingBatches(split, config.batch_size, seed=seed, layout=config.memory_format)
+                with replayed_statistics(supernet, replayed, batches, config.bn_momentum,
+                                         training_precision(config.precision, config.device), reset=False):
+                    tables.append(read(part).assign(reading=draw_reading(config.bn_momentum, draw)))
+        else:
+            seed = settings["eval_seed"] + chunk
+            tables = [read(part, "bns_ft", seed, "last").assign(reading=last),
+                      read(part, "bns_ft", seed, "mean").assign(reading=mean), read(part).assign(reading=first_set)]
+            with second_statistics(supernet):
+                tables.append(read(part).assign(reading=second_set))
+        name = readings_chunk(run.name, epoch, chunk, draws)
+        table = pd.concat(tables, ignore_index=True).assign(epoch=epoch)[READINGS_COLUMNS]
+        (data_dir() / name).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(data_dir() / name) as temporary:
+            table.to_parquet(temporary, index=False)
+        command = f"wsnas study --run {run.name} --readings {epoch}{' --draws' if draws else ''}"
+        record_in_manifest(name, source=f"computed here: {command} (profile {run.profile}; cells "
+                           f"{chunk * chunk_size}-{chunk * chunk_size + len(part) - 1} of the run's evaluation "
+                           "cells)", licence="MIT (this project)", made_by=f"{command} at commit {_git_commit()}")
         written.append(name)
     return written
 
@@ -630,13 +702,16 @@ def findings(table: pd.DataFrame, paper_bns_ft: float, differences: pd.DataFrame
 
 
 def study_json() -> list[dict]:
-    """What `wsnas study --json` prints: per run, epoch and mode, its space, profile and cells per stack, spearman,
-    kendall and n_cells."""
-    table = study_correlations(n_resamples=200)
+    """What `wsnas study --json` prints: per run, epoch and mode (for a run with two sets of BN statistics, each
+    reading named), its space, profile and cells per stack, spearman, kendall and n_cells."""
+    table = study_correlations(n_resamples=200).rename(columns={"budget": "epochs"})
+    readings = [readings_summary(run.name, n_resamples=200).rename(columns={"reading": "mode"}).assign(
+        run=run.name, epochs=run.epochs, seed=run.seed, variant=run.variant) for run in PAPER_SCALE_RUNS]
+    table = pd.concat([table, *readings], ignore_index=True)
     profiles = {run.name: run.profile for run in COMMITTED_RUNS}
-    return [{"run": row.run, "space": SPACE, "profile": profiles[row.run], "variant": row.variant, "seed": row.seed,
-             "budget": row.budget, "cells_per_stack": load_profile(profiles[row.run])["cells_per_stack"],
-             "epoch": row.epoch, "mode": row.mode, "spearman": round(float(row.spearman), 4),
+    return [{"run": row.run, "space": SPACE, "profile": profiles[row.run], "variant": row.variant, "seed": int(row.seed),
+             "epochs": int(row.epochs), "cells_per_stack": load_profile(profiles[row.run])["cells_per_stack"],
+             "epoch": int(row.epoch), "mode": row.mode, "spearman": round(float(row.spearman), 4),
              "kendall": round(float(row.kendall), 4), "n_cells": int(row.n_cells)} for row in table.itertuples()]
 
 
