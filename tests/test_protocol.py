@@ -12,7 +12,7 @@ import pytest
 import scipy.stats
 import torch
 
-from wsnas import runs, study
+from wsnas import results, runs, study
 from wsnas.datafiles import data_dir, data_path
 from wsnas.data import TrainingBatches, load_cifar10
 from wsnas.evaluate import evaluation_cells, fine_tuned_statistics, proxy_accuracy
@@ -166,7 +166,17 @@ def test_committed_study_reports_what_its_files_hold():
     assert all(epoch in study.study_run(name).evaluated_epochs for name, epoch in held)
     assert held >= {(run.name, epoch) for run in committed for epoch in run.evaluated_epochs}
     printed = json.loads(subprocess.run(["wsnas", "study", "--json"], capture_output=True, text=True, check=True).stdout)
+    paper_scale = {run.name for run in study.PAPER_SCALE_RUNS}
+    read = [row for row in printed if row["run"] in paper_scale]  # readings of a run with two sets of BN statistics
+    printed = [row for row in printed if row["run"] not in paper_scale]
     assert {(row["run"], row["epoch"]) for row in printed} == held
+    for run in study.PAPER_SCALE_RUNS:
+        summary = results.readings_summary(run.name, n_resamples=10).set_index(["epoch", "reading"])
+        rows = {(row["epoch"], row["mode"]): row for row in read if row["run"] == run.name}
+        assert set(rows) == set(summary.index)
+        for key, row in rows.items():
+            assert (row["n_cells"], row["cells_per_stack"], row["epochs"]) == (summary.loc[key, "n_cells"], 3, run.epochs)
+            assert row["spearman"] == pytest.approx(summary.loc[key, "spearman"], abs=1e-4)
     evaluations = study.load_study()
     for row in printed:
         cells = evaluations[(evaluations["run"] == row["run"]) & (evaluations["epoch"] == row["epoch"])

@@ -142,3 +142,33 @@ def test_a_run_with_two_sets_of_statistics_is_read_four_ways_in_committed_chunks
         study.evaluate_readings(run, 3, results_root=tmp_path / "results")
     with pytest.raises(ValueError, match="one set of BN statistics"):
         study.evaluate_readings(study.study_run(STUDY_RUN), 81, results_root=tmp_path / "results")
+
+
+def test_our_paper_scale_run_stands_beside_the_paper_and_each_released_a4_super_net():
+    from wsnas import reference
+
+    beside = results.beside_released("A4_baseline_seed0_paper_e432", n_resamples=100)
+    assert list(beside.columns) == results.BESIDE_RELEASED_COLUMNS
+    paper = beside.iloc[0]
+    assert paper["super_net"] == "paper" and (paper["bns_ft_last"], paper["no_ft_papers"]) == (0.64, 0.08)
+    released = beside[beside["super_net"].str.startswith("released")].set_index("super_net")
+    per_run = reference.correlations().query("space == 'A4'").set_index(["column", "seed"])["spearman"]
+    assert len(released) == 5 and set(released["cells"]) == {1000}
+    for seed in range(5):
+        row = released.loc[f"released, seed {seed}"]
+        assert row["bns_ft_last"] == pytest.approx(per_run[("baseline/bns_ft", seed)], abs=1e-12)
+        assert row["no_ft_papers"] == pytest.approx(per_run[("baseline/no_ft", seed)], abs=1e-12)
+        assert row["bns_ft_last_low"] < row["bns_ft_last"] < row["bns_ft_last_high"]
+    assert sorted(released["bns_ft_last"].round(2)) == [0.61, 0.61, 0.64, 0.64, 0.70]  # as the issue recomputed them
+    assert released["no_ft_papers_accuracy"].between(0.10, 0.13).all()  # chance: momentum 0.997
+    ours = beside[beside["super_net"].str.startswith("ours")]
+    summary = results.readings_summary("A4_baseline_seed0_paper_e432", n_resamples=100)
+    read_epochs = summary.loc[summary["reading"] == "bns_ft_last", "epoch"]
+    assert list(ours["epochs"]) == sorted(read_epochs)
+    for row in ours.itertuples():
+        by = summary[summary["epoch"] == row.epochs].set_index("reading")
+        assert row.bns_ft_last == pytest.approx(by.loc["bns_ft_last", "spearman"])
+        assert row.no_ft_corrected == pytest.approx(by.loc["no_ft@0.003", "spearman"])
+        assert row.cells == by.loc["bns_ft_last", "n_cells"]
+    verdict = results.released_spread_verdict(beside)
+    assert verdict.startswith("at epoch") if len(ours) else verdict == "none of our epochs is read yet"

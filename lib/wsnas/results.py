@@ -84,6 +84,14 @@ def reading_names(first_momentum: float, second_momentum: float) -> tuple[str, .
     return ("bns_ft_last", "bns_ft_mean", f"no_ft@{first_momentum:g}", f"no_ft@{second_momentum:g}")
 
 
+def reading_title(reading: str) -> str:
+    """How a page names one of `reading_names` or `draw_reading`."""
+    if reading.startswith("bns_ft_"):
+        return f"BNS-FT, {'last' if reading.endswith('last') else 'mean'} of the batches"
+    momentum, _, draw = reading.removeprefix("no_ft@").partition(" draw ")
+    return f"NO-FT, momentum {momentum}" + (f", replayed last steps, draw {draw}" if draw else "")
+
+
 def draw_reading(momentum: float, draw: int) -> str:
     """The name of NO-FT at `momentum` after the last steps were replayed with draw `draw` of cells and batches."""
     return f"no_ft@{momentum:g} draw {draw}"
@@ -117,6 +125,67 @@ def readings_summary(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.Dat
                      "mean_accuracy": float(proxy.mean())})
     return pd.DataFrame(rows, columns=["epoch", "reading", "n_cells", "spearman", "spearman_low", "spearman_high",
                                        "kendall", "mean_accuracy"])
+
+
+BESIDE_RELEASED_COLUMNS = ["super_net", "epochs", "cells", "bns_ft_last", "bns_ft_last_low", "bns_ft_last_high",
+                           "bns_ft_mean", "no_ft_papers", "no_ft_papers_accuracy", "no_ft_corrected"]
+
+
+def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Run `run`'s readings at each committed epoch beside the paper's row for `space` (Table 1, mean of 5) and each
+    of the authors' released baseline super-nets of that space, recomputed: BNS-FT from the last batches (the
+    authors' code) with a bootstrap 95% CI over cells, BNS-FT from their mean (ours only), NO-FT at the paper's
+    momentum with its mean proxy accuracy, and NO-FT at the corrected momentum (ours only). Columns:
+    BESIDE_RELEASED_COLUMNS; `super_net` is "paper", "released, seed s" or "ours, epoch e"."""
+    from .reference import paper_table1
+
+    paper = paper_table1().loc[space]
+    rows = [{"super_net": "paper", "epochs": 432, "cells": 1000, "bns_ft_last": paper[("baseline/bns_ft", "mean")],
+             "no_ft_papers": paper[("baseline/no_ft", "mean")]}]
+    released = load_evaluations().query("space == @space and variant == 'baseline'")
+    for released_seed, runs in released.groupby("seed"):
+        modes = {mode: group for mode, group in runs.groupby("mode")}
+        rows.append({"super_net": f"released, seed {released_seed}", "epochs": 432, "cells": len(modes["bns_ft"]),
+                     **_spearman_with_ci(modes["bns_ft"], "mean_validation_accuracy", "bns_ft_last", n_resamples, seed),
+                     "no_ft_papers": _spearman(modes["no_ft"], "mean_validation_accuracy"),
+                     "no_ft_papers_accuracy": float(modes["no_ft"]["proxy_accuracy"].mean())})
+    readings = load_readings(run)
+    for epoch, table in readings.groupby("epoch"):
+        by = {reading: group for reading, group in table.groupby("reading")}
+        if "bns_ft_last" not in by:
+            continue  # only the NO-FT draws of this epoch are committed
+        no_ft_papers = by.get(f"no_ft@{PAPERS_MOMENTUM:g}")
+        no_ft_corrected = by.get(f"no_ft@{CORRECTED_MOMENTUM:g}")
+        rows.append({"super_net": f"ours, epoch {epoch}", "epochs": int(epoch), "cells": len(by["bns_ft_last"]),
+                     **_spearman_with_ci(by["bns_ft_last"], "nb101_validation_accuracy", "bns_ft_last", n_resamples, seed),
+                     "bns_ft_mean": _spearman(by["bns_ft_mean"], "nb101_validation_accuracy"),
+                     "no_ft_papers": _spearman(no_ft_papers, "nb101_validation_accuracy"),
+                     "no_ft_papers_accuracy": float(no_ft_papers["proxy_accuracy"].mean()),
+                     "no_ft_corrected": _spearman(no_ft_corrected, "nb101_validation_accuracy")})
+    return pd.DataFrame(rows, columns=BESIDE_RELEASED_COLUMNS)
+
+
+def _spearman(table: pd.DataFrame, truth: str) -> float:
+    return float(scipy.stats.spearmanr(table["proxy_accuracy"], table[truth]).statistic)
+
+
+def _spearman_with_ci(table: pd.DataFrame, truth: str, name: str, n_resamples: int, seed: int) -> dict[str, float]:
+    low, high = spearman_ci(table["proxy_accuracy"], table[truth], n_boot=n_resamples, seed=seed)
+    return {name: _spearman(table, truth), f"{name}_low": low, f"{name}_high": high}
+
+
+def released_spread_verdict(beside: pd.DataFrame) -> str:
+    """Whether our latest epoch's BNS-FT ρ lies within the range of the released super-nets' (its CI beside it)."""
+    released = beside[beside["super_net"].str.startswith("released")]["bns_ft_last"]
+    ours = beside[beside["super_net"].str.startswith("ours")]
+    if ours.empty:
+        return "none of our epochs is read yet"
+    latest = ours.loc[ours["epochs"].idxmax()]
+    where = ("within" if released.min() <= latest["bns_ft_last"] <= released.max()
+             else "below" if latest["bns_ft_last"] < released.min() else "above")
+    return (f"at epoch {latest['epochs']} of 432 ({latest['cells']:,} cells) our BNS-FT ρ is {latest['bns_ft_last']:.2f} "
+            f"[{latest['bns_ft_last_low']:.2f}, {latest['bns_ft_last_high']:.2f}], {where} the range of the "
+            f"{len(released)} released super-nets ({released.min():.2f} to {released.max():.2f})")
 
 
 def training_progress(run: str) -> tuple[pd.DataFrame, dict]:

@@ -9,6 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from wsnas import names
+from wsnas.results import CORRECTED_MOMENTUM, PAPERS_MOMENTUM
 from wsnas.space import PAPER_ORDER
 from wsnas.plots import FIGURE_WIDTH
 
@@ -118,4 +119,26 @@ def bn_readings_display(readings: pd.DataFrame) -> pd.DataFrame:
     shown = frame.set_index("BN statistics")[["NO-FT Spearman ρ [95% CI]", "Kendall τ", "mean proxy accuracy", "cells"]]
     return names.readable(shown, {"Kendall τ": lambda v: names.decimal(v, 2, True),
                                   "mean proxy accuracy": lambda v: names.decimal(v, 2), "cells": names.integer},
+                          rename=False)
+
+
+def beside_released_display(beside: pd.DataFrame) -> pd.DataFrame:
+    """Our paper-scale run's readings beside the paper's row and the released super-nets (`wsnas.results.
+    beside_released`): one row per super-net, '—' where a reading does not exist for it."""
+    frame = beside.copy()
+    frame["BNS-FT ρ, last batch [95% CI]"] = [
+        names.rho(v, signed=True) if pd.isna(lo) else names.mean_ci(v, lo, hi, signed=True)
+        for v, lo, hi in zip(frame["bns_ft_last"], frame["bns_ft_last_low"], frame["bns_ft_last_high"])]
+    frame = frame.rename(columns={"super_net": "super-net", "bns_ft_mean": "BNS-FT ρ, mean of the batches",
+                                  "no_ft_papers": f"NO-FT ρ, momentum {PAPERS_MOMENTUM:g}",
+                                  "no_ft_papers_accuracy": f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}",
+                                  "no_ft_corrected": f"NO-FT ρ, momentum {CORRECTED_MOMENTUM:g}"})
+    shown = frame.set_index("super-net")[["epochs", "cells", "BNS-FT ρ, last batch [95% CI]",
+                                          "BNS-FT ρ, mean of the batches", f"NO-FT ρ, momentum {PAPERS_MOMENTUM:g}",
+                                          f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}",
+                                          f"NO-FT ρ, momentum {CORRECTED_MOMENTUM:g}"]]
+    return names.readable(shown, {"epochs": names.integer, "cells": names.integer,
+                                  "BNS-FT ρ, last batch [95% CI]": str,
+                                  f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}": lambda v: names.decimal(v, 2)},
+                          default=lambda v: names.decimal(v, 2, True),
                           rename=False)

@@ -7,7 +7,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
+from wsnas import names
 from wsnas.names import MODE_COLOURS, MODE_NAMES, VARIANT_NAMES
+from wsnas.results import CORRECTED_MOMENTUM, reading_title
 
 MODE_TITLES = {"no_ft": "NO-FT (super-net BN statistics)", "bns_ft": "BNS-FT (BN statistics re-estimated)"}
 
@@ -53,12 +55,18 @@ def proxy_scatter(evaluations: pd.DataFrame, correlations: pd.DataFrame) -> Figu
     return figure
 
 
-def study_curve(correlations: pd.DataFrame, paper: dict[str, float]) -> Figure:
+# The reading of the paper-scale run (two sets of BN statistics) set beside each of the study's modes: the study's
+# runs trained at momentum 0.003 and read BNS-FT from the last batch, as the profile `paper` does.
+PAPER_SCALE_READING = {"no_ft": f"no_ft@{CORRECTED_MOMENTUM:g}", "bns_ft": "bns_ft_last"}
+
+
+def study_curve(correlations: pd.DataFrame, paper: dict[str, float], paper_scale: pd.DataFrame | None = None) -> Figure:
     """Spearman ρ (with bootstrap 95% CIs) against the training budget, log axis, NO-FT and BNS-FT.
 
     `correlations` is `wsnas.study.study_correlations()`; the baseline seed-0 runs form the curve, the
     81-epoch run's mid-run checkpoints sit beside it (hollow), other seeds and variants as separate marks;
-    `paper` maps a mode to the paper's 432-epoch value, marked at 432 epochs.
+    `paper` maps a mode to the paper's 432-epoch value, marked at 432 epochs; `paper_scale` (`wsnas.results.
+    readings_summary` of the paper-scale run) adds its checkpoints as diamonds.
     """
     figure, axis = plt.subplots(figsize=(10, 4.6), constrained_layout=True)
     for mode_offset, mode in zip((-0.06, 0.06), ("no_ft", "bns_ft")):
@@ -77,13 +85,20 @@ def study_curve(correlations: pd.DataFrame, paper: dict[str, float]) -> Figure:
             axis.errorbar(points["epoch"] * 10 ** (mode_offset + offset), points["spearman"],
                           yerr=[points["spearman"] - points["spearman_low"], points["spearman_high"] - points["spearman"]],
                           fmt=style, color=colour, markerfacecolor=face, capsize=3, label=label)
+        if paper_scale is not None and not paper_scale.empty:
+            points = paper_scale[paper_scale["reading"] == PAPER_SCALE_READING[mode]].sort_values("epoch")
+            if not points.empty:
+                axis.errorbar(points["epoch"] * 10 ** (mode_offset - 0.05), points["spearman"],
+                              yerr=[points["spearman"] - points["spearman_low"], points["spearman_high"] - points["spearman"]],
+                              fmt="D", color=colour, markerfacecolor="white", markeredgewidth=1.5, capsize=3,
+                              label=f"{name}, 3 × 3 cells (profile paper), checkpoints of one 432-epoch run")
         if mode in paper:
             axis.plot([432], [paper[mode]], "*", markersize=14, color=colour, label=f"{name}, the paper (432 epochs, 3 × 3 cells)")
     axis.axhline(0, color="0.6", linewidth=0.8)
     axis.set_xscale("log")
     axis.set_xticks([3, 9, 27, 81, 432], labels=["3", "9", "27", "81", "432"])
     axis.set(xlabel="training budget (epochs of 40,000 images, log scale)", ylabel="Spearman ρ with NB-101 validation accuracy",
-             title="A4 super-nets trained here (profile cpu-study) against their training budget")
+             title="A4 super-nets trained here against their training budget")
     axis.legend(fontsize=10, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return figure
 
@@ -122,3 +137,18 @@ def progress_beside_study(progress: pd.DataFrame, total_epochs: int, study_logs:
     axes[1].set_xlim(0, 1)
     axes[1].legend(fontsize=10)
     return figure
+
+
+def readings_display(summary: pd.DataFrame) -> pd.DataFrame:
+    """The readings of a run with two sets of BN statistics (`wsnas.results.readings_summary`): one row per epoch and
+    reading, Spearman ρ [95% CI], Kendall τ, mean proxy accuracy and cells."""
+    frame = summary.assign(reading=summary["reading"].map(reading_title),
+                           ci=[names.mean_ci(v, lo, hi, signed=True) for v, lo, hi in
+                               zip(summary["spearman"], summary["spearman_low"], summary["spearman_high"])])
+    frame = frame.rename(columns={"epoch": "epoch", "reading": "reading", "ci": "Spearman ρ [95% CI]",
+                                  "kendall": "Kendall τ", "mean_accuracy": "mean proxy accuracy", "n_cells": "cells"})
+    shown = frame.set_index(["epoch", "reading"])[["Spearman ρ [95% CI]", "Kendall τ", "mean proxy accuracy", "cells"]]
+    return names.readable(shown, {"Spearman ρ [95% CI]": str, "Kendall τ": lambda v: names.decimal(v, 2, True),
+                                  "mean proxy accuracy": lambda v: names.decimal(v, 2), "cells": names.integer},
+                          rename=False)
+
