@@ -172,3 +172,19 @@ def test_our_paper_scale_run_stands_beside_the_paper_and_each_released_a4_super_
         assert row.cells == by.loc["bns_ft_last", "n_cells"]
     verdict = results.released_spread_verdict(beside)
     assert verdict.startswith("at epoch") if len(ours) else verdict == "none of our epochs is read yet"
+
+
+def test_the_momentum_caveat_of_claim_1_is_computed_from_our_committed_readings():
+    from wsnas import claims, reference
+
+    assert results.PAPER_SCALE_RUN == study.PAPER_SCALE_RUNS[0].name
+    readings = results.bn_readings(STUDY_RUN, n_resamples=200)
+    share = results.momentum_share_of_gain(readings, results.run_spearman(STUDY_RUN))
+    caveat = results.momentum_caveat()
+    assert f"accounts for {share['momentum_share']:.0%} of the gain there" in caveat
+    assert "a7237c3" in caveat and "1a746cb" in caveat
+    evaluations = reference.load_evaluations()
+    per_run = reference.correlations(evaluations)
+    claim = claims.batchnorm_fine_tuning_is_necessary(evaluations, per_run, reference.duplicate_runs(evaluations))
+    assert claim.caveat == caveat and claim.as_json()["caveat"] == caveat
+    assert results.share_of_gain(0.5, 0.1, 0.3)["momentum_share"] == pytest.approx(0.5)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import scipy.stats
 
-from wsnas import bias, metrics, names, reference, search, space
+from wsnas import bias, metrics, names, reference, results, search, space
 from wsnas.metrics import ALPHA, holm
 
 SUPPORTED = "supported"
@@ -56,6 +56,7 @@ class Claim:
     # other methods judged by the same rule (e.g. search guided by another super-net's proxies): shown beside the
     # verdict, never counted in its robustness, which is about readings of the paper's own protocol
     alternatives: tuple[ClaimReading, ...] = field(default=(), repr=False)
+    caveat: str = ""  # what the verdict's numbers do not show (e.g. a setting behind one of the columns compared)
 
     @property
     def verdict(self) -> str:
@@ -89,7 +90,7 @@ class Claim:
                 "sensitivity": [{"reading": r.reading, "verdict": r.verdict, "evidence": r.evidence}
                                 for r in self.readings],
                 "alternatives": [{"method": r.reading, "verdict": r.verdict, "evidence": r.evidence}
-                                 for r in self.alternatives]}
+                                 for r in self.alternatives], "caveat": self.caveat}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,9 +157,9 @@ def _correlation_verdict(rho: float, p_claim: float, p_against: float, p_equival
 
 
 def _claim(id: str, claim: str, rule: str, chapter: str, readings: dict[str, tuple[str, str]],
-           alternatives: dict[str, tuple[str, str]] | None = None) -> Claim:
+           alternatives: dict[str, tuple[str, str]] | None = None, caveat: str = "") -> Claim:
     return Claim(id, claim, rule, chapter, tuple(ClaimReading(name, *value) for name, value in readings.items()),
-                 tuple(ClaimReading(name, *value) for name, value in (alternatives or {}).items()))
+                 tuple(ClaimReading(name, *value) for name, value in (alternatives or {}).items()), caveat)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +201,7 @@ def batchnorm_fine_tuning_is_necessary(evaluations: pd.DataFrame, per_run: pd.Da
                         f"(ratio of means {names.percent(relative['ratio_of_means'], signed=True)}).")
             readings[f"{counting}, {correction}"] = (verdict, evidence)
     return _claim("bns-ft-necessary", "Fine-tuning the batch-norm statistics per cell (BNS-FT) is necessary "
-                  "for a useful ranking", rule, "ranking", readings)
+                  "for a useful ranking", rule, "ranking", readings, caveat=results.momentum_caveat())
 
 
 def variant_tests(per_run: pd.DataFrame, control: str = "baseline/bns_ft", n_resamples: int = 10_000,

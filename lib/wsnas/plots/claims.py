@@ -6,7 +6,7 @@ from html import escape
 
 from IPython.display import HTML
 
-from wsnas import names
+from wsnas import names, results
 from wsnas.claims import CHAPTER_TITLES, PARTLY, SUPPORTED, WEAK, Claim
 
 VERDICT_COLOURS = {SUPPORTED: "#1a7f37", PARTLY: "#9a6700", WEAK: "#9a6700"}  # others: dark red
@@ -52,6 +52,7 @@ def verdict_box(claim: Claim) -> HTML:
         f"<p><strong>Rule.</strong> {escape(claim.rule)}</p>"
         f"<p><strong>Verdict.</strong> {_verdict(claim.verdict)}. {escape(claim.evidence)}</p>"
         f"<p><strong>Sensitivity.</strong> {_robustness(claim)}.</p>"
+        + (f"<p><strong>Caveat.</strong> {escape(claim.caveat)}</p>" if claim.caveat else "") +
         f"<details><summary>The verdict under each of the {len(claim.readings)} readings</summary>"
         f"{sensitivity_table(claim)}</details>{_alternatives(claim)}</div>")
 
@@ -73,5 +74,17 @@ def provenance_legend(profile: str | None = None) -> HTML:
     trained = f" This page's own runs use the <code>{escape(profile)}</code> profile." if profile else ""
     return HTML(
         '<div class="admonition note wsnas-provenance"><p class="admonition-title">Where the numbers come from</p>'
-        f"<ul>{items}</ul><p>No super-net has been retrained at the paper's scale yet: every number "
-        f"of ours comes from a small CPU profile, and is labelled with it.{trained}</p></div>")
+        f"<ul>{items}</ul><p>{escape(_paper_scale_status())}{trained}</p></div>")
+
+
+def _paper_scale_status() -> str:
+    """Whether one of our super-nets is trained at the paper's scale, from its committed state."""
+    log, status = results.training_progress(results.PAPER_SCALE_RUN)
+    if not status:
+        return "No super-net has been retrained at the paper's scale yet: every number of ours comes from a small " \
+               "CPU profile, and is labelled with it."
+    epochs = status["total_steps"] // int(log["steps"].iloc[0])
+    state = "was trained" if status.get("state") == "done" else f"is being trained (epoch {status['epoch']} of {epochs} committed)"
+    return (f"One A4 super-net {state} here at the paper's protocol (profile paper, on the JPEG q75 copy of CIFAR-10); "
+            "its numbers name it and the epoch read. Every other number of ours comes from a small CPU profile, and is "
+            "labelled with it.")
