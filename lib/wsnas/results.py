@@ -15,7 +15,7 @@ import scipy.stats
 from .metrics import spearman_ci
 from .datafiles import data_dir, data_path
 from .nb101 import NB101
-from .reference import load_evaluations
+from .reference import load_evaluations, paper_table1
 
 STUDY_DIR = "study"  # data/study/<run>/: one committed run
 RUN_EVALUATIONS_FILE = "evaluations.parquet"
@@ -138,8 +138,6 @@ def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: 
     authors' code) with a bootstrap 95% CI over cells, BNS-FT from their mean (ours only), NO-FT at the paper's
     momentum with its mean proxy accuracy, and NO-FT at the corrected momentum (ours only). Columns:
     BESIDE_RELEASED_COLUMNS; `super_net` is "paper", "released, seed s" or "ours, epoch e"."""
-    from .reference import paper_table1
-
     paper = paper_table1().loc[space]
     rows = [{"super_net": "paper", "epochs": 432, "cells": 1000, "bns_ft_last": paper[("baseline/bns_ft", "mean")],
              "no_ft_papers": paper[("baseline/no_ft", "mean")]}]

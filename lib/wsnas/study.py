@@ -34,8 +34,11 @@ from .results import (BN_READINGS_COLUMNS, BN_READINGS_FILE, CHECKPOINT_CELLS, C
                       READINGS_CHUNK, READINGS_COLUMNS, SPREAD_CELLS, SPREAD_DRAWS, STUDY_DIR, WHOLE_SPACE_CHUNK,
                       WHOLE_SPACE_COLUMNS, draw_reading, reading_names, readings_chunk, readings_summary,
                       whole_space_chunk)
-from .evaluate import evaluate_run, evaluation_settings
-from .train import config_for, train_supernet
+from .data import TrainingBatches, training_precision
+from .evaluate import (evaluate_run, evaluation_settings, evaluations_name, proxy_accuracy, replayed_statistics,
+                       run_evaluation_cells, second_statistics, validation_indices)
+from .space import cells_at, flops_of_all_cells, index_of, sample_cells, space_mask, space_table
+from .train import config_for, load_trained_supernet, load_training_data, train_supernet
 
 PROFILE = "cpu-study"
 SPACE = "A4"
@@ -128,7 +131,6 @@ def save_progress(run: StudyRun, *, results_root: str | Path | None = None) -> l
     """Commit to data/study/<run>/ whatever the run directory holds now: its state (checkpoints, logs) and, once
     training is done, the evaluations of every epoch already evaluated there (by any process). Returns the data
     names written. For the end of a sitting: nothing computed is lost, and `run_study` later adds the rest."""
-    from .evaluate import evaluations_name
 
     config, settings, run_dir = open_study_run(run, results_root)
     status = runs.get_status(run_dir) or {}
@@ -194,10 +196,6 @@ def bn_momentum_readings(run: StudyRun, readings: tuple[BnReading, ...] = BN_REA
                          results_root: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
     """NO-FT of the run's evaluation cells under each replayed reading of the BN statistics, committed to
     data/study/<run>/bn_readings.parquet (MANIFEST row) after each reading; readings already there are kept."""
-    from .data import TrainingBatches
-    from .evaluate import proxy_accuracy, replayed_statistics, run_evaluation_cells, validation_indices
-    from .space import cells_at, sample_cells
-    from .train import load_trained_supernet, load_training_data
 
     config, settings, run_dir = open_study_run(run, results_root)
     path = data_dir() / STUDY_DIR / run.name / BN_READINGS_FILE
@@ -238,10 +236,6 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
     MANIFEST row as it finishes; chunks already committed are skipped, so an interrupted job resumes. Chunk k draws
     its BNS-FT batches from a stream of seed eval_seed + k (one chunk is redone alone). Returns the data names written.
     """
-    from .data import TrainingBatches
-    from .evaluate import proxy_accuracy, validation_indices
-    from .space import cells_at, space_mask
-    from .train import load_trained_supernet, load_training_data
 
     config, settings, run_dir = open_study_run(run, results_root)
     indices = np.flatnonzero(space_mask(config.space))
@@ -287,10 +281,6 @@ def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, 
     under the first set after SPREAD_DRAWS replays of 100 last steps (`BN_READINGS`' draws), on SPREAD_CELLS cells.
     Returns the data names written.
     """
-    from .data import TrainingBatches, training_precision
-    from .evaluate import proxy_accuracy, replayed_statistics, run_evaluation_cells, second_statistics, validation_indices
-    from .space import cells_at, sample_cells
-    from .train import load_trained_supernet, load_training_data
 
     if epoch not in run.evaluated_epochs:
         raise ValueError(f"{run.name} keeps epochs {run.evaluated_epochs}, not {epoch}")
@@ -567,7 +557,6 @@ def nearest_budget(images: int, correlations: pd.DataFrame | None = None, mode: 
 def longest_run_beside_counts() -> pd.DataFrame:
     """Per mode of the study's longest committed run: its Spearman and that of the parameter count and the
     FLOPs on the very same cells (plain Spearman against the mean NB-101 validation accuracy)."""
-    from .space import flops_of_all_cells, index_of, space_table
 
     final = longest_run()
     if final.empty:
