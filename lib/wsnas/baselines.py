@@ -6,14 +6,24 @@ and committed in `data/proxies_released_seed0.parquet`; this module reads them.
 
 from __future__ import annotations
 
+import json
 import warnings
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
+from scipy import stats
+from scipy.stats import kendalltau, spearmanr
 
-from wsnas.metrics import (ALPHA, holm, spearman, spearman_ci, spearman_difference_ci,  # noqa: F401 (the chapters' names)
-                           spearman_image_noise, spearman_rows)
-from wsnas.space import PAPER_ORDER
+from wsnas import search
+from wsnas.datafiles import data_path
+from wsnas.metrics import ALPHA, holm, spearman, spearman_ci, spearman_difference_ci, spearman_image_noise, spearman_rows  # noqa: F401 (the chapters' names)
+from wsnas.nb101 import NB101
+from wsnas.reference import evaluation_column, nb101_repeats
+from wsnas.search import READINGS, best_test_accuracy, finished_within, incumbent_accuracy, ws_order
+from wsnas.space import PAPER_ORDER, flops_of_all_cells, index_of, space_table
 
 PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost proxies (the search chapter's default)
 PROXY_SEED = 0
@@ -80,12 +90,6 @@ PUBLISHED_NB101_ABS_SPEARMAN = {"grad_norm": 0.198, "snip": 0.164, "grasp": 0.44
 
 def read_proxy_scores(path=None) -> tuple[pd.DataFrame, dict]:
     """The committed zero-cost scores (checked against data/MANIFEST) and their metadata; read without torch."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    from wsnas.datafiles import data_path
-
     table = pq.read_table(path if path is not None else data_path(PROXIES_FILE))
     metadata = json.loads(table.schema.metadata[b"wsnas.proxies"])
     return table.to_pandas(), metadata
@@ -98,10 +102,6 @@ def scored_cells(evaluations: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
     params, flops, NB-101 halfway validation accuracy (`halfway`), the target, the three repeats'
     final validation accuracies (r0, r1, r2), the NB-101 training times (full and halfway).
     """
-    from wsnas.nb101 import NB101
-    from wsnas.reference import nb101_repeats
-    from wsnas.space import index_of, space_table
-
     rows = evaluations[(evaluations["column"] == PROXY_COLUMN) & (evaluations["seed"] == PROXY_SEED)]
     rows = rows[rows["hash"].isin(scores["hash"])]
     truth = NB101.default().metrics(pd.unique(rows["hash"]))
@@ -109,7 +109,6 @@ def scored_cells(evaluations: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
     frame = rows[["space", "position", "hash", "proxy_accuracy"]].rename(columns={"proxy_accuracy": WS_SAME_CELLS})
     frame = frame.join(scores.set_index("hash")[list(ZERO_COST)], on="hash")
     indices = index_of(frame["hash"].to_numpy())
-    from wsnas.space import flops_of_all_cells
 
     frame["params"] = space_table()["trainable_parameters"].to_numpy()[indices]
     frame["flops"] = flops_of_all_cells()[indices]
@@ -142,8 +141,6 @@ def top_count(n: int, percent: int) -> int:
 
 def _replicates(x: np.ndarray, y: np.ndarray, resamples: np.ndarray, kendall_resamples: int) -> dict[str, np.ndarray]:
     """Point estimate (index 0) then bootstrap replicates of every measure, for one proxy x and target y."""
-    from scipy.stats import kendalltau
-
     n = len(x)
     xs = np.vstack([x, x[resamples]])
     ys = np.vstack([y, y[resamples]])
@@ -290,9 +287,6 @@ def plain_answer(quality: pd.DataFrame, replicates: dict, costs: pd.DataFrame) -
 def with_baseline_columns(evaluations: pd.DataFrame) -> pd.DataFrame:
     """The released evaluations plus one pseudo column per free baseline (params, flops, halfway): the
     baseline BNS-FT runs' cells with the baseline's value as the proxy (no super-net, nothing diverged)."""
-    from wsnas.nb101 import NB101
-    from wsnas.space import flops_of_all_cells, index_of, space_table
-
     base = evaluations[evaluations["column"] == PROXY_COLUMN]
     indices = index_of(base["hash"].to_numpy())
     halfway = NB101.default().metrics(pd.unique(base["hash"]))["mean_halfway_validation_accuracy"]
@@ -306,8 +300,6 @@ def with_baseline_columns(evaluations: pd.DataFrame) -> pd.DataFrame:
 def halfway_factor(evaluations: pd.DataFrame) -> float:
     """Up-front cost of the halfway guide in mean NB-101 trainings: the 1,000 halfway trainings of a run's
     cells over its mean full training time (mean over the baseline BNS-FT runs)."""
-    from wsnas.nb101 import NB101
-
     base = evaluations[evaluations["column"] == PROXY_COLUMN]
     halfway = NB101.default().metrics(pd.unique(base["hash"]))["mean_halfway_training_time"]
     base = base.assign(halfway_time=halfway.reindex(base["hash"]).to_numpy())
@@ -320,10 +312,6 @@ def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float]
     """Table-2-style test per space, guide and TOP-k: paired regrets over the 5 runs, the paper's one-sided
     Wilcoxon, and Holm-adjusted p-values over the whole table. `guide_factors` maps each guiding column
     to its up-front cost in mean NB-101 trainings (4 for a super-net; ≈ 0 for counts)."""
-    from dataclasses import replace
-
-    from wsnas import search
-
     base_reading = search.READINGS[reading]
     rows = []
     for space in spaces:
@@ -348,14 +336,7 @@ def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float]
 def ours_beside_counts(results_root=None) -> pd.DataFrame:
     """Each of our finished training runs, per evaluation mode: its super-net's Spearman and that of the
     parameter count and FLOPs on the very same cells (plain Spearman against NB-101 validation accuracy)."""
-    from pathlib import Path
-
     from wsnas import ours, runs
-    from wsnas.reference import evaluation_column
-    from wsnas.space import flops_of_all_cells, index_of, space_table
-
-    from scipy import stats
-    from scipy.stats import spearmanr
 
     columns = ["space", "column", "profile", "seed", "cells", "ws", "params", "flops", "run"]
     catalogue = ours.our_runs(results_root, stage="training")
@@ -411,8 +392,6 @@ def subsample_search(cells: pd.DataFrame, evaluations: pd.DataFrame, proxy_secon
     ranked cells; counts and zero-cost proxies `proxy_seconds` per ranked cell (CPU seconds measured here,
     against NB-101's TPU seconds for the trainings).
     """
-    from wsnas.search import READINGS, best_test_accuracy, finished_within, incumbent_accuracy, ws_order
-
     reading = READINGS["default"]
     released = evaluations[(evaluations["column"] == PROXY_COLUMN) & (evaluations["seed"] == PROXY_SEED)]
     rows = []

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from . import safe_pickle
 from .datafiles import atomic_path, data_path, user_cache_dir
@@ -228,8 +229,6 @@ def _read_cache(cache: Path) -> tuple[tuple | None, str | None]:
 
 
 def _decode_archive(archive: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from PIL import Image
-
     images, labels, numbers, is_test = [], [], [], []
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar:
@@ -258,7 +257,7 @@ def _decode_archive(archive: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
 def download_cifar10(root: str | Path) -> Path:
     """Download the lossless CIFAR-10 into `root` with torchvision (md5-checked) and return `root`."""
     try:
-        from torchvision.datasets import CIFAR10
+        from torchvision.datasets import CIFAR10  # noqa: PLC0415 (optional: only the lossless download needs it)
     except Exception as error:  # torchvision absent or built for another torch
         raise DataSourceError(f"torchvision does not import here ({error}); instead {GET_LOSSLESS}") from error
     CIFAR10(str(root), train=True, download=True)

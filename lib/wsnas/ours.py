@@ -15,6 +15,8 @@ from wsnas.profiles import load_profile
 from wsnas.protocol import TRAINING_IMAGES
 from wsnas.reference import evaluation_column
 from wsnas.metrics import mode_correlations
+from wsnas.names import VARIANT_NAMES
+from wsnas.study import PROFILE, SPACE, comparisons, longest_run
 
 
 def our_runs(root: str | Path | None = None, stage: str | None = None) -> pd.DataFrame:
@@ -73,8 +75,6 @@ def ours_beside_paper(ours: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFr
 def study_beside_paper(comparison: pd.DataFrame) -> pd.DataFrame:
     """The CPU study's longest committed run (`data/study/`), per mode, next to the paper's and the recomputed
     mean of its space; `scale` names the profile and the network. Empty when no study run is committed."""
-    from wsnas.study import SPACE, longest_run
-
     columns = ["space", "column", "paper", "recomputed", "ours", "low", "high", "cells", "scale"]
     final = longest_run()
     if final.empty:
@@ -94,9 +94,6 @@ def study_variant_beside_paper(comparison: pd.DataFrame) -> pd.DataFrame:
     """SINGLE-K minus the baseline (BNS-FT) in the CPU study at 27 epochs, a paired difference on the same cells,
     next to the paper's and the recomputed difference of means in its space and the gap between two baseline
     seeds at 27 epochs. Empty until the study's SINGLE-K run and its second seed are committed."""
-    from wsnas.names import VARIANT_NAMES
-    from wsnas.study import PROFILE, SPACE, comparisons
-
     columns = ["space", "difference", "paper", "recomputed", "ours", "low", "high", "seed_gap", "cells", "scale"]
     bns = comparisons().query("mode == 'bns_ft'").set_index("comparison")
     variant, seeds = f"{VARIANT_NAMES['single_k']} − baseline at 27 epochs", "seed 1 − seed 0 at 27 epochs"

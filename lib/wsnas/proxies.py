@@ -26,18 +26,25 @@ exact counts of the NB-101 network (128 stem channels) from `wsnas.space`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import time
+from pathlib import Path
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
+import nasbench_pytorch
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 from nasbench_pytorch.model import Network
+from scipy.stats import spearmanr
 from torch import nn
+from tqdm import tqdm
 
 from wsnas import space
 from wsnas.baselines import COUNTS, ZERO_COST
@@ -79,7 +86,6 @@ def check_proxies(names: Iterable[str]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class ProxyBatch:
     """One fixed mini-batch: normalised float32 NCHW images and int64 labels."""
-
     images: torch.Tensor
     labels: torch.Tensor
     description: str
@@ -141,7 +147,6 @@ def synflow(network: nn.Module, image_shape: tuple[int, ...]) -> float:
 
 
 def _without_batch_norm(network: nn.Module) -> nn.Module:
-    import copy
 
     clone = copy.deepcopy(network)
     for module in list(clone.modules()):
@@ -302,8 +307,6 @@ def score_cells(cells: list[space.Cell], names: Iterable[str] = PROXIES, seed: i
                 memory_format: str = "contiguous", precision: str = "fp32",
                 progress: bool = False) -> Iterator[dict[str, float]]:
     """Yield {"hash", proxies..., "seconds"} for each cell in order (a tqdm bar on stderr when `progress`)."""
-    from tqdm import tqdm
-
     names = check_proxies(names)
     batch = proxy_batch()
     for cell in tqdm(cells, desc="proxies", unit="cell", disable=not progress):
@@ -319,8 +322,6 @@ FILE_METADATA_KEY = b"wsnas.proxies"
 
 def settings(names: Iterable[str], seed: int, memory_format: str, precision: str) -> dict:
     """What fixes the scores of a cell: proxies, seed, batch, numerics, threads and library versions."""
-    import nasbench_pytorch
-
     return {"proxies": list(check_proxies(names)), "seed": int(seed), "batch_size": BATCH_SIZE,
             "batch_seed": BATCH_SEED, "network": NETWORK, "memory_format": memory_format, "precision": precision,
             "threads": torch.get_num_threads(), "torch": torch.__version__,
@@ -329,8 +330,6 @@ def settings(names: Iterable[str], seed: int, memory_format: str, precision: str
 
 def read_scores(path) -> tuple[pd.DataFrame, dict]:
     """The scores of a proxies parquet file and its metadata (settings, cells requested, `complete`)."""
-    import pyarrow.parquet as pq
-
     table = pq.read_table(path)
     raw = (table.schema.metadata or {}).get(FILE_METADATA_KEY)
     if raw is None:
@@ -339,8 +338,6 @@ def read_scores(path) -> tuple[pd.DataFrame, dict]:
 
 
 def _write_scores(path, rows: list[dict], metadata: dict) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
     frame = pd.DataFrame(rows, columns=["hash", *metadata["settings"]["proxies"], "seconds"])
     table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -351,8 +348,6 @@ def _write_scores(path, rows: list[dict], metadata: dict) -> None:
 
 def _resumed_rows(path, wanted: dict, hashes: list[str]) -> list[dict]:
     """Rows already in `path`, after checking they were made with the same settings for these cells."""
-    from pathlib import Path
-
     if not Path(path).exists():
         return []
     frame, metadata = read_scores(path)
@@ -411,8 +406,6 @@ def reproduction(cells: list[space.Cell], committed: pd.DataFrame, settings: dic
       another CPU may round differently, but by no more than one CPU already does;
     - "rank agreement": Spearman of committed and live over `cells` (NaN under 3 cells).
     """
-    from scipy.stats import spearmanr
-
     names = list(settings["proxies"])
     other_format = next(f for f in MEMORY_FORMATS if f != settings["memory_format"])
     batch = proxy_batch()

@@ -184,7 +184,7 @@ def ray_resources(device: str, runs_per_device: int) -> dict[str, float]:
 def _run_on_ray(specs: list[RunSpec], profile: str, results_root: Path, device: str, overrides: dict[str, Any] | None,
                 book: Path, runs_per_device: int, address: str | None, retries: int, finished) -> None:
     try:
-        import ray
+        import ray  # noqa: PLC0415 (optional: the cluster extra)
     except ImportError as error:
         raise RuntimeError("the Ray executor needs Ray: pip install -e '.[cluster]'") from error
     if not ray.is_initialized():
