@@ -188,3 +188,18 @@ def test_the_momentum_caveat_of_claim_1_is_computed_from_our_committed_readings(
     claim = claims.batchnorm_fine_tuning_is_necessary(evaluations, per_run, reference.duplicate_runs(evaluations))
     assert claim.caveat == caveat and claim.as_json()["caveat"] == caveat
     assert results.share_of_gain(0.5, 0.1, 0.3)["momentum_share"] == pytest.approx(0.5)
+
+
+def test_the_study_run_beside_the_free_counts_on_the_same_cells():
+    from wsnas.nb101 import NB101
+    from wsnas.space import counts_of
+
+    table = study.load_study().query("run == @STUDY_RUN and epoch == 81")
+    beside = results.spearman_beside_counts(table).set_index("mode")
+    assert set(beside.index) == {"no_ft", "bns_ft"} and set(beside["cells"]) == {300}
+    assert beside.loc["bns_ft", "ws"] == pytest.approx(results.run_spearman(STUDY_RUN, "bns_ft"), abs=1e-12)
+    cells = table[table["mode"] == "bns_ft"]
+    params = NB101.default().metrics(cells["hash"])["trainable_parameters"].to_numpy()
+    assert (counts_of(cells["hash"])["params"] == params).all()  # the space table agrees with NB-101's own count
+    assert beside.loc["no_ft", "params"] == beside.loc["bns_ft", "params"]  # same cells in both modes
+    assert study.longest_run_beside_counts().set_index("mode")["ws"].to_dict() == beside["ws"].to_dict()

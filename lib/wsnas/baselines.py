@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from scipy import stats
-from scipy.stats import kendalltau, spearmanr
+from scipy.stats import kendalltau
 
 from wsnas import search
 from wsnas.datafiles import data_path
 from wsnas.metrics import ALPHA, holm, spearman, spearman_ci, spearman_difference_ci, spearman_image_noise, spearman_rows  # noqa: F401 (the chapters' names)
 from wsnas.nb101 import NB101
 from wsnas.reference import evaluation_column, nb101_repeats
+from wsnas.results import spearman_beside_counts
 from wsnas.search import READINGS, best_test_accuracy, finished_within, incumbent_accuracy, ws_order
-from wsnas.space import PAPER_ORDER, flops_of_all_cells, index_of, space_table
+from wsnas.space import PAPER_ORDER, counts_of
 
 PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost proxies (the search chapter's default)
 PROXY_SEED = 0
@@ -108,10 +108,7 @@ def scored_cells(evaluations: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
     repeats = nb101_repeats(pd.unique(rows["hash"]))
     frame = rows[["space", "position", "hash", "proxy_accuracy"]].rename(columns={"proxy_accuracy": WS_SAME_CELLS})
     frame = frame.join(scores.set_index("hash")[list(ZERO_COST)], on="hash")
-    indices = index_of(frame["hash"].to_numpy())
-
-    frame["params"] = space_table()["trainable_parameters"].to_numpy()[indices]
-    frame["flops"] = flops_of_all_cells()[indices]
+    frame = frame.assign(**counts_of(frame["hash"]))
     frame = frame.join(truth[[TARGET, "mean_halfway_validation_accuracy", "mean_training_time",
                               "mean_halfway_training_time"]], on="hash")
     frame = frame.rename(columns={"mean_halfway_validation_accuracy": HALFWAY})
@@ -288,11 +285,8 @@ def with_baseline_columns(evaluations: pd.DataFrame) -> pd.DataFrame:
     """The released evaluations plus one pseudo column per free baseline (params, flops, halfway): the
     baseline BNS-FT runs' cells with the baseline's value as the proxy (no super-net, nothing diverged)."""
     base = evaluations[evaluations["column"] == PROXY_COLUMN]
-    indices = index_of(base["hash"].to_numpy())
     halfway = NB101.default().metrics(pd.unique(base["hash"]))["mean_halfway_validation_accuracy"]
-    values = {"params": space_table()["trainable_parameters"].to_numpy()[indices].astype(float),
-              "flops": flops_of_all_cells()[indices].astype(float),
-              HALFWAY: halfway.reindex(base["hash"]).to_numpy()}
+    values = {**counts_of(base["hash"]), HALFWAY: halfway.reindex(base["hash"]).to_numpy()}
     extra = [base.assign(column=name, proxy_accuracy=value, diverged=False) for name, value in values.items()]
     return pd.concat([evaluations, *extra], ignore_index=True)
 
@@ -335,27 +329,19 @@ def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float]
 
 def ours_beside_counts(results_root=None) -> pd.DataFrame:
     """Each of our finished training runs, per evaluation mode: its super-net's Spearman and that of the
-    parameter count and FLOPs on the very same cells (plain Spearman against NB-101 validation accuracy)."""
+    parameter count and FLOPs on the very same cells (`wsnas.results.spearman_beside_counts`)."""
     from wsnas import ours, runs
 
     columns = ["space", "column", "profile", "seed", "cells", "ws", "params", "flops", "run"]
     catalogue = ours.our_runs(results_root, stage="training")
-    rows = []
+    tables = []
     for run in catalogue.itertuples() if not catalogue.empty else ():
         evaluations = runs.read_table(Path(run.path), "evaluations") if run.state == "done" else None
-        if evaluations is None:
-            continue
-        for mode, group in evaluations.groupby("mode", sort=False):  # a constant proxy (diverged) gives NaN
-            indices = index_of(group["hash"].to_numpy())
-            target = group["nb101_validation_accuracy"].to_numpy()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", stats.ConstantInputWarning)
-                rho = {name: spearmanr(values, target).statistic for name, values in (
-                    ("ws", group["proxy_accuracy"]), ("params", space_table()["trainable_parameters"].to_numpy()[indices]),
-                    ("flops", flops_of_all_cells()[indices]))}
-            rows.append({"space": run.space, "column": evaluation_column(run.variant, mode), "profile": run.profile,
-                         "seed": int(run.seed), "cells": len(group), "run": run.run, **rho})
-    return pd.DataFrame(rows, columns=columns)
+        if evaluations is not None:
+            rows = spearman_beside_counts(evaluations)
+            tables.append(rows.assign(space=run.space, column=evaluation_column(run.variant, rows["mode"]),
+                                      profile=run.profile, seed=int(run.seed), run=run.run))
+    return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 
 def beside_published(quality: pd.DataFrame, space: str = "A0") -> pd.DataFrame:

@@ -32,8 +32,7 @@ import torch
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import runs
-from wsnas.data import (TrainingBatches, balanced_subset, eval_batches, keep_freed_memory, precision_context,
-                        validation_precision)
+from wsnas.data import TrainingBatches, balanced_subset, eval_batches, keep_freed_memory, precision_context, validation_precision
 from wsnas.nb101 import NB101
 from wsnas.profiles import SECTIONS, profile_sections
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes

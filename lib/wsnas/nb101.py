@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import space
-from wsnas.graph_hash import INPUT_LABEL, OUTPUT_LABEL, hash_graphs
 from wsnas.datafiles import DataFileError, atomic_path, data_path, user_cache_dir
+from wsnas.graph_hash import INPUT_LABEL, OUTPUT_LABEL, hash_graphs
 from wsnas.tfrecord import METRICS, read_records, record_metrics
 
 EPOCHS = 108

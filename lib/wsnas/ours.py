@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from wsnas import runs
+from wsnas.metrics import mode_correlations
+from wsnas.names import VARIANT_NAMES
 from wsnas.profiles import load_profile
 from wsnas.protocol import TRAINING_IMAGES
 from wsnas.reference import evaluation_column
-from wsnas.metrics import mode_correlations
-from wsnas.names import VARIANT_NAMES
 from wsnas.study import PROFILE, SPACE, comparisons, longest_run
 
 

@@ -7,10 +7,11 @@ A profile is a description and five sections, kept as sections: [data], [superne
 from __future__ import annotations
 
 import copy
-import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .data import PRECISION_SETTINGS
 

@@ -8,14 +8,16 @@ readings (which statistics NO-FT reads); the rest of the study's reading half is
 from __future__ import annotations
 
 import json
+import warnings
 
 import pandas as pd
 import scipy.stats
 
-from .metrics import spearman_ci
 from .datafiles import data_dir, data_path
+from .metrics import spearman_ci
 from .nb101 import NB101
 from .reference import load_evaluations, paper_table1
+from .space import counts_of
 
 STUDY_DIR = "study"  # data/study/<run>/: one committed run
 RUN_EVALUATIONS_FILE = "evaluations.parquet"
@@ -185,6 +187,21 @@ def released_spread_verdict(beside: pd.DataFrame) -> str:
     return (f"at epoch {latest['epochs']} of 432 ({latest['cells']:,} cells) our BNS-FT ρ is {latest['bns_ft_last']:.2f} "
             f"[{latest['bns_ft_last_low']:.2f}, {latest['bns_ft_last_high']:.2f}], {where} the range of the "
             f"{len(released)} released super-nets ({released.min():.2f} to {released.max():.2f})")
+
+
+def spearman_beside_counts(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Per mode of one run's evaluations (hash, mode, proxy_accuracy, nb101_validation_accuracy): the Spearman ρ of
+    its super-net's proxy (`ws`) and of the parameter count and the FLOPs on the very same cells, against the mean
+    NB-101 validation accuracy (NaN for a constant proxy: a diverged super-net). Columns: mode, cells, ws, params, flops."""
+    rows = []
+    for mode, group in evaluations.groupby("mode", sort=False):
+        truth = group["nb101_validation_accuracy"].to_numpy()
+        guides = {"ws": group["proxy_accuracy"].to_numpy(), **counts_of(group["hash"])}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.stats.ConstantInputWarning)
+            rho = {name: scipy.stats.spearmanr(values, truth).statistic for name, values in guides.items()}
+        rows.append({"mode": mode, "cells": len(group), **rho})
+    return pd.DataFrame(rows, columns=["mode", "cells", "ws", "params", "flops"])
 
 
 def training_progress(run: str) -> tuple[pd.DataFrame, dict]:

@@ -506,6 +506,14 @@ def index_of(hashes: str | Iterable[str]) -> np.ndarray:
     return positions.reshape(query.shape)
 
 
+def counts_of(hashes: Iterable[str]) -> dict[str, np.ndarray]:
+    """The free counts of these cells (NB-101's network, stem 128): trainable parameters ("params") and
+    multiply-adds per image ("flops"), as float arrays in the order of `hashes`."""
+    indices = index_of(hashes)
+    return {"params": space_table()["trainable_parameters"].to_numpy()[indices].astype(float),
+            "flops": flops_of_all_cells()[indices].astype(float)}
+
+
 def sample_cells(space: str, n: int, seed: int, method: str = "uniform") -> np.ndarray:
     """n table indices drawn with replacement from `space`: uniformly, or ∝ trainable parameters ("pro_rata")."""
     if method not in SAMPLING_METHODS:

@@ -25,19 +25,43 @@ import scipy.stats
 import torch
 
 from . import names, runs
-from .metrics import spearman_ci, spearman_difference_ci, spearman_image_noise
+from .data import TrainingBatches, training_precision
 from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_manifest
+from .evaluate import (
+    evaluate_run,
+    evaluation_settings,
+    evaluations_name,
+    proxy_accuracy,
+    replayed_statistics,
+    run_evaluation_cells,
+    second_statistics,
+    validation_indices,
+)
+from .metrics import spearman_ci, spearman_difference_ci, spearman_image_noise
 from .nb101 import NB101
 from .profiles import load_profile
 from .protocol import TRAINING_IMAGES
-from .results import (BN_READINGS_COLUMNS, BN_READINGS_FILE, CHECKPOINT_CELLS, CORRECTED_MOMENTUM, PAPERS_MOMENTUM,
-                      READINGS_CHUNK, READINGS_COLUMNS, SPREAD_CELLS, SPREAD_DRAWS, STUDY_DIR, WHOLE_SPACE_CHUNK,
-                      WHOLE_SPACE_COLUMNS, draw_reading, reading_names, readings_chunk, readings_summary,
-                      whole_space_chunk)
-from .data import TrainingBatches, training_precision
-from .evaluate import (evaluate_run, evaluation_settings, evaluations_name, proxy_accuracy, replayed_statistics,
-                       run_evaluation_cells, second_statistics, validation_indices)
-from .space import cells_at, flops_of_all_cells, index_of, sample_cells, space_mask, space_table
+from .results import (
+    BN_READINGS_COLUMNS,
+    BN_READINGS_FILE,
+    CHECKPOINT_CELLS,
+    CORRECTED_MOMENTUM,
+    PAPERS_MOMENTUM,
+    READINGS_CHUNK,
+    READINGS_COLUMNS,
+    SPREAD_CELLS,
+    SPREAD_DRAWS,
+    STUDY_DIR,
+    WHOLE_SPACE_CHUNK,
+    WHOLE_SPACE_COLUMNS,
+    draw_reading,
+    reading_names,
+    readings_chunk,
+    readings_summary,
+    spearman_beside_counts,
+    whole_space_chunk,
+)
+from .space import cells_at, sample_cells, space_mask
 from .train import config_for, load_trained_supernet, load_training_data, train_supernet
 
 PROFILE = "cpu-study"
@@ -556,23 +580,15 @@ def nearest_budget(images: int, correlations: pd.DataFrame | None = None, mode: 
 
 def longest_run_beside_counts() -> pd.DataFrame:
     """Per mode of the study's longest committed run: its Spearman and that of the parameter count and the
-    FLOPs on the very same cells (plain Spearman against the mean NB-101 validation accuracy)."""
-
+    FLOPs on the very same cells (`wsnas.results.spearman_beside_counts`); `scale` names the run."""
     final = longest_run()
     if final.empty:
         return pd.DataFrame(columns=["mode", "cells", "ws", "params", "flops", "scale"])
     study = load_study()
-    rows = []
-    for mode, row in final.iterrows():
-        cells = study[(study["budget"] == row["budget"]) & (study["seed"] == 0) & (study["variant"] == "baseline")
-                      & (study["epoch"] == row["budget"]) & (study["mode"] == mode)]
-        indices = index_of(cells["hash"].to_numpy())
-        truth = cells["nb101_validation_accuracy"].to_numpy()
-        rho = {name: scipy.stats.spearmanr(values, truth).statistic for name, values in (
-            ("ws", cells["proxy_accuracy"].to_numpy()), ("params", space_table()["trainable_parameters"].to_numpy()[indices]),
-            ("flops", flops_of_all_cells()[indices]))}
-        rows.append({"mode": mode, "cells": len(cells), **rho, "scale": row["label"]})
-    return pd.DataFrame(rows)
+    budget = int(final["budget"].iloc[0])
+    cells = study[(study["budget"] == budget) & (study["seed"] == 0) & (study["variant"] == "baseline")
+                  & (study["epoch"] == budget)]
+    return spearman_beside_counts(cells).assign(scale=final["label"].iloc[0])
 
 
 def evaluation_precision(correlations: pd.DataFrame | None = None, paper_cells: int = 1000,

@@ -23,9 +23,17 @@ import torch.nn.functional as F
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from . import runs
+from .data import (
+    CifarSplit,
+    batches_per_epoch,
+    epoch_batches,
+    keep_freed_memory,
+    load_cifar10,
+    memory_format,
+    precision_context,
+    training_precision,
+)
 from .datafiles import atomic_path
-from .data import (CifarSplit, batches_per_epoch, epoch_batches, keep_freed_memory, load_cifar10, memory_format,
-                   precision_context, training_precision)
 from .optim import make_optimizer, scheduled_learning_rate
 from .profiles import SETTINGS, ProfileError, load_profile
 from .reference import CHANCE_ACCURACY
