@@ -3,9 +3,12 @@
 Per page: it loads without errors; it shows its tables and figures; no code input is visible; no
 table is wider than its container; no `NaN`, no absolute path of the build machine, no internal
 identifier (snake_case names, "variant/mode" columns) in any table; every image is loaded and every
-figure in a cell output is at least 600 px wide. Chapters show the provenance legend and end with
-a Findings box; the introduction answers first, says how to run the book and links the claims to
-their chapters.
+figure of a cell output (shown in the cell or pasted under a caption) is at least 600 px wide.
+Chapters show the provenance legend and end with a Findings box; the introduction answers first, says
+how to run the book and links the claims to their chapters. Every figure and every table of a cell
+output sits under a numbered caption ("Figure N", "Table N"); no script or stylesheet comes from the
+network; every page but the glossary and the references links to another chapter and to the glossary;
+every bibliography entry is cited.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import yaml
@@ -44,6 +48,8 @@ EXPECTED = {
     "glossary": {"tables": 3, "figures": 0},
 }
 NOT_CHAPTERS = {"intro", "glossary", "references"}  # pages without a provenance legend or Findings box
+REFERENCE_PAGES = {"glossary", "references"}  # pages that need not link to other chapters or to the glossary
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 NAN = re.compile(r"\bNaN\b|\bnan\b")
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:home|root|tmp|work|Users|usr|var|opt|mnt)/|\b[A-Z]:\\\\")
@@ -73,6 +79,25 @@ OVERFLOWING_TABLES = """() => {
 VISIBLE_INPUTS = """() => [...document.querySelectorAll('article .cell_input')]
   .filter(node => node.checkVisibility({visibilityProperty: true}) && node.innerText.trim() !== '')
   .map(node => node.innerText.slice(0, 80))"""
+# Figures (every image) and tables of cell outputs (pasted or not; the readings table inside a verdict box belongs
+# to the box) whose enclosing <figure> has no caption numbered "Figure N" / "Table N" (N may carry a chapter prefix).
+UNCAPTIONED = r"""() => {
+  const article = document.querySelector('article');
+  const numbered = (element, kind) => {
+    const figure = element.closest('figure');
+    const caption = figure && [...figure.children].find(child => child.tagName === 'FIGCAPTION');
+    const number = caption && caption.querySelector('.caption-number');
+    return !!number && new RegExp('^' + kind + ' \\d+(\\.\\d+)*$').test(number.textContent.trim());
+  };
+  const tables = [...article.querySelectorAll('table')]
+    .filter(table => table.closest('.output, .cell_output') && !table.closest('.wsnas-verdict'));
+  return [
+    ...tables.filter(table => !numbered(table, 'Table')).map(table => 'table: ' + table.innerText.slice(0, 60)),
+    ...[...article.querySelectorAll('img')].filter(img => !numbered(img, 'Figure')).map(img => 'figure: ' + img.getAttribute('src')),
+  ];
+}"""
+ASSETS = """() => [...document.querySelectorAll('script[src], link[rel~="stylesheet"][href], link[rel="preload"][href]')]
+  .map(node => node.src || node.href)"""
 OPEN_DETAILS = """() => document.querySelectorAll('article details').forEach(details => {
   if (!details.querySelector('.cell_input')) details.open = true;
 })"""
@@ -131,8 +156,11 @@ def browser():
         chromium.close()
 
 
-def open_page(browser, server: str, chapter: str):
+def open_page(browser, server: str, chapter: str, requests: list | None = None):
     page = browser.new_page(viewport=VIEWPORT)
+    if requests is not None:  # every script and stylesheet the page asks for, by URL
+        page.on("request", lambda request: requests.append(request.url)
+                if request.resource_type in ("script", "stylesheet") else None)
     response = page.goto(f"{server}/{chapter}.html")
     assert response is not None and response.ok, f"{chapter}.html did not load"
     page.wait_for_load_state("load")
@@ -143,7 +171,8 @@ def open_page(browser, server: str, chapter: str):
 @pytest.mark.slow
 @pytest.mark.parametrize("chapter", chapters_in_toc())
 def test_page_reads_cleanly(chapter: str, server: str, browser) -> None:
-    page = open_page(browser, server, chapter)
+    requests: list[str] = []
+    page = open_page(browser, server, chapter, requests)
     body = page.inner_text("body")
     assert "Traceback" not in body, f"{chapter}: a cell printed a traceback"
     errors = page.locator(".output.traceback, .output.error, .cell_output .stderr")
@@ -166,7 +195,7 @@ def test_page_reads_cleanly(chapter: str, server: str, browser) -> None:
     widths = [images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0 ? img.getBoundingClientRect().width : -1")
               for i in range(images.count())]
     assert all(width >= 0 for width in widths), f"{chapter}: {widths.count(-1)} images did not load"
-    figures = page.locator("article .cell_output img")
+    figures = page.locator("article .cell_output img, article figure img")  # shown in a cell or pasted under a caption
     narrow = [round(w) for w in (figures.nth(i).evaluate("img => img.getBoundingClientRect().width")
                                  for i in range(figures.count())) if w < MIN_FIGURE_WIDTH]
     assert figures.count() >= expected["figures"], f"{chapter}: {figures.count()} figures rendered"
@@ -175,7 +204,45 @@ def test_page_reads_cleanly(chapter: str, server: str, browser) -> None:
         assert page.locator(".wsnas-provenance").count() >= 1, f"{chapter}: no provenance legend"
         titles = page.locator(".admonition-title").all_inner_texts()
         assert "Findings" in titles, f"{chapter}: no Findings box"
+
+    uncaptioned = page.evaluate(UNCAPTIONED)
+    assert uncaptioned == [], f"{chapter}: figures or tables without a numbered caption: {uncaptioned[:5]}"
+    remote = sorted({url for url in requests + page.evaluate(ASSETS) if not is_local(url)})
+    assert remote == [], f"{chapter}: scripts or stylesheets from the network: {remote[:5]}"
+    if chapter not in REFERENCE_PAGES:
+        linked = linked_pages(page)
+        others = linked & (set(chapters_in_toc()) - REFERENCE_PAGES - {chapter})
+        assert others, f"{chapter}: links to no other chapter"
+        assert "glossary" in linked, f"{chapter}: links to no glossary term"
     page.close()
+
+
+def is_local(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("file", "data", "blob") or parsed.hostname in LOCAL_HOSTS
+
+
+def linked_pages(page) -> set[str]:
+    """The book's pages that links inside the article point to (by name, without .html)."""
+    hrefs = page.eval_on_selector_all("article a[href]", "links => links.map(link => link.href)")
+    return {Path(urlparse(href).path).stem for href in hrefs if is_local(href) and urlparse(href).path.endswith(".html")}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_every_bibliography_entry_is_cited(server: str, browser) -> None:
+    page = open_page(browser, server, "references")
+    entries = page.eval_on_selector_all('article [role="doc-biblioentry"]', "nodes => nodes.map(node => node.id)")
+    page.close()
+    assert len(entries) >= 20, f"the references page lists {len(entries)} entries"
+    cited: set[str] = set()
+    for chapter in chapters_in_toc():
+        page = open_page(browser, server, chapter)
+        hrefs = page.eval_on_selector_all("article a[href]", "links => links.map(link => link.href)")
+        cited |= {urlparse(href).fragment for href in hrefs if urlparse(href).path.endswith("/references.html")}
+        page.close()
+    uncited = [page_id for page_id in entries if page_id not in cited]
+    assert uncited == [], f"bibliography entries cited nowhere: {uncited}"
 
 
 @pytest.mark.browser
@@ -188,7 +255,8 @@ def test_intro_answers_first_and_links_every_claim(server: str, browser) -> None
     run_it = page.locator(".admonition", has_text="Run it").inner_text()
     for command in ("pip install", "jupyter-book build", "papermill", "smoke", "demo", "paper"):
         assert command in run_it, f"'Run it' lacks {command}"
-    assert "No super-net has been retrained at the paper's scale" in page.inner_text(".wsnas-provenance")
+    legend = page.inner_text(".wsnas-provenance")  # says which of our numbers come from the paper's scale, if any
+    assert "small CPU profile" in legend and ("at the paper's protocol" in legend or "at the paper's scale yet" in legend)
     links = page.locator(".wsnas-claims a")
     assert links.count() == 6
     for i in range(links.count()):
