@@ -13,10 +13,10 @@ from matplotlib.gridspec import GridSpecFromSubplotSpec, SubplotSpec
 from matplotlib.ticker import MaxNLocator
 
 from wsnas import names
-from wsnas.space import PAPER_ORDER
 from wsnas.bias import TRUTH
 from wsnas.names import SPACE_COLOURS
 from wsnas.plots import FIGURE_WIDTH
+from wsnas.space import PAPER_ORDER
 
 PROXY_LABEL = "proxy accuracy (BNS-FT)"
 TRUTH_LABEL = "NB-101 mean validation accuracy"

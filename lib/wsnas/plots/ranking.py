@@ -9,9 +9,9 @@ import pandas as pd
 import seaborn as sns
 
 from wsnas import names
+from wsnas.plots import FIGURE_WIDTH
 from wsnas.results import CORRECTED_MOMENTUM, PAPERS_MOMENTUM
 from wsnas.space import PAPER_ORDER
-from wsnas.plots import FIGURE_WIDTH
 
 AGREES, DIFFERS = "✓", "✗"
 

@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 
 from wsnas import names
-from wsnas.space import Cell, PAPER_ORDER
+from wsnas.space import PAPER_ORDER, Cell
 
 OP_COLOURS = {
     "input": "#dddddd", "output": "#dddddd",
