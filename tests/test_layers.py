@@ -13,7 +13,9 @@ import wsnas
 
 PACKAGE = Path(wsnas.__file__).parent
 BENCHMARK = ("space", "graph_hash", "enumeration", "tfrecord", "nb101", "nasbench_api", "datafiles", "safe_pickle")
-ANALYSES = ("metrics", "reference", "search", "bias", "claims", "names", "results")
+ANALYSES = ("metrics", "reference", "search", "bias", "claims", "names", "results", "baselines", "profiles")
+EXPERIMENTS = ("data", "supernet", "optim", "train", "evaluate", "proxies", "runs", "ours", "study", "sweep", "protocol",
+               "cli")  # may import torch and any module above; plots/ draws for the chapters from all three
 
 
 def wsnas_imports(module: str) -> set[str]:
@@ -44,3 +46,10 @@ def test_importing_the_benchmark_and_the_analyses_does_not_import_torch() -> Non
 def test_no_import_from_a_lower_layer(module: str) -> None:
     allowed = set(BENCHMARK) if module in BENCHMARK else set(BENCHMARK + ANALYSES)
     assert wsnas_imports(module) <= allowed, f"wsnas.{module} imports {sorted(wsnas_imports(module) - allowed)}"
+
+
+def test_every_module_of_the_library_is_in_one_layer() -> None:
+    modules = {path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    layers = BENCHMARK + ANALYSES + EXPERIMENTS
+    assert len(set(layers)) == len(layers), "a module is listed in two layers"
+    assert modules == set(layers), f"not in a layer: {sorted(modules - set(layers))}; gone: {sorted(set(layers) - modules)}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import warnings
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,8 +19,7 @@ from wsnas import search
 from wsnas.datafiles import data_path
 from wsnas.metrics import ALPHA, holm, spearman, spearman_ci, spearman_difference_ci, spearman_image_noise, spearman_rows  # noqa: F401 (the chapters' names)
 from wsnas.nb101 import NB101
-from wsnas.reference import evaluation_column, nb101_repeats
-from wsnas.results import spearman_beside_counts
+from wsnas.reference import nb101_repeats
 from wsnas.search import READINGS, best_test_accuracy, finished_within, incumbent_accuracy, ws_order
 from wsnas.space import PAPER_ORDER, counts_of
 
@@ -65,6 +63,9 @@ def distinct_in_order(hashes: pd.Series | np.ndarray) -> np.ndarray:
 # The rows: what ranks the cells, and what it costs
 
 ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "l2_norm")  # wsnas.proxies computes them
+# wsnas.proxies computes these too (ZiCo, Li et al. 2023; Zen-score, Lin et al. 2021), but the committed scores
+# file does not hold them yet: they join ZERO_COST when it does.
+UNCOMMITTED_ZERO_COST = ("zico", "zen")
 COUNTS = ("params", "flops")
 HALFWAY = "halfway"  # NB-101's own training stopped at 54 of 108 epochs: its validation accuracy
 WS_SAME_CELLS = "ws_seed0"  # the released BNS-FT super-net of seed 0, on the very cells the proxies scored
@@ -75,6 +76,7 @@ TOP_PERCENT = (1, 5, 10)
 ROW_NAMES = {
     "params": "parameters", "flops": "FLOPs", "synflow": "synflow", "snip": "snip", "grad_norm": "grad-norm",
     "fisher": "fisher", "grasp": "grasp", "jacob_cov": "Jacob-cov", "naswot": "NASWOT", "l2_norm": "L2-norm",
+    "zico": "ZiCo", "zen": "Zen-score",
     HALFWAY: "NB-101 halfway (54 epochs)", WS_SAME_CELLS: "WS: BNS-FT seed 0 (same cells)",
     NOISE_CEILING: "noise ceiling (one NB-101 repeat)",
 }
@@ -321,27 +323,6 @@ def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float]
     table["p_holm"] = holm(table["p"].to_numpy())
     table["significant_holm"] = table["p_holm"] < ALPHA
     return table
-
-
-# ---------------------------------------------------------------------------------------------
-# Our own super-nets beside the free counts
-
-
-def ours_beside_counts(results_root=None) -> pd.DataFrame:
-    """Each of our finished training runs, per evaluation mode: its super-net's Spearman and that of the
-    parameter count and FLOPs on the very same cells (`wsnas.results.spearman_beside_counts`)."""
-    from wsnas import ours, runs
-
-    columns = ["space", "column", "profile", "seed", "cells", "ws", "params", "flops", "run"]
-    catalogue = ours.our_runs(results_root, stage="training")
-    tables = []
-    for run in catalogue.itertuples() if not catalogue.empty else ():
-        evaluations = runs.read_table(Path(run.path), "evaluations") if run.state == "done" else None
-        if evaluations is not None:
-            rows = spearman_beside_counts(evaluations)
-            tables.append(rows.assign(space=run.space, column=evaluation_column(run.variant, rows["mode"]),
-                                      profile=run.profile, seed=int(run.seed), run=run.run))
-    return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
 
 
 def beside_published(quality: pd.DataFrame, space: str = "A0") -> pd.DataFrame:

@@ -37,6 +37,7 @@ from PIL import Image
 
 from . import safe_pickle
 from .datafiles import atomic_path, data_path, user_cache_dir
+from .profiles import PRECISION_SETTINGS
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The authors' normalisation constants (utils.data_transforms_cifar10 in their repository).
@@ -285,8 +286,7 @@ def memory_format(name: str) -> torch.memory_format:
     return MEMORY_FORMATS[name]
 
 
-PRECISIONS = ("fp32", "bf16")
-PRECISION_SETTINGS = (*PRECISIONS, "auto")  # a profile's `precision`; auto is resolved per stage, below
+PRECISIONS = tuple(setting for setting in PRECISION_SETTINGS if setting != "auto")  # fp32, bf16: what auto resolves to
 
 
 def native_bf16(device: torch.device | str) -> bool:

@@ -16,6 +16,7 @@ from wsnas.names import VARIANT_NAMES
 from wsnas.profiles import load_profile
 from wsnas.protocol import TRAINING_IMAGES
 from wsnas.reference import evaluation_column
+from wsnas.results import spearman_beside_counts
 from wsnas.study import PROFILE, SPACE, comparisons, longest_run
 
 
@@ -109,3 +110,18 @@ def study_variant_beside_paper(comparison: pd.DataFrame) -> pd.DataFrame:
         "cells": int(row["n_cells"]),
         "scale": f"Trained here: profile {PROFILE}, {SPACE}, 27 epochs, 3 stacks of 1 cell, JPEG q75 CIFAR-10, "
                  f"seed 0 of each variant, {int(row['n_cells'])} shared cells"}], columns=columns)
+
+
+def ours_beside_counts(results_root=None) -> pd.DataFrame:
+    """Each of our finished training runs, per evaluation mode: its super-net's Spearman and that of the
+    parameter count and FLOPs on the very same cells (`wsnas.results.spearman_beside_counts`)."""
+    columns = ["space", "column", "profile", "seed", "cells", "ws", "params", "flops", "run"]
+    catalogue = our_runs(results_root, stage="training")
+    tables = []
+    for run in catalogue.itertuples() if not catalogue.empty else ():
+        evaluations = runs.read_table(Path(run.path), "evaluations") if run.state == "done" else None
+        if evaluations is not None:
+            rows = spearman_beside_counts(evaluations)
+            tables.append(rows.assign(space=run.space, column=evaluation_column(run.variant, rows["mode"]),
+                                      profile=run.profile, seed=int(run.seed), run=run.run))
+    return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)

@@ -13,8 +13,7 @@ from typing import Any
 
 import tomllib
 
-from .data import PRECISION_SETTINGS
-
+PRECISION_SETTINGS = ("fp32", "bf16", "auto")  # a profile's `precision`; auto is resolved per stage (wsnas.data)
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
 # Every setting a profile holds, by section: its type and, where the set is closed, its allowed values.
