@@ -57,6 +57,13 @@ ABSOLUTE_PATH = re.compile(r"(?<![\w.~])/(?:home|root|tmp|work|Users|usr|var|opt
 # path names (a word next to '/', '.', '@' or '-' is part of a path, URL or file name).
 INTERNAL = re.compile(r"(?<![\w/.@-])[A-Za-z0-9]+(?:_[A-Za-z0-9]+)+(?![\w/.@-])|\b[a-z_+]+/(?:no_ft|bns_ft)\b")
 
+def quick_start_commands() -> list[str]:
+    """The commands of the README's quick start (the block between its quick-start markers), without comments."""
+    block = (ROOT / "README.md").read_text().split("<!-- quick-start")[1].split("<!-- /quick-start -->")[0]
+    code = block.split("```bash")[1].split("```")[0]
+    return [line.split("#")[0].strip() for line in code.splitlines() if line.split("#")[0].strip()]
+
+
 # Text of the page a reader can read: everything but code inputs, scripts and styles.
 READER_TEXT = """() => {
   const article = document.querySelector('article') || document.body;
@@ -111,7 +118,7 @@ def chapters_in_toc() -> list[str]:
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.fail("Chromium is not installed: run `apt-get install chromium` (README, 'Tests')")
+        pytest.fail("Chromium is not installed: `make test` installs it (README, 'Quick start'), or `apt-get install chromium`")
     return path
 
 
@@ -253,7 +260,7 @@ def test_intro_answers_first_and_links_every_claim(server: str, browser) -> None
     assert titles[:2] == ["The answer", "Run it"] or titles[:3] == ["The answer", "Where the numbers come from", "Run it"]
     assert page.locator(".admonition").first.bounding_box()["y"] < VIEWPORT["height"], "the answer is not on the first screen"
     run_it = page.locator(".admonition", has_text="Run it").inner_text()
-    for command in ("pip install", "jupyter-book build", "papermill", "smoke", "demo", "paper"):
+    for command in (*quick_start_commands(), "papermill", "smoke", "demo", "paper"):
         assert command in run_it, f"'Run it' lacks {command}"
     legend = page.inner_text(".wsnas-provenance")  # says which of our numbers come from the paper's scale, if any
     assert "small CPU profile" in legend and ("at the paper's protocol" in legend or "at the paper's scale yet" in legend)
@@ -265,3 +272,10 @@ def test_intro_answers_first_and_links_every_claim(server: str, browser) -> None
     for verdict in page.locator(".wsnas-claims td:nth-child(3)").all_inner_texts():
         assert verdict.startswith(("robust", "depends on the reading"))
     page.close()
+
+
+def test_the_quick_start_is_two_commands_and_ci_runs_the_test_one() -> None:
+    """Not a browser test: the README promises two commands, and CI runs the README's test command."""
+    assert quick_start_commands() == ["make book", "make test"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "\nmake test\n" in ci and ci.index("make test") < ci.index("make book")

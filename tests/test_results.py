@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.stats
 import pytest
 
 from wsnas import results, study
@@ -203,3 +204,18 @@ def test_the_study_run_beside_the_free_counts_on_the_same_cells():
     assert (counts_of(cells["hash"])["params"] == params).all()  # the space table agrees with NB-101's own count
     assert beside.loc["no_ft", "params"] == beside.loc["bns_ft", "params"]  # same cells in both modes
     assert study.longest_run_beside_counts().set_index("mode")["ws"].to_dict() == beside["ws"].to_dict()
+
+
+def test_the_paper_scale_readings_beside_the_parameter_count_on_the_same_cells():
+    from wsnas.space import counts_of
+
+    beside = results.readings_beside_counts(results.PAPER_SCALE_RUN)
+    readings = results.load_readings(results.PAPER_SCALE_RUN)
+    last = readings[readings["reading"] == "bns_ft_last"]
+    assert sorted(beside["epoch"]) == sorted(last["epoch"].unique())
+    for row in beside.itertuples():
+        cells = last[last["epoch"] == row.epoch]
+        assert row.cells == len(cells)
+        truth = cells["nb101_validation_accuracy"]
+        assert row.params == pytest.approx(scipy.stats.spearmanr(counts_of(cells["hash"])["params"], truth).statistic)
+        assert row.ws == pytest.approx(scipy.stats.spearmanr(cells["proxy_accuracy"], truth).statistic)

@@ -239,7 +239,8 @@ def variants_help_a_little(evaluations: pd.DataFrame, per_run: pd.DataFrame, dup
                   "little over the BNS-FT baseline", rule, "variants", readings)
 
 
-def _search_counts(table: pd.DataFrame, corrected: bool = False) -> tuple[int, int, int]:
+def search_counts(table: pd.DataFrame, corrected: bool = False) -> tuple[int, int, int]:
+    """Of a Table-2-style table: the cells where WS is significantly better, worse, and all cells (Holm if `corrected`)."""
     p = table.xs("p", axis=1, level=1).to_numpy(dtype=float).ravel()
     direction = table.xs("direction", axis=1, level=1).to_numpy().ravel()
     if corrected:
@@ -282,7 +283,7 @@ def search_readings(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for reading, table in {**tables, PAPERS_TABLE2_READING: reference.paper_table2()}.items():
         alternative = reading in search.READINGS and search.READINGS[reading].column != default_column
         for corrected in (False, True) if reading in HOLM_READINGS else (False,):
-            better, worse, cells = _search_counts(table, corrected)
+            better, worse, cells = search_counts(table, corrected)
             label = names.READING_NAMES.get(reading, reading) + (", Holm over 21 cells" if corrected else "")
             rows.append({"reading": label, "better": better, "worse": worse, "cells": cells,
                          "verdict": _search_verdict(better, cells), "alternative": alternative})

@@ -204,6 +204,16 @@ def spearman_beside_counts(evaluations: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["mode", "cells", "ws", "params", "flops"])
 
 
+def readings_beside_counts(run: str, reading: str = "bns_ft_last") -> pd.DataFrame:
+    """At each epoch of run `run` read under `reading`: the super-net's Spearman and that of the parameter count and
+    the FLOPs on the very same cells (`spearman_beside_counts`). Columns: epoch, cells, ws, params, flops."""
+    readings = load_readings(run)
+    chosen = readings[readings["reading"] == reading].rename(columns={"reading": "mode"})
+    tables = [spearman_beside_counts(group).assign(epoch=int(epoch)) for epoch, group in chosen.groupby("epoch")]
+    columns = ["epoch", "cells", "ws", "params", "flops"]
+    return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
+
+
 def training_progress(run: str) -> tuple[pd.DataFrame, dict]:
     """The committed state of a run's training: its per-epoch log (epoch, loss, accuracy, seconds,
     images_per_second, trained_in) and its status (state, epoch, total_steps, trained_in, precision_switches, ...).

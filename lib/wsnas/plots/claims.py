@@ -88,3 +88,16 @@ def _paper_scale_status() -> str:
     return (f"One A4 super-net {state} here at the paper's protocol (profile paper, on the JPEG q75 copy of CIFAR-10); "
             "its numbers name it and the epoch read. Every other number of ours comes from a small CPU profile, and is "
             "labelled with it.")
+
+
+def paper_scale_line() -> str:
+    """Our paper-scale run in one sentence for the introduction: its latest read epoch beside the released
+    super-nets and beside the parameter count on the same cells, or how far its training has come."""
+    beside = results.beside_released(results.PAPER_SCALE_RUN, n_resamples=1000)
+    counts = results.readings_beside_counts(results.PAPER_SCALE_RUN)
+    if counts.empty:
+        _log, status = results.training_progress(results.PAPER_SCALE_RUN)
+        return f"trained to epoch {status['epoch']} so far; no checkpoint is read yet." if status else "not started yet."
+    latest = counts.loc[counts["epoch"].idxmax()]
+    return (f"{results.released_spread_verdict(beside)}; on the same cells the parameter count alone ranks at "
+            f"ρ {latest['params']:.2f}.")
