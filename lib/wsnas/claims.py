@@ -198,7 +198,8 @@ def batchnorm_fine_tuning_is_necessary(evaluations: pd.DataFrame, per_run: pd.Da
             evidence = (f"BNS-FT is significantly above NO-FT in {better} of {len(gains)} spaces "
                         f"(largest {correction} p = {names.p_value(gains[column].max())}); mean ρ "
                         f"{names.rho(gains['no_ft'].mean())} → {names.rho(gains['bns_ft'].mean())} "
-                        f"(ratio of means {names.percent(relative['ratio_of_means'], signed=True)}).")
+                        f"(ratio of means {names.percent(relative['ratio_of_means'], signed=True)}; {counting}, "
+                        "diverged ones left out).")
             readings[f"{counting}, {correction}"] = (verdict, evidence)
     return _claim("bns-ft-necessary", "Fine-tuning the batch-norm statistics per cell (BNS-FT) is necessary "
                   "for a useful ranking", rule, "ranking", readings, caveat=results.momentum_caveat())

@@ -16,7 +16,7 @@ import scipy.stats
 from .datafiles import data_dir, data_path
 from .metrics import spearman_ci
 from .nb101 import NB101
-from .reference import load_evaluations, paper_table1
+from .reference import duplicate_runs, load_evaluations, paper_table1
 from .space import counts_of
 
 STUDY_DIR = "study"  # data/study/<run>/: one committed run
@@ -131,7 +131,7 @@ def readings_summary(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.Dat
 
 
 BESIDE_RELEASED_COLUMNS = ["super_net", "epochs", "cells", "bns_ft_last", "bns_ft_last_low", "bns_ft_last_high",
-                           "bns_ft_mean", "no_ft_papers", "no_ft_papers_accuracy", "no_ft_corrected"]
+                           "bns_ft_mean", "no_ft_papers", "no_ft_papers_accuracy", "no_ft_corrected", "note"]
 
 
 def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -143,13 +143,18 @@ def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: 
     paper = paper_table1().loc[space]
     rows = [{"super_net": "paper", "epochs": 432, "cells": 1000, "bns_ft_last": paper[("baseline/bns_ft", "mean")],
              "no_ft_papers": paper[("baseline/no_ft", "mean")]}]
-    released = load_evaluations().query("space == @space and variant == 'baseline'")
+    evaluations = load_evaluations()
+    released = evaluations.query("space == @space and variant == 'baseline'")
+    copies = duplicate_runs(evaluations).query("space == @space")
     for released_seed, runs in released.groupby("seed"):
         modes = {mode: group for mode, group in runs.groupby("mode")}
         rows.append({"super_net": f"released, seed {released_seed}", "epochs": 432, "cells": len(modes["bns_ft"]),
                      **_spearman_with_ci(modes["bns_ft"], "mean_validation_accuracy", "bns_ft_last", n_resamples, seed),
                      "no_ft_papers": _spearman(modes["no_ft"], "mean_validation_accuracy"),
-                     "no_ft_papers_accuracy": float(modes["no_ft"]["proxy_accuracy"].mean())})
+                     "no_ft_papers_accuracy": float(modes["no_ft"]["proxy_accuracy"].mean()),
+                     "note": "; ".join(f"{column.split('/')[1].replace('_', '-').upper()}: a byte-for-byte copy of seed "
+                                       f"{seed_of}'s file" for column, seed_of in copies.loc[
+                                           copies["seed_copy"] == released_seed, ["column", "seed"]].itertuples(index=False))})
     readings = load_readings(run)
     for epoch, table in readings.groupby("epoch"):
         by = {reading: group for reading, group in table.groupby("reading")}

@@ -136,9 +136,9 @@ def beside_released_display(beside: pd.DataFrame) -> pd.DataFrame:
     shown = frame.set_index("super-net")[["epochs", "cells", "BNS-FT ρ, last batch [95% CI]",
                                           "BNS-FT ρ, mean of the batches", f"NO-FT ρ, momentum {PAPERS_MOMENTUM:g}",
                                           f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}",
-                                          f"NO-FT ρ, momentum {CORRECTED_MOMENTUM:g}"]]
+                                          f"NO-FT ρ, momentum {CORRECTED_MOMENTUM:g}", "note"]]
     return names.readable(shown, {"epochs": names.integer, "cells": names.integer,
-                                  "BNS-FT ρ, last batch [95% CI]": str,
+                                  "BNS-FT ρ, last batch [95% CI]": str, "note": lambda v: v if isinstance(v, str) else "",
                                   f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}": lambda v: names.decimal(v, 2)},
                           default=lambda v: names.decimal(v, 2, True),
                           rename=False)
