@@ -162,7 +162,7 @@ def test_our_paper_scale_run_stands_beside_the_paper_and_each_released_a4_super_
         assert row["bns_ft_last_low"] < row["bns_ft_last"] < row["bns_ft_last_high"]
     assert sorted(released["bns_ft_last"].round(2)) == [0.61, 0.61, 0.64, 0.64, 0.70]  # as the issue recomputed them
     assert released["no_ft_papers_accuracy"].between(0.10, 0.13).all()  # chance: momentum 0.997
-    assert released.loc["released, seed 4", "note"] == "NO-FT: a byte-for-byte copy of seed 3's file"
+    assert released.loc["released, seed 4", "note"] == "NO-FT copies seed 3"  # its file, byte for byte
     assert (released.drop(index="released, seed 4")["note"] == "").all()
     ours = beside[beside["super_net"].str.startswith("ours")]
     summary = results.readings_summary("A4_baseline_seed0_paper_e432", n_resamples=100)

@@ -152,8 +152,8 @@ def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: 
                      **_spearman_with_ci(modes["bns_ft"], "mean_validation_accuracy", "bns_ft_last", n_resamples, seed),
                      "no_ft_papers": _spearman(modes["no_ft"], "mean_validation_accuracy"),
                      "no_ft_papers_accuracy": float(modes["no_ft"]["proxy_accuracy"].mean()),
-                     "note": "; ".join(f"{column.split('/')[1].replace('_', '-').upper()}: a byte-for-byte copy of seed "
-                                       f"{seed_of}'s file" for column, seed_of in copies.loc[
+                     "note": "; ".join(f"{column.split('/')[1].replace('_', '-').upper()} copies seed {seed_of}"
+                                       for column, seed_of in copies.loc[
                                            copies["seed_copy"] == released_seed, ["column", "seed"]].itertuples(index=False))})
     readings = load_readings(run)
     for epoch, table in readings.groupby("epoch"):

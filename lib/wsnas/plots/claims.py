@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from html import escape
 
+import pandas as pd
 from IPython.display import HTML
 
 from wsnas import names, results
+from wsnas.datafiles import manifest
 from wsnas.claims import CHAPTER_TITLES, PARTLY, SUPPORTED, WEAK, Claim
 
 VERDICT_COLOURS = {SUPPORTED: "#1a7f37", PARTLY: "#9a6700", WEAK: "#9a6700"}  # others: dark red
@@ -101,3 +103,22 @@ def paper_scale_line() -> str:
     latest = counts.loc[counts["epoch"].idxmax()]
     return (f"{results.released_spread_verdict(beside)}; on the same cells the parameter count alone ranks at "
             f"ρ {latest['params']:.2f}.")
+
+
+COMMITTED_RUNS_SOURCE = "trained and read here by wsnas study: our committed runs, their states and readings"
+
+
+def data_files_table() -> pd.DataFrame:
+    """The introduction's table of data/: one row per embedded file the book reads (files marked PARTIAL in the
+    MANIFEST, an unfinished computation, are not read), our committed runs (study/) as one row; columns file,
+    source (commits shortened, parentheses dropped), licence, size (MB)."""
+    files = pd.DataFrame(manifest().values())[["file", "bytes", "source", "licence"]]
+    files = files[~files["source"].str.contains("PARTIAL")]
+    ours = files["file"].str.startswith("study/")
+    files.loc[ours, ["file", "source"]] = ["study/", COMMITTED_RUNS_SOURCE]
+    files["source"] = (files["source"].str.replace(r"@\s?([0-9a-f]{8})[0-9a-f]{32}", r"@\1", regex=True)
+                       .str.replace(r"\s*\([^)]*\)", "", regex=True))
+    files["bytes"] = files["bytes"].astype(int)  # MANIFEST is text: sum sizes, not strings
+    files = files.groupby(["file", "source", "licence"], sort=False, as_index=False)["bytes"].sum()
+    files["size (MB)"] = [names.decimal(size, 2) if size >= 0.01 else "< 0.01" for size in files.pop("bytes") / 1e6]
+    return files
