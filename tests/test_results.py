@@ -221,3 +221,15 @@ def test_the_paper_scale_readings_beside_the_parameter_count_on_the_same_cells()
         truth = cells["nb101_validation_accuracy"]
         assert row.params == pytest.approx(scipy.stats.spearmanr(counts_of(cells["hash"])["params"], truth).statistic)
         assert row.ws == pytest.approx(scipy.stats.spearmanr(cells["proxy_accuracy"], truth).statistic)
+
+
+def test_the_paper_scale_findings_line_gives_the_latest_read_epoch():
+    summary = results.readings_summary(results.PAPER_SCALE_RUN, n_resamples=1000)
+    lines = results.paper_scale_findings()
+    if summary.empty:
+        assert lines == []
+    else:
+        epoch = int(summary["epoch"].max())
+        assert len(lines) == 1 and f"at epoch {epoch} of 432" in lines[0]
+        rho = summary.query("epoch == @epoch").set_index("reading")["spearman"]
+        assert f"ρ {rho['bns_ft_last']:.2f}".replace("-", "−") in lines[0]

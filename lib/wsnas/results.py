@@ -15,6 +15,8 @@ import scipy.stats
 
 from .datafiles import data_dir, data_path
 from .metrics import spearman_ci
+from .names import mean_ci
+from .names import rho as rho_text
 from .nb101 import NB101
 from .reference import duplicate_runs, load_evaluations, paper_table1
 from .space import counts_of
@@ -217,6 +219,23 @@ def readings_beside_counts(run: str, reading: str = "bns_ft_last") -> pd.DataFra
     tables = [spearman_beside_counts(group).assign(epoch=int(epoch)) for epoch, group in chosen.groupby("epoch")]
     columns = ["epoch", "cells", "ws", "params", "flops"]
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
+
+
+def paper_scale_findings(run: str = PAPER_SCALE_RUN) -> list[str]:
+    """The paper-scale run's latest read epoch in one line for a Findings box (none while no epoch is read)."""
+    summary = readings_summary(run, n_resamples=1000)
+    read = summary[summary["reading"] == "bns_ft_last"]
+    if read.empty:
+        return []
+    epoch = int(read["epoch"].max())
+    rows = summary[summary["epoch"] == epoch].set_index("reading")
+    last = rows.loc["bns_ft_last"]
+    rho = rows["spearman"].map(rho_text)
+    return [f"The paper-scale run (profile paper, 3 stacks of 3 cells) at epoch {epoch} of 432 ranks its first "
+            f"{int(last['n_cells']):,} cells at BNS-FT ρ {mean_ci(last['spearman'], last['spearman_low'], last['spearman_high'])} "
+            f"(last batch; {rho['bns_ft_mean']} from the mean of the batches), NO-FT "
+            f"{rho[f'no_ft@{CORRECTED_MOMENTUM:g}']} at momentum {CORRECTED_MOMENTUM:g} and "
+            f"{rho[f'no_ft@{PAPERS_MOMENTUM:g}']} at {PAPERS_MOMENTUM:g}."]
 
 
 def training_progress(run: str) -> tuple[pd.DataFrame, dict]:
