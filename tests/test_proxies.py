@@ -81,7 +81,7 @@ def test_naswot_kernel_counts_agreements() -> None:
 
 def test_unknown_names_and_settings_are_refused() -> None:
     with pytest.raises(proxies.ProxyError, match="unknown proxies"):
-        proxies.check_proxies(["snip", "zen"])
+        proxies.check_proxies(["snip", "te_nas"])
     with pytest.raises(proxies.ProxyError, match="memory format"):
         proxies.cell_proxies(SMALL, names=["params"], memory_format="nhwc")
 
@@ -153,7 +153,7 @@ def test_command_names_the_bad_cell_and_writes_nothing(tmp_path, capsys) -> None
 
 
 def test_command_refuses_unknown_proxies(tmp_path, capsys) -> None:
-    assert main(["proxies", "--cells", write_cells(tmp_path, [SMALL.to_dict()]), "--proxies", "zen"]) == 2
+    assert main(["proxies", "--cells", write_cells(tmp_path, [SMALL.to_dict()]), "--proxies", "te_nas"]) == 2
     assert "unknown proxies" in capsys.readouterr().err
 
 
@@ -210,3 +210,109 @@ def test_fp64_scores_do_not_depend_on_the_memory_format() -> None:
         gap64 = abs(scores["fp64", "channels_last"][name] - value)
         bound = 1e-3 * gap32 if name == "jacob_cov" else 64 * ratio * gap32
         assert gap64 <= bound, (name, gap64, gap32, bound)
+
+
+# ---------------------------------------------------------------------------------------------
+# Setups, ZiCo, Zen-score, and the fixes of issue 20
+
+
+def test_setups_are_the_paper_network_and_nb101s_own() -> None:
+    paper, published = proxies.setup_of("paper"), proxies.setup_of("published")
+    assert (paper.stem_out_channels, paper.batch_size) == (16, proxies.BATCH_SIZE)
+    network = proxies.build_network(SMALL, 0, published)
+    stem = next(m for m in network.layers[0].modules() if isinstance(m, nn.Conv2d))
+    assert stem.out_channels == 128 and len(network.cell_indices) == 9
+    assert network.classifier.in_features == 512  # channels doubled twice
+    batch = proxies.setup_batch(published)
+    assert batch.images.shape == (32, 3, 32, 32) and "uniformly drawn" in batch.description
+    with pytest.raises(proxies.ProxyError, match="unknown setup 'nb201': choose one of paper, published"):
+        proxies.setup_of("nb201")
+
+
+def test_command_refuses_an_unknown_setup(tmp_path, capsys) -> None:
+    assert main(["proxies", "--cells", write_cells(tmp_path, [SMALL.to_dict()]), "--setup", "nb201"]) == 2
+    assert "choose one of paper, published" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_command_gives_zico_and_zen_under_both_setups(tmp_path, capsys) -> None:
+    cells = write_cells(tmp_path, [SMALL.to_dict(), RESIDUAL.to_dict()])
+    assert main(["proxies", "--cells", cells, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert all(list(row) == ["hash", *proxies.PROXIES] for row in rows)
+    assert main(["proxies", "--cells", cells, "--json", "--setup", "published", "--proxies", "zico,zen"]) == 0
+    published = json.loads(capsys.readouterr().out)
+    assert all(np.isfinite([row["zico"], row["zen"]]).all() for row in published)
+    assert published[0]["zen"] != rows[0]["zen"]  # another network
+
+
+def test_zico_and_zen_are_finite_and_deterministic(batch) -> None:
+    for cell in (SMALL, RESIDUAL):
+        first = proxies.cell_proxies(cell, ["zico", "zen"], seed=2, batch=batch)
+        assert np.isfinite(list(first.values())).all()
+        assert proxies.cell_proxies(cell, ["zico", "zen"], seed=2, batch=batch) == first  # bit for bit
+        assert proxies.cell_proxies(cell, ["zico", "zen"], seed=3, batch=batch) != first
+
+
+def test_zico_uses_each_batch_alone(batch) -> None:
+    """The paper's mean and std over batches do not depend on their order; the reference code's accumulated
+    gradients (the second batch's gradient is the sum of both) would."""
+    swapped = proxies.ProxyBatch(torch.cat(batch.images.chunk(2)[::-1]), torch.cat(batch.labels.chunk(2)[::-1]), "")
+    score = proxies.zico(proxies.build_network(RESIDUAL, 0), batch)
+    assert proxies.zico(proxies.build_network(RESIDUAL, 0), swapped) == pytest.approx(score, rel=1e-12)
+
+
+def _zen(stem: int, cells_per_stack: int) -> float:
+    pruned = RESIDUAL.pruned()
+    network = Network((np.asarray(pruned.adjacency), list(pruned.ops)), stem_out_channels=stem,
+                      num_modules_per_stack=cells_per_stack)
+    return proxies.zen(network, (16, 3, 32, 32), seed=0)
+
+
+def test_zen_grows_with_width_and_depth() -> None:
+    """Under N(0, 1) weights a BN layer's input variance is about its fan-in, so each BN layer adds
+    log σ > 0 and wider layers add more: Zen-score rises with width and with depth (Lin et al. 2021)."""
+    assert _zen(16, 1) < _zen(32, 1) < _zen(64, 1)
+    assert _zen(16, 1) < _zen(16, 2) < _zen(16, 3)
+
+
+def _textbook_fp64(network: nn.Module, batch: proxies.ProxyBatch) -> dict[str, float]:
+    """grad_norm, snip and fisher in float64 by the reference recipe: fisher's channel saliencies broadcast
+    to every weight of their channel, then summed (zero-cost-nas / NASLib `fisher.py`, `reshape_elements`)."""
+    network = network.double().train()
+    layers = [m for m in network.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    outputs = []
+    hooks = [layer.register_forward_hook(lambda m, i, o: outputs.append(o)) for layer in layers]
+    loss = F.cross_entropy(network(batch.images.double()), batch.labels)
+    for hook in hooks:
+        hook.remove()
+    grads = torch.autograd.grad(loss, [layer.weight for layer in layers] + outputs)
+    weight_grads, output_grads = grads[: len(layers)], grads[len(layers):]
+    fisher = 0.0
+    for layer, act, grad in zip(layers, outputs, output_grads):
+        per_image = (act * grad).sum(dim=(2, 3)) if act.dim() == 4 else act * grad
+        saliency = 0.5 * per_image.pow(2).mean(0)
+        fisher += float(saliency.detach().view(-1, *[1] * (layer.weight.dim() - 1)).expand_as(layer.weight).sum())
+    return {"grad_norm": sum(float(g.norm()) for g in weight_grads),
+            "snip": sum(float((layer.weight * g).abs().sum()) for layer, g in zip(layers, weight_grads)),
+            "fisher": fisher}
+
+
+def test_fp64_loss_and_fisher_follow_the_reference_recipe(batch) -> None:
+    """In fp64 the loss is fp64 too (it was rounded to fp32: relative gaps near 1e-7), and fisher counts each
+    channel once per weight it holds, as the reference code does (it counted each channel once)."""
+    expected = _textbook_fp64(proxies.build_network(RESIDUAL, 0), batch)
+    got = proxies.cell_proxies(RESIDUAL, ["grad_norm", "snip", "fisher"], seed=0, batch=batch, precision="fp64")
+    for name, value in expected.items():
+        assert got[name] == pytest.approx(value, rel=1e-10), name
+
+
+def test_a_file_of_other_settings_is_not_resumed(tmp_path) -> None:
+    out = tmp_path / "scores.parquet"
+    proxies.score_to_file([SMALL], out, names=["params"])
+    _, metadata = proxies.read_scores(out)
+    assert proxies.setup_of_settings(metadata["settings"]) == proxies.SETUPS["paper"]
+    with pytest.raises(proxies.ProxyError, match="was made with settings"):
+        proxies.score_to_file([SMALL], out, names=["params"], setup="published")
+    legacy = proxies.read_scores(data_path(baselines.PROXIES_FILE))[1]["settings"]
+    assert proxies.setup_of_settings(legacy).fisher_sum == "per_channel"

@@ -260,7 +260,8 @@ def command_proxies(args: argparse.Namespace) -> int:
     names = proxies.check_proxies(args.proxies.split(",") if args.proxies else proxies.PROXIES)
     torch.set_num_threads(args.threads)
     cells = _cells_from_file(args.cells) if args.cells else _released_cells(args.released)
-    options = {"names": names, "seed": args.seed, "memory_format": args.memory_format, "precision": args.precision}
+    options = {"names": names, "seed": args.seed, "memory_format": args.memory_format, "precision": args.precision,
+               "setup": proxies.setup_of(args.setup)}
     if args.out:
         scores = proxies.score_to_file(cells, args.out, progress=True, **options)
         by_hash = scores.set_index("hash")
@@ -411,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 "seed-0 runs (seeded uniform sample, interleaved across spaces)")
     zero_cost.add_argument("--proxies", help="comma-separated subset (default: all of them)")
     zero_cost.add_argument("--seed", type=int, default=0, help="seed of the networks' initialisation (default: 0)")
+    zero_cost.add_argument("--setup", default="paper",
+                           help="network and mini-batch, one of wsnas.proxies.SETUPS (default: paper, the paper's "
+                                "stem-16 network; published: NB-101's stem-128 network and NASLib's batch of 32)")
     zero_cost.add_argument("--memory-format", default="contiguous", choices=["contiguous", "channels_last"])
     zero_cost.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp64"],
                            help="fp64: scores that do not depend on how the CPU rounds, at about 2x the time")
