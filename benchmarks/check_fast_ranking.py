@@ -24,7 +24,7 @@ from wsnas import runs, study
 from wsnas.data import TrainingBatches, balanced_subset
 from wsnas.evaluate import MODES, evaluation_cells, evaluation_settings, proxy_accuracy
 from wsnas.nb101 import NB101
-from wsnas.train import config_for, load_training_data, load_trained_supernet
+from wsnas.train import config_for, load_trained_supernet, load_training_data
 
 
 def parse_args() -> argparse.Namespace:

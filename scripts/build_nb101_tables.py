@@ -24,7 +24,15 @@ import pyarrow as pa
 
 from wsnas import space
 from wsnas.graph_hash import hash_graphs
-from wsnas.nb101 import METRICS, METRICS_FILE, REPEATS, TEST_RUN0_FILE, TEST_RUN0_SCHEMA, metrics_table_from_repeats, write_parquet
+from wsnas.nb101 import (
+    METRICS,
+    METRICS_FILE,
+    REPEATS,
+    TEST_RUN0_FILE,
+    TEST_RUN0_SCHEMA,
+    metrics_table_from_repeats,
+    write_parquet,
+)
 from wsnas.safe_pickle import load as safe_load
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -23,10 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from wsnas.datafiles import atomic_path
-from wsnas.safe_pickle import load as safe_load
 from wsnas.graph_hash import hash_graphs
-from wsnas.space import SPACES, Cell
 from wsnas.reference import VARIANT_COLUMNS
+from wsnas.safe_pickle import load as safe_load
+from wsnas.space import SPACES, Cell
 
 VARIANTS = list(dict.fromkeys(column.split("/")[0] for column in VARIANT_COLUMNS))  # paper order, torch-free
 

@@ -175,7 +175,7 @@ def test_precision_context_autocasts_only_for_bf16_and_names_the_choices():
 
 
 def test_auto_precision_trains_in_bf16_only_where_the_cpu_has_it_and_evaluates_in_fp32():
-    from wsnas.data import validation_precision, native_bf16, training_precision
+    from wsnas.data import native_bf16, training_precision, validation_precision
 
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():  # torch's answer agrees with the CPU's own flags

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from wsnas import nasbench_api as api
 from wsnas import safe_pickle, space
 from wsnas.datafiles import data_path

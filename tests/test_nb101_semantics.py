@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+
 from wsnas import nasbench_api, space
 from wsnas.cli import main
 from wsnas.space import OPS, Cell, InvalidCellError

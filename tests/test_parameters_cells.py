@@ -7,6 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from papermill.translators import PythonTranslator
+
 from wsnas import sweep
 
 BOOK = Path(__file__).resolve().parents[1] / "book"

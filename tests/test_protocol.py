@@ -13,16 +13,15 @@ import scipy.stats
 import torch
 
 from wsnas import results, runs, study
-from wsnas.datafiles import data_dir, data_path
 from wsnas.data import TrainingBatches, load_cifar10
-from wsnas.evaluate import evaluation_cells, fine_tuned_statistics, proxy_accuracy
+from wsnas.datafiles import data_dir, data_path
+from wsnas.evaluate import evaluate_run, evaluation_cells, evaluation_settings, fine_tuned_statistics, proxy_accuracy
 from wsnas.nb101 import NB101
+from wsnas.optim import scheduled_learning_rate
 from wsnas.profiles import load_profile
 from wsnas.protocol import protocol_table
 from wsnas.space import cells_at, sample_cells
 from wsnas.supernet import SuperNet
-from wsnas.evaluate import evaluate_run, evaluation_settings
-from wsnas.optim import scheduled_learning_rate
 from wsnas.train import config_for, kept_checkpoint_path, load_trained_supernet, train_supernet
 
 

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from nasbench_pytorch.model import Network
 from torch import nn
+
 from wsnas import baselines, proxies, space
 from wsnas.cli import main
 from wsnas.datafiles import data_path

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import scipy.stats
 import pytest
+import scipy.stats
 
 from wsnas import results, study
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from wsnas import runs, sweep
 from wsnas.cli import main
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import ray
+
 from wsnas import runs, sweep
 from wsnas.cli import main
 

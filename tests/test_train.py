@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from wsnas import runs
-from wsnas.profiles import ProfileError, load_profile
 from wsnas.evaluate import evaluate_run, evaluation_settings
 from wsnas.metrics import mode_correlations
 from wsnas.optim import AuthorsRMSProp, TFRMSProp, cosine_learning_rate
+from wsnas.profiles import ProfileError, load_profile
 from wsnas.train import (
     TIMING_COLUMNS,
     CheckpointError,

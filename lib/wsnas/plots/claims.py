@@ -8,8 +8,8 @@ import pandas as pd
 from IPython.display import HTML
 
 from wsnas import names, results
-from wsnas.datafiles import manifest
 from wsnas.claims import CHAPTER_TITLES, PARTLY, SUPPORTED, WEAK, Claim
+from wsnas.datafiles import manifest
 
 VERDICT_COLOURS = {SUPPORTED: "#1a7f37", PARTLY: "#9a6700", WEAK: "#9a6700"}  # others: dark red
 
