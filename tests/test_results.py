@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.stats
 
@@ -233,3 +234,32 @@ def test_the_paper_scale_findings_line_gives_the_latest_read_epoch():
         assert len(lines) == 1 and f"at epoch {epoch} of 432" in lines[0]
         rho = summary.query("epoch == @epoch").set_index("reading")["spearman"]
         assert f"ρ {rho['bns_ft_last']:.2f}".replace("-", "−") in lines[0]
+
+
+def _study_as_whole_space() -> pd.DataFrame:
+    """The 81-epoch run's 300 committed cells in the whole-space layout (hash, mode, proxy_accuracy + NB-101)."""
+    from wsnas.nb101 import NB101
+
+    table = study.load_study().query("run == @STUDY_RUN and epoch == 81")[["hash", "mode", "proxy_accuracy"]]
+    truth = NB101.default().metrics(table["hash"].unique())[["mean_validation_accuracy", "mean_test_accuracy"]]
+    return table.join(truth, on="hash").reset_index(drop=True)
+
+
+def test_whole_space_correlations_beside_the_sample_and_the_recall_of_the_true_best():
+    table = _study_as_whole_space()
+    every = results.whole_space_correlations(table, pd.Index(table["hash"].unique())).set_index("mode")
+    assert (every["spearman"] == every["sample_spearman"]).all() and set(every["cells"]) == {300}
+    assert every.loc["bns_ft", "spearman"] == pytest.approx(results.run_spearman(STUDY_RUN, "bns_ft"), abs=1e-12)
+    half = results.whole_space_correlations(table, pd.Index(table["hash"].unique()[:150])).set_index("mode")
+    assert set(half["sample_cells"]) == {150}
+    bns = table[table["mode"] == "bns_ft"]
+    perfect = results.top_recall(bns["mean_validation_accuracy"], bns["mean_validation_accuracy"])
+    assert perfect.loc["top 10", "10"] == 1.0 and perfect.loc["top 100", "10"] == pytest.approx(0.1)
+    recall = results.top_recall(bns["proxy_accuracy"], bns["mean_validation_accuracy"])
+    assert ((recall >= 0) & (recall <= 1)).all().all()
+    by_size = recall[["1%", "10", "10%", "100"]]  # 3, 10, 30 and 100 of 300 cells
+    assert (by_size.diff(axis=1).fillna(0) >= 0).all().all()  # more cells kept never find fewer
+    ranks = results.true_ranks_of_proxy_top(bns, k=10)
+    assert len(ranks) == 10 and ranks["proxy_accuracy"].is_monotonic_decreasing
+    best = ranks.iloc[0]
+    assert best["true_rank"] == 1 + (bns["mean_validation_accuracy"] > best["mean_validation_accuracy"]).sum()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from wsnas import search
+from wsnas import reference, search
 from wsnas.space import PAPER_ORDER
 
 
@@ -167,3 +167,24 @@ def test_table2_json_shape():
     result = search.table2_json()
     assert list(result) == list(PAPER_ORDER)
     assert result["A4"]["top1"]["direction"] == ">" and round(result["A4"]["top1"]["p"], 2) == 0.02
+
+
+def test_search_over_any_cells_is_table_2s_comparison_of_one_run():
+    """On one released A4 run's 1,000 cells, the guided regret and the budget are those of `top_k_regrets` under the
+    expectation reading (the same cost model), and the random regret their expectation over the same permutations."""
+    evaluations = reference.load_evaluations()
+    run = evaluations.query("space == 'A4' and column == 'baseline/bns_ft' and seed == 0").sort_values("position")
+    expected = search.top_k_regrets(evaluations, "A4", 10, reading="random_expectation").set_index("seed").loc[0]
+    found = search.search_over_cells(run["proxy_accuracy"], run["mean_validation_accuracy"], run["mean_test_accuracy"],
+                                     run["mean_training_time"], 10, rng_seed=0)
+    best_of_run = run["mean_test_accuracy"].max()  # the released reading's best is that of the union of the 5 runs
+    best = search.best_test_accuracy(evaluations.query("space == 'A4' and column == 'baseline/bns_ft'"),
+                                     search.READINGS["default"])
+    assert found["budget"] == pytest.approx(expected["budget"])
+    assert found["guided"] == pytest.approx(expected["ws"] - (best - best_of_run))
+    assert found["random"] == pytest.approx(expected["random"] - (best - best_of_run))
+    free = search.search_over_cells(run["proxy_accuracy"], run["mean_validation_accuracy"], run["mean_test_accuracy"],
+                                    run["mean_training_time"], 10, upfront_factor=0.0)
+    assert free["guided"] == found["guided"] and free["budget"] < found["budget"]
+    with pytest.raises(ValueError, match="one length"):
+        search.search_over_cells([1.0, 2.0], [0.9], [0.9], [1.0], 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import numpy as np
 import pandas as pd
 import scipy.stats
 
@@ -264,6 +265,53 @@ def load_whole_space(run: str) -> pd.DataFrame:
     table = pd.concat([pd.read_parquet(data_path(name)) for name in names], ignore_index=True)
     truth = NB101.default().metrics(table["hash"].unique())[["mean_validation_accuracy", "mean_test_accuracy"]]
     return table.join(truth, on="hash")
+
+
+WHOLE_SPACE_TRUE_TOPS = {"top 1%": 0.01, "top 10": 10, "top 100": 100}  # the true best cells sought
+WHOLE_SPACE_PROXY_TOPS = {"10": 10, "100": 100, "1%": 0.01, "10%": 0.10}  # the super-net's k best cells kept
+
+
+def _count(size: float, n: int) -> int:
+    """A top-set size: a count, or a fraction of `n` cells (at least 1)."""
+    return max(1, round(size * n)) if size < 1 else int(size)
+
+
+def whole_space_correlations(table: pd.DataFrame, sample: pd.Index) -> pd.DataFrame:
+    """Per mode of a whole-space evaluation (`load_whole_space`): Spearman ρ and Kendall τ against the mean NB-101
+    validation accuracy over every cell with one (all), and over the cells of `sample` (the run's shared cells):
+    whether the sample was representative. Columns mode, cells, spearman, kendall, sample_cells, sample_spearman,
+    sample_kendall."""
+    rows = []
+    for mode, group in table.dropna(subset=["mean_validation_accuracy"]).groupby("mode", sort=False):
+        shared = group[group["hash"].isin(sample)]
+        measures = {}
+        for prefix, part in (("", group), ("sample_", shared)):
+            proxy, truth = part["proxy_accuracy"], part["mean_validation_accuracy"]
+            measures |= {f"{prefix}cells": len(part), f"{prefix}spearman": scipy.stats.spearmanr(proxy, truth).statistic,
+                         f"{prefix}kendall": scipy.stats.kendalltau(proxy, truth).statistic}
+        rows.append({"mode": mode, **measures})
+    return pd.DataFrame(rows)
+
+
+def top_recall(proxy: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
+    """Of each true top set (WHOLE_SPACE_TRUE_TOPS), the share found among the proxy's k best cells, for each k of
+    WHOLE_SPACE_PROXY_TOPS. Index: true top; columns: the proxy's top k."""
+    proxy, truth = np.asarray(proxy, float), np.asarray(truth, float)
+    by_truth, by_proxy = np.argsort(-truth, kind="stable"), np.argsort(-proxy, kind="stable")
+    n = len(truth)
+    return pd.DataFrame({
+        name: {true_name: len(np.intersect1d(by_truth[:_count(true_size, n)], by_proxy[:_count(size, n)]))
+               / _count(true_size, n) for true_name, true_size in WHOLE_SPACE_TRUE_TOPS.items()}
+        for name, size in WHOLE_SPACE_PROXY_TOPS.items()}).rename_axis("true best cells")
+
+
+def true_ranks_of_proxy_top(table: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+    """The proxy's k best cells of one mode with their true rank (1 = best mean validation accuracy of the cells
+    with one) and its percentile. Columns hash, proxy_accuracy, mean_validation_accuracy, true_rank, percentile."""
+    known = table.dropna(subset=["mean_validation_accuracy"]).reset_index(drop=True)
+    true_rank = known["mean_validation_accuracy"].rank(ascending=False, method="min").astype(int)
+    top = known.assign(true_rank=true_rank, percentile=100 * true_rank / len(known)).nlargest(k, "proxy_accuracy")
+    return top[["hash", "proxy_accuracy", "mean_validation_accuracy", "true_rank", "percentile"]].reset_index(drop=True)
 
 
 def run_spearman(run: str, mode: str = "bns_ft") -> float:
