@@ -149,6 +149,11 @@ def test_top1_column_of_table2_reproduces_the_paper(evaluations):
     top1 = comparison[comparison["top"] == "top1"]
     assert top1["agrees"].all(), top1[~top1["agrees"]]
     assert comparison["agrees"].sum() == 13
+    # the conclusions (direction mark: better, worse, not significant) agree more often than the rounded p-values
+    assert comparison["conclusion_agrees"].sum() == 19
+    differing = comparison.loc[~comparison["conclusion_agrees"], ["space", "top"]]
+    assert sorted(map(tuple, differing.to_numpy())) == [("A0", "top10"), ("A0-res", "top10")]
+    assert (comparison["conclusion_agrees"] >= comparison["agrees"]).all()
 
 
 def test_best_of_space_cancels_in_the_paired_test(evaluations):

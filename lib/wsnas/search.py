@@ -476,7 +476,8 @@ def _table2(prepared: dict[str, tuple[list[Run], float]], reading: Reading, rng_
 
 
 def compare_table2(recomputed: pd.DataFrame) -> pd.DataFrame:
-    """Paper (`wsnas.reference.paper_table2`) | recomputed per cell; `agrees`: p to 2 decimals and direction equal."""
+    """Paper (`wsnas.reference.paper_table2`) | recomputed per cell; `agrees`: p to 2 decimals and direction equal;
+    `conclusion_agrees`: the same conclusion (WS significantly better, worse, or neither: the direction mark)."""
     paper = paper_table2()
     rows = []
     for space in PAPER_ORDER:
@@ -485,7 +486,8 @@ def compare_table2(recomputed: pd.DataFrame) -> pd.DataFrame:
             p, direction = recomputed.loc[space, (f"top{k}", "p")], recomputed.loc[space, (f"top{k}", "direction")]
             rows.append({"space": space, "top": f"top{k}", "paper_p": paper_p, "paper_direction": paper_direction,
                          "p": float(p), "direction": direction,
-                         "agrees": bool(round(float(p), 2) == paper_p and direction == paper_direction)})
+                         "agrees": bool(round(float(p), 2) == paper_p and direction == paper_direction),
+                         "conclusion_agrees": bool(direction == paper_direction)})
     return pd.DataFrame(rows)
 
 
