@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from wsnas import baselines, metrics, reference, space
+from wsnas import baselines, metrics, reference, search, space
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +137,17 @@ def test_image_noise_of_spearman_vanishes_with_many_images_and_grows_with_few(ev
     assert np.allclose(exact, stats.spearmanr(proxy, truth).statistic, atol=1e-3)
     few, many = (np.std(baselines.spearman_image_noise(proxy, truth, n_images=n, n_boot=300)) for n in (200, 5000))
     assert few > 2 * many > 0
+
+
+def test_guided_search_marks_directions_after_holm_like_the_scored_cells_table(evaluations) -> None:
+    """search_comparison: p is the paper's Wilcoxon of top_k_regrets, and a direction is kept only where the
+    Holm-adjusted p over the table is below ALPHA (the rule of subsample_search too)."""
+    table = baselines.search_comparison(baselines.with_baseline_columns(evaluations), {"baseline/bns_ft": 4.0, "params": 0.0},
+                                        top_k=(1, 10), spaces=["A4", "A1"])
+    assert len(table) == 8 and (table["p_holm"] >= table["p"]).all()
+    assert ((table["direction"] == "x") == (table["p_holm"] >= metrics.ALPHA)).all()
+    row = table.query("space == 'A4' and guide == 'params' and k == 10").iloc[0]
+    reading = search.READINGS["default"]
+    regrets = search.top_k_regrets(baselines.with_baseline_columns(evaluations), "A4", 10,
+                                   reading=replace(reading, column="params", supernet_factor=0.0))
+    assert row["p"] == search.wilcoxon_paper(regrets["ws"], regrets["random"])[0]

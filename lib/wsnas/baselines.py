@@ -306,7 +306,8 @@ def halfway_factor(evaluations: pd.DataFrame) -> float:
 def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float], top_k=(1, 10, 100),
                       reading: str = "default", spaces=PAPER_ORDER) -> pd.DataFrame:
     """Table-2-style test per space, guide and TOP-k: paired regrets over the 5 runs, the paper's one-sided
-    Wilcoxon, and Holm-adjusted p-values over the whole table. `guide_factors` maps each guiding column
+    Wilcoxon, and Holm-adjusted p-values over the whole table; the direction ("<" guide better, ">" worse) is "x"
+    where the Holm-adjusted p is not below ALPHA, as in `subsample_search`. `guide_factors` maps each guiding column
     to its up-front cost in mean NB-101 trainings (4 for a super-net; ≈ 0 for counts)."""
     base_reading = search.READINGS[reading]
     rows = []
@@ -322,6 +323,7 @@ def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float]
     table = pd.DataFrame(rows)
     table["p_holm"] = holm(table["p"].to_numpy())
     table["significant_holm"] = table["p_holm"] < ALPHA
+    table.loc[~table["significant_holm"], "direction"] = "x"  # one rule for every table of guides: Holm over the table
     return table
 
 
