@@ -142,3 +142,15 @@ def beside_released_display(beside: pd.DataFrame) -> pd.DataFrame:
                                   f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}": lambda v: names.decimal(v, 2)},
                           default=lambda v: names.decimal(v, 2, True),
                           rename=False)
+
+
+PIPELINE_CHECKS = ("smoke", "demo")  # profiles too small to rank cells: their runs check the pipeline, not the claim
+
+
+def ours_beside_paper_display(beside: pd.DataFrame) -> pd.DataFrame:
+    """This build's runs beside the paper's and the recomputed means (`wsnas.ours.ours_beside_paper`); a run of a
+    profile in PIPELINE_CHECKS is labelled a pipeline check, not a result."""
+    frame = beside.assign(profile=[f"{profile} (pipeline check)" if profile in PIPELINE_CHECKS else profile
+                                   for profile in beside["profile"]])
+    frame = frame.rename(columns={"ours": "this build's runs", "our_runs": "our super-nets", "cells": "cells per run"})
+    return names.readable(frame, {"paper": names.rho, "recomputed": names.rho, "this build's runs": names.rho})
