@@ -18,16 +18,37 @@ OP_COLOURS = {
 OP_SHORT = {"input": "IN", "output": "OUT", "conv3x3-bn-relu": "3×3", "conv1x1-bn-relu": "1×1", "maxpool3x3": "MP"}
 
 
+NODE_SIZE = 650  # points², the cell drawings' vertices at most (smaller where a long chain must fit the axes)
+
+
 def draw_cell(cell: Cell, ax: plt.Axes, title: str | None = None) -> None:
-    """Draw a cell as a left-to-right DAG coloured by operation."""
+    """Draw a cell as a left-to-right DAG coloured by operation, vertices in columns by topological depth.
+
+    An edge that skips a column is drawn as an arc (alternately above and below), so that it never runs hidden
+    along the straight line of a chain of vertices.
+    """
     graph = nx.DiGraph(cell.adjacency)
-    for vertex, generation in enumerate(nx.topological_generations(graph)):
+    for depth, generation in enumerate(nx.topological_generations(graph)):
         for node in generation:
-            graph.nodes[node]["layer"] = vertex
+            graph.nodes[node]["layer"] = depth
     positions = nx.multipartite_layout(graph, subset_key="layer")
-    colours = [OP_COLOURS[op] for op in cell.ops]
-    nx.draw_networkx(graph, positions, ax=ax, node_color=colours, node_size=650, arrowsize=10,
-                     labels={i: OP_SHORT[op] for i, op in enumerate(cell.ops)}, font_size=7)
+    layer = nx.get_node_attributes(graph, "layer")
+    width = ax.get_window_extent().width * 72 / ax.figure.dpi  # points
+    size = min(NODE_SIZE, (0.95 * width / (max(layer.values()) + 1)) ** 2)  # vertices of a chain just apart
+    nx.draw_networkx_nodes(graph, positions, ax=ax, node_color=[OP_COLOURS[op] for op in cell.ops], node_size=size)
+    nx.draw_networkx_labels(graph, positions, ax=ax, labels={i: OP_SHORT[op] for i, op in enumerate(cell.ops)},
+                            font_size=7 if size > 400 else 6)
+    adjacent = [(u, v) for u, v in graph.edges if layer[v] - layer[u] == 1]
+    nx.draw_networkx_edges(graph, positions, edgelist=adjacent, ax=ax, node_size=size, arrowsize=10)
+    skipping = sorted((u, v) for u, v in graph.edges if layer[v] - layer[u] > 1)
+    for turn, (u, v) in enumerate(skipping):
+        bend = (0.3 + 0.08 * (layer[v] - layer[u] - 2)) * (1 if turn % 2 == 0 else -1)
+        nx.draw_networkx_edges(graph, positions, edgelist=[(u, v)], ax=ax, node_size=size, arrowsize=10,
+                               connectionstyle=f"arc3,rad={bend}")
+    xs, ys = zip(*positions.values())
+    height = max(max(ys) - min(ys), 0.5 * (max(xs) - min(xs)))  # room for the arcs above and below a chain
+    ax.set_ylim(min(ys) - 0.35 * height, max(ys) + 0.35 * height)
+    ax.set_xlim(min(xs) - 0.2, max(xs) + 0.2)
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)
