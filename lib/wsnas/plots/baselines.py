@@ -37,7 +37,9 @@ def quality_vs_cost(quality: pd.DataFrame, costs: pd.DataFrame, spaces: list[str
         ax.plot(front["seconds"], front["value"], color="black", lw=1, ls="--")
         for (seconds, value), same in front.groupby(["seconds", "value"], sort=False):  # one label per point
             label = ", ".join(baselines.ROW_NAMES[row] for row in same["row"])
-            ax.annotate(label, (seconds, value), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            note = ax.annotate(label, (seconds, value), fontsize=7, xytext=(3, 3), textcoords="offset points",
+                               clip_on=True)
+            note.set_in_layout(False)  # a long label must not shrink the panel: it is clipped at the panel's edge
         ceiling = quality[(quality["space"] == space) & (quality["row"] == baselines.NOISE_CEILING)
                           & (quality["measure"] == "spearman")]["value"]
         if len(ceiling):
@@ -54,6 +56,10 @@ def quality_vs_cost(quality: pd.DataFrame, costs: pd.DataFrame, spaces: list[str
                 ("NB-101 halfway training", KIND_COLOURS["training"]), ("WS (BNS-FT)", KIND_COLOURS["ws"]))]
     handles += [plt.Line2D([], [], color="black", ls="--", label="Pareto front"),
                 plt.Line2D([], [], color="grey", ls=":", label="noise ceiling")]
-    figure.legend(handles=handles, loc="lower right", fontsize=7, frameon=False)
+    spare = axes.ravel()[len(spaces):]
+    if len(spare):  # the legend in the first empty panel, else under the panels
+        spare[0].legend(handles=handles, loc="center", fontsize=8, frameon=False)
+    else:
+        figure.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     figure.tight_layout()
     return figure
