@@ -14,7 +14,9 @@ BOOK_FLAGS ?=
 BIN := $(abspath $(VENV))/bin
 # The venv's commands first on PATH: the tests call `wsnas`, and notebook kernels start the venv's `python`.
 RUN := PATH="$(BIN):$$PATH"
-TORCH_SOURCE := $(if $(shell command -v nvidia-smi),,--extra-index-url $(CPU_TORCH_INDEX))
+# PyTorch's CPU index only where there is no NVIDIA GPU and the index answers (an offline mirror serves the pin)
+REACHABLE = $(shell $(PYTHON) -c "import urllib.request as u; u.urlopen('$(CPU_TORCH_INDEX)', timeout=5)" 2>/dev/null && echo yes)
+TORCH_SOURCE = $(if $(shell command -v nvidia-smi),,$(if $(REACHABLE),--extra-index-url $(CPU_TORCH_INDEX)))
 
 .PHONY: book test setup browser
 
