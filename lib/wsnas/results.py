@@ -158,19 +158,17 @@ def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: 
                      "note": "; ".join(f"{column.split('/')[1].replace('_', '-').upper()} copies seed {seed_of}"
                                        for column, seed_of in copies.loc[
                                            copies["seed_copy"] == released_seed, ["column", "seed"]].itertuples(index=False))})
-    readings = load_readings(run)
-    for epoch, table in readings.groupby("epoch"):
-        by = {reading: group for reading, group in table.groupby("reading")}
-        if "bns_ft_last" not in by:
+    summary = readings_summary(run, n_resamples=n_resamples, seed=seed).set_index("reading")
+    papers, corrected = f"no_ft@{PAPERS_MOMENTUM:g}", f"no_ft@{CORRECTED_MOMENTUM:g}"
+    for epoch, read in summary.groupby("epoch"):
+        if "bns_ft_last" not in read.index:
             continue  # only the NO-FT draws of this epoch are committed
-        no_ft_papers = by.get(f"no_ft@{PAPERS_MOMENTUM:g}")
-        no_ft_corrected = by.get(f"no_ft@{CORRECTED_MOMENTUM:g}")
-        rows.append({"super_net": f"ours, epoch {epoch}", "epochs": int(epoch), "cells": len(by["bns_ft_last"]),
-                     **_spearman_with_ci(by["bns_ft_last"], "nb101_validation_accuracy", "bns_ft_last", n_resamples, seed),
-                     "bns_ft_mean": _spearman(by["bns_ft_mean"], "nb101_validation_accuracy"),
-                     "no_ft_papers": _spearman(no_ft_papers, "nb101_validation_accuracy"),
-                     "no_ft_papers_accuracy": float(no_ft_papers["proxy_accuracy"].mean()),
-                     "no_ft_corrected": _spearman(no_ft_corrected, "nb101_validation_accuracy")})
+        last = read.loc["bns_ft_last"]
+        rows.append({"super_net": f"ours, epoch {epoch}", "epochs": int(epoch), "cells": int(last["n_cells"]),
+                     "bns_ft_last": last["spearman"], "bns_ft_last_low": last["spearman_low"],
+                     "bns_ft_last_high": last["spearman_high"], "bns_ft_mean": read.loc["bns_ft_mean", "spearman"],
+                     "no_ft_papers": read.loc[papers, "spearman"], "no_ft_papers_accuracy": read.loc[papers, "mean_accuracy"],
+                     "no_ft_corrected": read.loc[corrected, "spearman"]})
     return pd.DataFrame(rows, columns=BESIDE_RELEASED_COLUMNS)
 
 
