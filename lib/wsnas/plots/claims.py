@@ -110,8 +110,8 @@ COMMITTED_RUNS_SOURCE = "trained and read here by wsnas study: our committed run
 
 def data_files_table() -> pd.DataFrame:
     """The introduction's table of data/: one row per embedded file the book reads (files marked PARTIAL in the
-    MANIFEST, an unfinished computation, are not read), our committed runs (study/) as one row; columns file,
-    source (commits shortened, parentheses dropped), licence, size (MB)."""
+    MANIFEST, an unfinished computation, are not read), our committed runs (study/) as one row; columns file (as
+    HTML code), source (commits shortened, parentheses dropped), licence, size (MB)."""
     files = pd.DataFrame(manifest().values())[["file", "bytes", "source", "licence"]]
     files = files[~files["source"].str.contains("PARTIAL")]
     ours = files["file"].str.startswith("study/")
@@ -121,4 +121,5 @@ def data_files_table() -> pd.DataFrame:
     files["bytes"] = files["bytes"].astype(int)  # MANIFEST is text: sum sizes, not strings
     files = files.groupby(["file", "source", "licence"], sort=False, as_index=False)["bytes"].sum()
     files["size (MB)"] = [names.decimal(size, 2) if size >= 0.01 else "< 0.01" for size in files.pop("bytes") / 1e6]
+    files["file"] = [f"<code>{escape(name)}</code>" for name in files["file"]]  # a file name, not a reader's word
     return files
