@@ -20,7 +20,7 @@ import numpy as np
 import scipy.stats
 import torch
 
-from wsnas import runs, study
+from wsnas import results, runs, study
 from wsnas.data import TrainingBatches, balanced_subset
 from wsnas.evaluate import MODES, evaluation_cells, evaluation_settings, proxy_accuracy
 from wsnas.nb101 import NB101
@@ -41,15 +41,15 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    run = study.study_run(args.run)
+    run = results.study_run(args.run)
     overrides = study.run_overrides(run)
-    config = config_for(study.PROFILE, space=study.SPACE, variant=run.variant, seed=run.seed, **overrides)
-    settings = evaluation_settings(study.PROFILE, **overrides)
+    config = config_for(results.STUDY_PROFILE, space=results.STUDY_SPACE, variant=run.variant, seed=run.seed, **overrides)
+    settings = evaluation_settings(results.STUDY_PROFILE, **overrides)
     run_dir = runs.run_directory("training", {**config.params(), **settings}, overrides=overrides,
                                  root=runs.resolve_root(None))
     split = load_training_data(config)
     valid = torch.from_numpy(balanced_subset(split.valid_labels.numpy(), settings["valid_subset"], settings["eval_seed"]))
-    cells, _ = evaluation_cells(study.SPACE, settings["num_eval_cells"], settings["eval_seed"], NB101.default())
+    cells, _ = evaluation_cells(results.STUDY_SPACE, settings["num_eval_cells"], settings["eval_seed"], NB101.default())
     cells = cells[: args.cells]
     truth = NB101.default().metrics([cell.hash for cell in cells])["mean_validation_accuracy"].to_numpy()
     report = {"run": run.name, "epoch": args.epoch or run.epochs, "cells": len(cells), "valid_images": len(valid)}

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from wsnas import study
+from wsnas import results, study
 from wsnas.datafiles import data_path
 from wsnas.train import config_for, train_supernet
 
@@ -32,9 +32,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON line last")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    run = study.study_run(RUN)
+    run = results.study_run(RUN)
     overrides = study.run_overrides(run)
-    fp32 = config_for(run.profile, space=study.SPACE, variant=run.variant, seed=run.seed,
+    fp32 = config_for(run.profile, space=results.STUDY_SPACE, variant=run.variant, seed=run.seed,
                       **{**overrides, "precision": "fp32"})
     with tempfile.TemporaryDirectory() as folder:
         result = train_supernet(fp32, Path(folder), stop_after_epochs=args.epochs, progress=False)

@@ -118,3 +118,22 @@ def test_train_and_runs_commands_at_smoke_scale(tmp_path, capsys) -> None:
     assert "A4_single_k_seed0_smoke" in capsys.readouterr().out
     assert main(["train", "--profile", "smoke", "--set", "epochs", "--results", results]) != 0
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, registry", [
+    (["train", "--profile", "nope"], "profiles"),
+    (["sweep", "--spaces", "A9"], "spaces"),
+    (["train", "--variant", "nope"], "variants"),
+    (["profile", "show", "nope"], "profiles"),
+])
+def test_the_cli_offers_exactly_the_registries_choices(argv, registry, capsys):
+    from wsnas.cli import build_parser
+    from wsnas.names import VARIANT_NAMES
+    from wsnas.profiles import profile_names
+    from wsnas.space import SPACES
+
+    expected = {"profiles": profile_names(), "spaces": SPACES, "variants": list(VARIANT_NAMES)}[registry]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    refusal = capsys.readouterr().err
+    assert "invalid choice" in refusal and all(repr(name) in refusal for name in expected), refusal

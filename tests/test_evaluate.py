@@ -202,13 +202,13 @@ def test_todays_evaluation_gives_the_committed_accuracies_of_the_81_epoch_run(tm
     accuracies, to one image of the 2,000 (they were computed on another CPU, whose rounding may flip one image)."""
     import pandas as pd
 
-    from wsnas import study
+    from wsnas import results, study
     from wsnas.data import TrainingBatches
     from wsnas.datafiles import data_path
     from wsnas.evaluate import run_evaluation_cells, validation_indices
     from wsnas.train import load_trained_supernet, load_training_data
 
-    run = study.study_run("A4_baseline_seed0_e81")
+    run = results.study_run("A4_baseline_seed0_e81")
     config, settings, run_dir = study.open_study_run(run, tmp_path)
     supernet = load_trained_supernet(config, run_dir)
     split = load_training_data(config)

@@ -13,9 +13,9 @@ import wsnas
 
 PACKAGE = Path(wsnas.__file__).parent
 BENCHMARK = ("space", "graph_hash", "enumeration", "tfrecord", "nb101", "nasbench_api", "datafiles", "safe_pickle")
-ANALYSES = ("metrics", "reference", "search", "bias", "claims", "names", "results", "baselines", "profiles")
-EXPERIMENTS = ("data", "supernet", "optim", "train", "evaluate", "proxies", "runs", "ours", "study", "sweep", "protocol",
-               "cli")  # may import torch and any module above; plots/ draws for the chapters from all three
+ANALYSES = ("metrics", "reference", "search", "bias", "claims", "names", "runs", "results", "ours", "baselines",
+            "profiles")
+EXPERIMENTS = ("data", "supernet", "optim", "train", "evaluate", "proxies", "study", "sweep", "protocol", "cli")  # may import torch and any module above; plots/ draws for the chapters from all three
 
 
 def wsnas_imports(module: str) -> set[str]:

@@ -13,12 +13,12 @@ def test_no_runs_without_results(tmp_path):
 def test_the_study_single_k_gain_is_its_paired_comparison_beside_the_paper_difference():
     import pytest
 
-    from wsnas import reference, study
+    from wsnas import reference, results
 
     evaluations = reference.load_evaluations()
     comparison = reference.side_by_side(reference.paper_table1(), reference.table1_recomputed(evaluations))
     rows = ours.study_variant_beside_paper(comparison)
-    bns = study.comparisons().query("mode == 'bns_ft'").set_index("comparison")
+    bns = results.comparisons().query("mode == 'bns_ft'").set_index("comparison")
     single_k = [label for label in bns.index if label.startswith("SINGLE-K")]
     if not single_k or not any(label.startswith("seed 1") for label in bns.index):
         assert rows.empty

@@ -12,7 +12,7 @@ import pytest
 import scipy.stats
 import torch
 
-from wsnas import results, runs, study
+from wsnas import profiles, results, runs, study
 from wsnas.data import TrainingBatches, load_cifar10
 from wsnas.datafiles import data_dir, data_path
 from wsnas.evaluate import evaluate_run, evaluation_cells, evaluation_settings, fine_tuned_statistics, proxy_accuracy
@@ -153,46 +153,46 @@ def test_scaled_down_paper_run_learns_and_the_tf_style_optimiser_at_its_rate_doe
 
 def test_committed_study_reports_what_its_files_hold():
     """`wsnas study --json` recomputes Spearman and Kendall from data/study/ and NB-101, per run, epoch and mode."""
-    committed = [run for run in study.STUDY_RUNS if study.committed(run)]
+    committed = [run for run in results.STUDY_RUNS if results.committed(run)]
     assert committed, "no study run is committed under data/study/ (wsnas study --run A4_baseline_seed0_e3)"
     # a run is committed epoch by epoch (final epoch first): report every epoch its file holds, and only those
-    present = {run.name: data_path(f"{study.STUDY_DIR}/{run.name}/evaluations.parquet") for run in study.STUDY_RUNS
+    present = {run.name: data_path(f"{study.STUDY_DIR}/{run.name}/evaluations.parquet") for run in results.STUDY_RUNS
                if (data_dir() / study.STUDY_DIR / run.name / "evaluations.parquet").exists()}
     for name in present:  # every committed file has its MANIFEST row and checksum
         for file_name in ("train_log.parquet", "params.json"):
             data_path(f"{study.STUDY_DIR}/{name}/{file_name}")
     held = {(name, int(epoch)) for name, path in present.items() for epoch in pd.read_parquet(path)["epoch"].unique()}
-    assert all(epoch in study.study_run(name).evaluated_epochs for name, epoch in held)
+    assert all(epoch in results.study_run(name).evaluated_epochs for name, epoch in held)
     assert held >= {(run.name, epoch) for run in committed for epoch in run.evaluated_epochs}
     printed = json.loads(subprocess.run(["wsnas", "study", "--json"], capture_output=True, text=True, check=True).stdout)
-    paper_scale = {run.name for run in study.PAPER_SCALE_RUNS}
+    paper_scale = {run.name for run in results.PAPER_SCALE_RUNS}
     read = [row for row in printed if row["run"] in paper_scale]  # readings of a run with two sets of BN statistics
     printed = [row for row in printed if row["run"] not in paper_scale]
     assert {(row["run"], row["epoch"]) for row in printed} == held
-    for run in study.PAPER_SCALE_RUNS:
+    for run in results.PAPER_SCALE_RUNS:
         summary = results.readings_summary(run.name, n_resamples=10).set_index(["epoch", "reading"])
         rows = {(row["epoch"], row["mode"]): row for row in read if row["run"] == run.name}
         assert set(rows) == set(summary.index)
         for key, row in rows.items():
             assert (row["n_cells"], row["cells_per_stack"], row["epochs"]) == (summary.loc[key, "n_cells"], 3, run.epochs)
             assert row["spearman"] == pytest.approx(summary.loc[key, "spearman"], abs=1e-4)
-    evaluations = study.load_study()
+    evaluations = results.load_study()
     for row in printed:
         cells = evaluations[(evaluations["run"] == row["run"]) & (evaluations["epoch"] == row["epoch"])
                             & (evaluations["mode"] == row["mode"])]
         assert row["n_cells"] == len(cells) == cells["hash"].nunique() == 300
         expected = scipy.stats.spearmanr(cells["proxy_accuracy"], cells["nb101_validation_accuracy"]).statistic
         assert row["spearman"] == pytest.approx(expected, abs=1e-4)
-        run = study.study_run(row["run"])
+        run = results.study_run(row["run"])
         assert (row["space"], row["profile"], row["cells_per_stack"]) == ("A4", run.profile, 1)
     shared = [set(evaluations.loc[evaluations["run"] == name, "hash"]) for name in present]
     assert all(cells == shared[0] for cells in shared)  # every run ranks the same cells
 
 
 def test_study_comparisons_are_differences_of_the_committed_correlations_on_the_same_cells():
-    correlations = study.study_correlations(n_resamples=10).set_index(["run", "epoch", "mode"])["spearman"]
-    differences = study.comparisons(n_resamples=200)
-    budgets = sorted(run.epochs for run in study.STUDY_RUNS if run.variant == "baseline" and run.seed == 0
+    correlations = results.study_correlations(n_resamples=10).set_index(["run", "epoch", "mode"])["spearman"]
+    differences = results.comparisons(n_resamples=200)
+    budgets = sorted(run.epochs for run in results.STUDY_RUNS if run.variant == "baseline" and run.seed == 0
                      and (run.name, run.epochs, "bns_ft") in correlations.index)
     expected = {f"{shorter} → {longer} epochs" for shorter, longer in zip(budgets, budgets[1:])}
     assert expected and expected <= set(differences["comparison"])
@@ -201,7 +201,7 @@ def test_study_comparisons_are_differences_of_the_committed_correlations_on_the_
         assert row.difference == pytest.approx(correlations[(run_a, int(epoch_a), row.mode)]
                                                - correlations[(run_b, int(epoch_b), row.mode)])
         assert row.low <= row.difference <= row.high and row.n_cells == 300
-    verdict = study.budget_verdict(differences)
+    verdict = results.budget_verdict(differences)
     if {"27 → 81 epochs"} <= set(differences["comparison"]) and differences["comparison"].str.startswith("seed 1").any():
         assert verdict.startswith("Rule:") and "NB-101's 108 epochs" in verdict
     else:
@@ -224,7 +224,7 @@ def test_paper_profile_runs_offline_on_the_embedded_copy_when_asked_and_says_so(
 
 
 def test_a_study_run_evaluates_its_final_epoch_first_and_refuses_an_epoch_it_does_not_evaluate(tmp_path):
-    run = study.study_run("A4_baseline_seed0_e81")
+    run = results.study_run("A4_baseline_seed0_e81")
     assert run.evaluated_epochs == (81, 9, 27)
     with pytest.raises(ValueError, match=r"evaluates epochs \(81, 9, 27\), not 10"):
         study.evaluate_epoch(run, 10, results_root=tmp_path)
@@ -238,7 +238,7 @@ def test_a_study_runs_state_is_preserved_in_data_and_restored_only_into_an_empty
     header = [line for line in (datafiles.data_dir() / "MANIFEST").read_text().splitlines(keepends=True) if line.startswith("#")]
     (data / "MANIFEST").write_text("".join(header) + "\t".join(datafiles.MANIFEST_COLUMNS) + "\n")
     monkeypatch.setenv("WSNAS_DATA", str(data))
-    run = study.study_run("A4_baseline_seed0_e81")
+    run = results.study_run("A4_baseline_seed0_e81")
     run_dir = tmp_path / "results" / "run"
     run_dir.mkdir(parents=True)
     with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
@@ -273,7 +273,7 @@ def test_saving_an_epoch_evaluated_on_a_fresh_clone_keeps_the_epochs_committed_b
     from wsnas import datafiles, runs
     from wsnas.evaluate import evaluations_name
 
-    run = study.study_run("A4_baseline_seed0_e81")
+    run = results.study_run("A4_baseline_seed0_e81")
     epoch, committed_before = 9, {81, 27}
     source = datafiles.data_dir() / study.STUDY_DIR / run.name
     before = pd.read_parquet(source / "evaluations.parquet")
@@ -312,9 +312,9 @@ def test_saving_an_epoch_evaluated_on_a_fresh_clone_keeps_the_epochs_committed_b
 
 
 def test_the_study_says_what_its_cells_and_images_cost_in_precision():
-    correlations = study.study_correlations()
-    precision = study.evaluation_precision(correlations, n_resamples=300).set_index("mode")
-    final = study.longest_run(correlations)
+    correlations = results.study_correlations()
+    precision = results.evaluation_precision(correlations, n_resamples=300).set_index("mode")
+    final = results.longest_run(correlations)
     for mode, row in precision.iterrows():
         assert row["cells_half_width"] == pytest.approx((final.loc[mode, "spearman_high"] - final.loc[mode, "spearman_low"]) / 2)
         assert row["paper_cells_half_width"] == pytest.approx(row["cells_half_width"] * (row["cells"] / 1000) ** 0.5)
@@ -322,7 +322,7 @@ def test_the_study_says_what_its_cells_and_images_cost_in_precision():
 
 
 def test_the_study_cost_is_read_from_each_committed_runs_log_and_provenance():
-    cost = study.study_cost()
+    cost = results.study_cost()
     assert not cost.empty
     for row in cost.itertuples():
         assert row.steps == row.budget * 157  # 40,000 images in batches of 256, the last one partial
@@ -333,20 +333,20 @@ def test_the_study_cost_is_read_from_each_committed_runs_log_and_provenance():
 
 def test_the_demo_budget_is_set_beside_the_study_run_that_saw_the_nearest_number_of_images():
     demo = load_profile("demo")
-    assert study.images_seen("demo") == demo["epochs"] * demo["train_subset"]
-    correlations = study.study_correlations(n_resamples=50)
-    for images in (study.images_seen("demo"), 80 * 40_000):
-        near = study.nearest_budget(images, correlations)
+    assert profiles.images_seen("demo") == demo["epochs"] * demo["train_subset"]
+    correlations = results.study_correlations(n_resamples=50)
+    for images in (profiles.images_seen("demo"), 80 * 40_000):
+        near = results.nearest_budget(images, correlations)
         finished = correlations.query("variant == 'baseline' and seed == 0 and epoch == budget and mode == 'bns_ft'")
         gaps = (finished["budget"] * 40_000 - images).abs()
         assert near["images_seen"] == near["budget"] * 40_000 and abs(near["images_seen"] - images) == gaps.min()
         assert near["run"] == finished.loc[gaps.idxmin(), "run"]
-    assert study.nearest_budget(80 * 40_000, correlations)["budget"] == 81
+    assert results.nearest_budget(80 * 40_000, correlations)["budget"] == 81
 
 
 def test_the_paper_scale_run_is_the_paper_profile_on_the_embedded_copy(tmp_path):
-    run = study.study_run("A4_baseline_seed0_paper_e432")
-    assert run in study.PAPER_SCALE_RUNS and run not in study.STUDY_RUNS  # `wsnas study --run` names it explicitly
+    run = results.study_run("A4_baseline_seed0_paper_e432")
+    assert run in results.PAPER_SCALE_RUNS and run not in results.STUDY_RUNS  # `wsnas study --run` names it explicitly
     assert study.run_overrides(run) == {"data_source": "embedded", "allow_lossy": True, "epochs": 432,
                                         "keep_checkpoints": [27, 81, 243]}
     config, settings, run_dir = study.open_study_run(run, tmp_path)

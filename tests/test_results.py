@@ -21,7 +21,7 @@ def test_the_bn_readings_of_the_81_epoch_run_hold_every_reading_on_its_300_cells
     committed = {(r.momentum, r.replay_steps, r.precision, r.draw) for r in study.BN_READINGS}
     assert committed <= set(zip(readings["momentum"], readings["replay_steps"], readings["precision"], readings["draw"]))
     # NO-FT as trained is what the study committed for the run's final epoch
-    table = study.study_correlations(n_resamples=50)
+    table = results.study_correlations(n_resamples=50)
     expected = table.query("run == @STUDY_RUN and epoch == 81 and mode == 'no_ft'")["spearman"].iloc[0]
     assert trained["spearman"] == pytest.approx(expected, abs=1e-12)
 
@@ -93,7 +93,7 @@ def test_the_whole_space_is_evaluated_in_committed_chunks_that_resume(tmp_path, 
     them, and the reader joins NB-101."""
     from wsnas import datafiles
 
-    run = study.study_run(STUDY_RUN)
+    run = results.study_run(STUDY_RUN)
     written = study.evaluate_whole_space(run, chunks=[0, 1], chunk_size=3, results_root=tmp_path / "results",
                                          progress=False)
     assert written == [results.whole_space_chunk(STUDY_RUN, k) for k in (0, 1)]
@@ -114,7 +114,7 @@ def test_a_run_with_two_sets_of_statistics_is_read_four_ways_in_committed_chunks
     from wsnas.evaluate import evaluate_run
     from wsnas.train import train_supernet
 
-    run = study.StudyRun(2, checkpoints=(1,), profile="smoke", settings=(("second_bn_momentum", 0.997),))
+    run = results.StudyRun(2, checkpoints=(1,), profile="smoke", settings=(("second_bn_momentum", 0.997),))
     config, settings, run_dir = study.open_study_run(run, tmp_path / "results")
     train_supernet(config, run_dir, progress=False)
     written = study.evaluate_readings(run, 2, n_cells=5, chunk_size=3, results_root=tmp_path / "results", progress=False)
@@ -143,7 +143,7 @@ def test_a_run_with_two_sets_of_statistics_is_read_four_ways_in_committed_chunks
     with pytest.raises(ValueError, match="keeps epochs"):
         study.evaluate_readings(run, 3, results_root=tmp_path / "results")
     with pytest.raises(ValueError, match="one set of BN statistics"):
-        study.evaluate_readings(study.study_run(STUDY_RUN), 81, results_root=tmp_path / "results")
+        study.evaluate_readings(results.study_run(STUDY_RUN), 81, results_root=tmp_path / "results")
 
 
 def test_our_paper_scale_run_stands_beside_the_paper_and_each_released_a4_super_net():
@@ -181,7 +181,7 @@ def test_our_paper_scale_run_stands_beside_the_paper_and_each_released_a4_super_
 def test_the_momentum_caveat_of_claim_1_is_computed_from_our_committed_readings():
     from wsnas import claims, reference
 
-    assert results.PAPER_SCALE_RUN == study.PAPER_SCALE_RUNS[0].name
+    assert results.PAPER_SCALE_RUN == results.PAPER_SCALE_RUNS[0].name
     readings = results.bn_readings(STUDY_RUN, n_resamples=200)
     share = results.momentum_share_of_gain(readings, results.run_spearman(STUDY_RUN))
     caveat = results.momentum_caveat()
@@ -198,7 +198,7 @@ def test_the_study_run_beside_the_free_counts_on_the_same_cells():
     from wsnas.nb101 import NB101
     from wsnas.space import counts_of
 
-    table = study.load_study().query("run == @STUDY_RUN and epoch == 81")
+    table = results.load_study().query("run == @STUDY_RUN and epoch == 81")
     beside = results.spearman_beside_counts(table).set_index("mode")
     assert set(beside.index) == {"no_ft", "bns_ft"} and set(beside["cells"]) == {300}
     assert beside.loc["bns_ft", "ws"] == pytest.approx(results.run_spearman(STUDY_RUN, "bns_ft"), abs=1e-12)
@@ -206,7 +206,7 @@ def test_the_study_run_beside_the_free_counts_on_the_same_cells():
     params = NB101.default().metrics(cells["hash"])["trainable_parameters"].to_numpy()
     assert (counts_of(cells["hash"])["params"] == params).all()  # the space table agrees with NB-101's own count
     assert beside.loc["no_ft", "params"] == beside.loc["bns_ft", "params"]  # same cells in both modes
-    assert study.longest_run_beside_counts().set_index("mode")["ws"].to_dict() == beside["ws"].to_dict()
+    assert results.longest_run_beside_counts().set_index("mode")["ws"].to_dict() == beside["ws"].to_dict()
 
 
 def test_the_paper_scale_readings_beside_the_parameter_count_on_the_same_cells():
@@ -240,7 +240,7 @@ def _study_as_whole_space() -> pd.DataFrame:
     """The 81-epoch run's 300 committed cells in the whole-space layout (hash, mode, proxy_accuracy + NB-101)."""
     from wsnas.nb101 import NB101
 
-    table = study.load_study().query("run == @STUDY_RUN and epoch == 81")[["hash", "mode", "proxy_accuracy"]]
+    table = results.load_study().query("run == @STUDY_RUN and epoch == 81")[["hash", "mode", "proxy_accuracy"]]
     truth = NB101.default().metrics(table["hash"].unique())[["mean_validation_accuracy", "mean_test_accuracy"]]
     return table.join(truth, on="hash").reset_index(drop=True)
 

@@ -7,7 +7,9 @@ and committed in `data/proxies_released_seed0.parquet`; this module reads them.
 from __future__ import annotations
 
 import json
+import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -18,10 +20,19 @@ from scipy.stats import kendalltau
 from wsnas import search
 from wsnas.datafiles import data_path
 from wsnas.metrics import ALPHA, holm, spearman, spearman_ci, spearman_difference_ci, spearman_image_noise, spearman_rows  # noqa: F401 (the chapters' names)
+from wsnas.names import COLUMN_NAMES
 from wsnas.nb101 import NB101
-from wsnas.reference import nb101_repeats
-from wsnas.search import READINGS, best_test_accuracy, finished_within, incumbent_accuracy, ws_order
-from wsnas.space import PAPER_ORDER, counts_of
+from wsnas.profiles import load_profile
+from wsnas.reference import load_evaluations, nb101_repeats
+from wsnas.search import (
+    READINGS,
+    SUPERNET_FACTOR,
+    best_test_accuracy,
+    finished_within,
+    incumbent_accuracy,
+    ws_order,
+)
+from wsnas.space import NUM_CELLS, PAPER_ORDER, counts_of, flops_of_all_cells
 
 PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost proxies (the search chapter's default)
 PROXY_SEED = 0
@@ -71,7 +82,6 @@ HALFWAY = "halfway"  # NB-101's own training stopped at 54 of 108 epochs: its va
 WS_SAME_CELLS = "ws_seed0"  # the released BNS-FT super-net of seed 0, on the very cells the proxies scored
 NOISE_CEILING = "noise_ceiling"  # one NB-101 repeat against the mean of the other two
 TARGET = "mean_validation_accuracy"
-SUPERNET_FACTOR = 4.0  # the paper counts a super-net as 4 NB-101 trainings
 TOP_PERCENT = (1, 5, 10)
 ROW_NAMES = {
     "params": "parameters", "flops": "FLOPs", "synflow": "synflow", "snip": "snip", "grad_norm": "grad-norm",
@@ -395,3 +405,59 @@ def subsample_search(cells: pd.DataFrame, evaluations: pd.DataFrame, proxy_secon
     table["p_holm"] = holm(table["p"].to_numpy())
     table.loc[table["p_holm"] >= ALPHA, "direction"] = "x"
     return table
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's scale and inputs, and the analyses it shows
+
+
+def chapter_scale(profile: str, live_cells: int | None = None, cell_resamples: int | None = None) -> tuple[int, int, int]:
+    """A4 cells scored live, bootstrap resamples over cells, and those of Kendall τ: the profile's [analysis]
+    settings (`baseline_*`), the first two unless given."""
+    settings = load_profile(profile)
+    return (settings["baseline_live_cells"] if live_cells is None else live_cells,
+            settings["baseline_cell_resamples"] if cell_resamples is None else cell_resamples,
+            settings["baseline_kendall_resamples"])
+
+
+def load_scored(spaces: Sequence[str] = PAPER_ORDER) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
+    """The released evaluations, the committed zero-cost scores, their metadata, and the scored cells of `spaces`."""
+    evaluations = load_evaluations()
+    scores, metadata = read_proxy_scores()
+    cells = scored_cells(evaluations, scores)
+    return evaluations, scores, metadata, cells[cells["space"].isin(spaces)]
+
+
+def count_seconds_per_cell() -> float:
+    """CPU seconds to count one cell: the FLOPs of every NB-101 cell computed afresh (uncached), per cell."""
+    start = time.process_time()
+    flops_of_all_cells.__wrapped__()
+    return (time.process_time() - start) / NUM_CELLS
+
+
+def subsample_ci_widths(cells: pd.DataFrame, evaluations: pd.DataFrame, spaces: Sequence[str],
+                        n_boot: int) -> pd.DataFrame:
+    """Per space, for the parameter count and the seed-0 super-net: the width of Spearman's bootstrap CI on the
+    scored subsample and on all 1,000 cells of the run. Index (space, row name)."""
+    chosen = evaluations[(evaluations["column"] == PROXY_COLUMN) & (evaluations["seed"] == PROXY_SEED)
+                         & evaluations["space"].isin(spaces)]
+    full = chosen[["space", "hash", "proxy_accuracy", TARGET]].rename(columns={"proxy_accuracy": "ws"})
+    full = full.assign(params=counts_of(full["hash"])["params"])
+    rows = []
+    for space_name, group in full.groupby("space", sort=False):
+        sub = cells[cells["space"] == space_name]
+        for row, column in (("params", "params"), (WS_SAME_CELLS, "ws")):
+            width_full = np.subtract(*reversed(spearman_ci(group[column], group[TARGET], n_boot)))
+            width_sub = np.subtract(*reversed(spearman_ci(sub[row], sub[TARGET], n_boot)))
+            rows.append({"space": space_name, "row": ROW_NAMES[row], "cells in subsample": len(sub),
+                         "CI width, subsample": width_sub, "CI width, all 1,000": width_full})
+    return pd.DataFrame(rows).set_index(["space", "row"])
+
+
+def guided_search(evaluations: pd.DataFrame, spaces: Sequence[str] = PAPER_ORDER) -> pd.DataFrame:
+    """`search_comparison` for every guide: each released WS column (a super-net up front), the counts (free) and
+    NB-101's halfway training (its trainings up front), on the baseline runs' cells of `spaces`."""
+    with_baselines = with_baseline_columns(evaluations)
+    guides = {column: SUPERNET_FACTOR for column in COLUMN_NAMES}
+    guides.update({"params": 0.0, "flops": 0.0, HALFWAY: halfway_factor(evaluations)})
+    return search_comparison(with_baselines[with_baselines["space"].isin(spaces)], guides, spaces=spaces)

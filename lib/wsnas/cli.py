@@ -10,6 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wsnas.names import VARIANT_NAMES
+from wsnas.profiles import profile_names
+from wsnas.space import SPACES
+
 _NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
 
 
@@ -131,7 +135,7 @@ def command_train(args: argparse.Namespace) -> int:
 
 
 def command_study(args: argparse.Namespace) -> int:
-    from wsnas import study
+    from wsnas import results, study
 
     if args.run:
         import torch
@@ -139,27 +143,27 @@ def command_study(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
         if args.whole_space:
             for name in args.run:
-                for written in study.evaluate_whole_space(study.study_run(name), results_root=args.results):
+                for written in study.evaluate_whole_space(results.study_run(name), results_root=args.results):
                     print(f"data/{written}")
         elif args.readings is not None:
             for name in args.run:
-                for written in study.evaluate_readings(study.study_run(name), args.readings, n_cells=args.cells,
+                for written in study.evaluate_readings(results.study_run(name), args.readings, n_cells=args.cells,
                                                        draws=args.draws, results_root=args.results):
                     print(f"data/{written}")
         elif args.bn_readings:
             for name in args.run:
-                study.bn_momentum_readings(study.study_run(name), results_root=args.results)
+                study.bn_momentum_readings(results.study_run(name), results_root=args.results)
         elif args.preserve:
             for name in args.run:
-                for written in study.save_progress(study.study_run(name), results_root=args.results):
+                for written in study.save_progress(results.study_run(name), results_root=args.results):
                     print(f"data/{written}")
         elif args.evaluate is None:
             study.run_study(args.run, results_root=args.results, allow_precision_switch=args.allow_precision_switch,
                             train_only=args.train_only)
         else:
             for name in args.run:
-                study.evaluate_epoch(study.study_run(name), args.evaluate, results_root=args.results)
-    rows = study.study_json()
+                study.evaluate_epoch(results.study_run(name), args.evaluate, results_root=args.results)
+    rows = results.study_json()
     if args.json:
         _print_json(rows)
     elif not rows:
@@ -308,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wsnas", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    spaces = commands.add_parser("spaces", help="sizes of the search spaces A0..A4, A0-res, A0-nores")
+    spaces = commands.add_parser("spaces", help=f"sizes of the search spaces {', '.join(SPACES)}")
     spaces.add_argument("--json", action="store_true", help="print a JSON object keyed by space name")
     spaces.set_defaults(handler=command_spaces)
 
@@ -342,10 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     claims.add_argument("--json", action="store_true", help="print a JSON list, one object per claim")
     claims.set_defaults(handler=command_reference_claims)
     train = commands.add_parser("train", help="train (or resume) one super-net and evaluate it NO-FT and BNS-FT")
-    train.add_argument("--profile", default="demo", help="smoke | demo | paper (default: demo)")
-    train.add_argument("--space", default="A4", help="A0, A1..A4, A0-res or A0-nores (default: A4)")
-    train.add_argument("--variant", default="baseline",
-                       help="baseline | single_k | pro_rata | avg3 | single_k+pro_rata (default: baseline)")
+    train.add_argument("--profile", default="demo", choices=profile_names(), help="the profile (default: demo)")
+    train.add_argument("--space", default="A4", choices=SPACES, help="the search space (default: A4)")
+    train.add_argument("--variant", default="baseline", choices=VARIANT_NAMES, help="the variant (default: baseline)")
     train.add_argument("--seed", type=int, default=0, help="seed of the super-net (default: 0)")
     train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -385,9 +388,11 @@ def build_parser() -> argparse.ArgumentParser:
     study.set_defaults(handler=command_study)
 
     grid = commands.add_parser("sweep", help="the paper's grid of super-net runs (resumable), locally or on Ray")
-    grid.add_argument("--profile", default="demo", help="smoke | demo | paper (default: demo)")
-    grid.add_argument("--spaces", nargs="+", help="spaces to run (default: all seven)")
-    grid.add_argument("--variants", nargs="+", help="variants to run (default: all five)")
+    grid.add_argument("--profile", default="demo", choices=profile_names(), help="the profile (default: demo)")
+    grid.add_argument("--spaces", nargs="+", choices=SPACES, metavar="SPACE",
+                      help=f"spaces to run (default: all of {', '.join(SPACES)})")
+    grid.add_argument("--variants", nargs="+", choices=VARIANT_NAMES, metavar="VARIANT",
+                      help=f"variants to run (default: all of {', '.join(VARIANT_NAMES)})")
     grid.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], help="seeds (default: 0 1 2 3 4)")
     grid.add_argument("--device", default="cpu", help="torch device of each run; several separated by commas (default: cpu)")
     grid.add_argument("--executor", choices=["local", "ray"], default="local",
@@ -428,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile_commands.add_parser("list", help="every profile with its one-line description").set_defaults(
         handler=command_profile_list)
     show = profile_commands.add_parser("show", help="one profile, section by section")
-    show.add_argument("name", help="the profile, e.g. demo (see `wsnas profile list`)")
+    show.add_argument("name", choices=profile_names(), help="the profile (see `wsnas profile list`)")
     show.add_argument("--json", action="store_true", help="print JSON: description and one object per section")
     show.set_defaults(handler=command_profile_show)
 

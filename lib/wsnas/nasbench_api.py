@@ -39,15 +39,13 @@ import pandas as pd
 from wsnas import space
 from wsnas.datafiles import atomic_path, user_cache_dir
 from wsnas.graph_hash import hash_graphs
-from wsnas.nb101 import NB101
+from wsnas.nb101 import EPOCHS, NB101, REPEATS
 from wsnas.tfrecord import METRICS, read_records, record_metrics
 
 INPUT, OUTPUT = space.INPUT, space.OUTPUT
 CONV3X3, CONV1X1, MAXPOOL3X3 = space.OPS
 # NASLib's op codes of a flattened spec (`naslib.search_spaces.nasbench101.conversions.all_ops`).
 NASLIB_OPS: tuple[str, ...] = (INPUT, OUTPUT, MAXPOOL3X3, CONV1X1, CONV3X3)
-TABLE_EPOCHS = 108
-NUM_REPEATS = 3
 IMPORT_HINT = (
     "download nasbench_only108.tfrecord (or nasbench_full.tfrecord for 4, 12 and 36 epochs) from "
     "https://github.com/google-research/nasbench and run `wsnas nb101 import nasbench_only108.tfrecord` "
@@ -172,7 +170,7 @@ class _Tables:
     def __init__(self) -> None:
         self.nb101 = NB101.load()
         self.source = self.nb101.source
-        self.valid_epochs = {TABLE_EPOCHS}
+        self.valid_epochs = {EPOCHS}
         self.epochs_hint = "the tables hold 108-epoch results; for 4, 12 and 36 epochs pass nasbench_full.tfrecord"
         table = space.space_table()
         self._row_of_hash = dict(zip(table["hash"].to_numpy(dtype=str), range(len(table))))
@@ -191,11 +189,11 @@ class _Tables:
             "trainable_parameters": int(self._parameters[self._row_of_hash[module_hash]]),
         }
         if known["trainable_parameters"] is not None:
-            repeats = [{metric: known[metric][r] for metric in METRICS} for r in range(NUM_REPEATS)]
+            repeats = [{metric: known[metric][r] for metric in METRICS} for r in range(REPEATS)]
         else:
             run0 = {} if known["test_accuracy_run0"] is None else {"final_test_accuracy": known["test_accuracy_run0"]}
-            repeats = [_PartialRepeat(run0 if r == 0 else {}, module_hash, r) for r in range(NUM_REPEATS)]
-        return fixed, {TABLE_EPOCHS: repeats}
+            repeats = [_PartialRepeat(run0 if r == 0 else {}, module_hash, r) for r in range(REPEATS)]
+        return fixed, {EPOCHS: repeats}
 
 
 class _File:
@@ -297,7 +295,7 @@ class NASBench:
             "available_ops": list(space.OPS),
             "module_vertices": space.MAX_VERTICES,
             "max_edges": space.MAX_EDGES,
-            "num_repeats": NUM_REPEATS,
+            "num_repeats": REPEATS,
         }
         self._random = random.Random(seed)
         self._data = _Tables() if dataset_file is None else _File(Path(dataset_file))
@@ -307,7 +305,7 @@ class NASBench:
         self.training_time_spent = 0.0
         self.total_epochs_spent = 0
 
-    def query(self, model_spec: ModelSpec, epochs: int = 108, stop_halfway: bool = False) -> dict[str, Any]:
+    def query(self, model_spec: ModelSpec, epochs: int = EPOCHS, stop_halfway: bool = False) -> dict[str, Any]:
         """One repeat, drawn at random, of the spec's metrics after `epochs` (or half of them); counts the budget."""
         if epochs not in self.valid_epochs:
             raise OutOfDomainError(f"invalid number of epochs, must be one of {self.valid_epochs}: {self._data.epochs_hint}")

@@ -32,8 +32,10 @@ from wsnas.datafiles import DataFileError, atomic_path, data_path, user_cache_di
 from wsnas.graph_hash import INPUT_LABEL, OUTPUT_LABEL, hash_graphs
 from wsnas.tfrecord import METRICS, read_records, record_metrics
 
-EPOCHS = 108
-REPEATS = 3
+EPOCHS = 108  # NB-101's training budget; the paper trains its super-nets 4× as long (432)
+REPEATS = 3  # trainings per cell and budget
+TRAINING_IMAGES = 40_000  # NB-101's training split of CIFAR-10's training set
+VALIDATION_IMAGES = 10_000  # and its validation split
 METRICS_FILE = "nb101_metrics.parquet"
 TEST_RUN0_FILE = "nb101_test_run0.parquet"
 FULL_TABLE_FILE = "nb101_full_metrics.parquet"

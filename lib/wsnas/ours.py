@@ -13,11 +13,10 @@ import pandas as pd
 from wsnas import runs
 from wsnas.metrics import mode_correlations
 from wsnas.names import VARIANT_NAMES
+from wsnas.nb101 import TRAINING_IMAGES
 from wsnas.profiles import load_profile
-from wsnas.protocol import TRAINING_IMAGES
 from wsnas.reference import evaluation_column
-from wsnas.results import spearman_beside_counts
-from wsnas.study import PROFILE, SPACE, comparisons, longest_run
+from wsnas.results import STUDY_PROFILE, STUDY_SPACE, comparisons, longest_run, spearman_beside_counts
 
 
 def our_runs(root: str | Path | None = None, stage: str | None = None) -> pd.DataFrame:
@@ -83,8 +82,8 @@ def study_beside_paper(comparison: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for mode, row in final.iterrows():
         column = evaluation_column("baseline", mode)
-        reference_row = comparison.loc[(SPACE, column)]
-        rows.append({"space": SPACE, "column": column, "paper": reference_row["paper_mean"],
+        reference_row = comparison.loc[(STUDY_SPACE, column)]
+        rows.append({"space": STUDY_SPACE, "column": column, "paper": reference_row["paper_mean"],
                      "recomputed": reference_row["recomputed_mean"], "ours": row["spearman"],
                      "low": row["spearman_low"], "high": row["spearman_high"], "cells": int(row["n_cells"]),
                      "scale": row["label"]})
@@ -100,15 +99,15 @@ def study_variant_beside_paper(comparison: pd.DataFrame) -> pd.DataFrame:
     variant, seeds = f"{VARIANT_NAMES['single_k']} − baseline at 27 epochs", "seed 1 − seed 0 at 27 epochs"
     if variant not in bns.index or seeds not in bns.index:
         return pd.DataFrame(columns=columns)
-    means = {column: comparison.loc[(SPACE, evaluation_column(column, "bns_ft"))] for column in ("single_k", "baseline")}
+    means = {column: comparison.loc[(STUDY_SPACE, evaluation_column(column, "bns_ft"))] for column in ("single_k", "baseline")}
     row = bns.loc[variant]
     return pd.DataFrame([{
-        "space": SPACE, "difference": f"{VARIANT_NAMES['single_k']} − {VARIANT_NAMES['baseline']} (BNS-FT)",
+        "space": STUDY_SPACE, "difference": f"{VARIANT_NAMES['single_k']} − {VARIANT_NAMES['baseline']} (BNS-FT)",
         "paper": means["single_k"]["paper_mean"] - means["baseline"]["paper_mean"],
         "recomputed": means["single_k"]["recomputed_mean"] - means["baseline"]["recomputed_mean"],
         "ours": row["difference"], "low": row["low"], "high": row["high"], "seed_gap": bns.loc[seeds, "difference"],
         "cells": int(row["n_cells"]),
-        "scale": f"Trained here: profile {PROFILE}, {SPACE}, 27 epochs, 3 stacks of 1 cell, JPEG q75 CIFAR-10, "
+        "scale": f"Trained here: profile {STUDY_PROFILE}, {STUDY_SPACE}, 27 epochs, 3 stacks of 1 cell, JPEG q75 CIFAR-10, "
                  f"seed 0 of each variant, {int(row['n_cells'])} shared cells"}], columns=columns)
 
 

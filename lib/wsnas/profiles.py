@@ -13,6 +13,8 @@ from typing import Any
 
 import tomllib
 
+from .nb101 import TRAINING_IMAGES
+
 PRECISION_SETTINGS = ("fp32", "bf16", "auto")  # a profile's `precision`; auto is resolved per stage (wsnas.data)
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
@@ -62,6 +64,9 @@ SECTIONS: dict[str, dict[str, tuple[type, tuple | None]]] = {
         "cell_bootstrap_resamples": (int, None),  # Ranking: bootstrap over cells of Kendall τ and precision@K
         "bootstrap_resamples": (int, None),  # Variants: bootstrap over super-nets of each variant's gain
         "permutation_seeds": (int, None),  # Search: fresh random-search permutations, the chance level
+        "baseline_live_cells": (int, None),  # Baselines: A4 cells of the committed proxies scored again live
+        "baseline_cell_resamples": (int, None),  # Baselines: bootstrap over cells of Spearman and precision@K
+        "baseline_kendall_resamples": (int, None),  # Baselines: the same bootstrap for Kendall τ (slower)
     },
 }
 # What a setting's number means where more than one convention is in use (shown by `wsnas profile show`).
@@ -73,7 +78,8 @@ CONVENTIONS: dict[str, str] = {
 SETTINGS: dict[str, tuple[type, tuple | None]] = {key: kind for section in SECTIONS.values() for key, kind in section.items()}
 POSITIVE = {"stem_channels", "num_stacks", "cells_per_stack", "epochs", "batch_size", "num_eval_cells", "num_bn_batches", "bn_batch_size", "eval_batch_size"}
 NON_NEGATIVE = {"train_subset", "divergence_patience", "valid_subset", "learning_rate", "weight_decay", "rms_eps", "eval_seed",
-                "cell_bootstrap_resamples", "bootstrap_resamples", "permutation_seeds"}
+                "cell_bootstrap_resamples", "bootstrap_resamples", "permutation_seeds", "baseline_live_cells",
+                "baseline_cell_resamples", "baseline_kendall_resamples"}
 
 
 class ProfileError(ValueError):
@@ -146,3 +152,13 @@ def check_setting(key: str, value: Any) -> Any:
     if key in ("momentum", "rms_decay", "bn_momentum", "second_bn_momentum") and not 0.0 <= value < 1.0:
         raise ProfileError(f"setting {key!r} must lie in [0, 1), got {value!r}")
     return value
+
+
+def images_per_epoch(profile: str) -> int:
+    """Training images per epoch of `profile`: its subset, or all of NB-101's training split."""
+    return load_profile(profile)["train_subset"] or TRAINING_IMAGES
+
+
+def images_seen(profile: str) -> int:
+    """Training images a run of `profile` sees: epochs × images per epoch."""
+    return load_profile(profile)["epochs"] * images_per_epoch(profile)

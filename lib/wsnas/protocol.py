@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from .data import training_precision, validation_precision
+from .nb101 import TRAINING_IMAGES, VALIDATION_IMAGES
 from .profiles import load_profile
 
 PAPER = "Pourchot et al. (2020), supplementary 0.1 and Sec. 3"
@@ -21,8 +22,6 @@ PROFILE_COLUMNS = ("paper", "paper-as-written", "demo", "cpu-study")
 OPTIMIZER_NAMES = {"authors_rmsprop": "the authors' RMSprop", "tf_rmsprop": "TF-style RMSProp (NB-101)"}
 SCHEDULE_NAMES = {"cosine_per_epoch": "cosine, stepped per epoch", "cosine_per_step": "cosine, stepped per batch"}
 BN_STATISTICS_NAMES = {"last": "last of the batches", "mean": "mean over the batches"}
-TRAINING_IMAGES = 40_000  # NB-101's training split
-VALIDATION_IMAGES = 10_000
 
 
 def _images(count: int, total: int) -> str:

@@ -33,6 +33,7 @@ RANDOM_ORDERS = ("stored", "permutation", "expectation")
 SELECTIONS = ("validation", "test")
 BEST_OF_SPACE = ("union", "runs")
 ZERO_METHODS = ("wilcox", "pratt", "zsplit")
+SUPERNET_FACTOR = 4.0  # the paper counts a super-net as 4 NB-101 trainings of the cells it ranks
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Reading:
     ties: str = "reverse_position"  # order of cells with equal proxy, see `ws_order`
     random_order: str = "stored"  # stored: sampling order; permutation: one per run; expectation: mean over many
     permutations: int = 200  # for random_order="expectation"
-    supernet_factor: float = 4.0  # super-net time = factor × mean training time of the run's cells
+    supernet_factor: float = SUPERNET_FACTOR  # super-net time = factor × mean training time of the run's cells
     budget_includes_supernet: bool = True  # random's TOP-k budget = WS's total time (else WS's training time only)
     running_training_counts: bool = False  # count the random training still running at the budget
     selection: str = "validation"  # how the incumbent is chosen among the queried cells

@@ -63,7 +63,7 @@ PAPER_SCALE_READING = {"no_ft": f"no_ft@{CORRECTED_MOMENTUM:g}", "bns_ft": "bns_
 def study_curve(correlations: pd.DataFrame, paper: dict[str, float], paper_scale: pd.DataFrame | None = None) -> Figure:
     """Spearman ρ (with bootstrap 95% CIs) against the training budget, log axis, NO-FT and BNS-FT.
 
-    `correlations` is `wsnas.study.study_correlations()`; the baseline seed-0 runs form the curve, the
+    `correlations` is `wsnas.results.study_correlations()`; the baseline seed-0 runs form the curve, the
     81-epoch run's mid-run checkpoints sit beside it (hollow), other seeds and variants as separate marks;
     `paper` maps a mode to the paper's 432-epoch value, marked at 432 epochs; `paper_scale` (`wsnas.results.
     readings_summary` of the paper-scale run) adds its checkpoints as diamonds.
