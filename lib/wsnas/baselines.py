@@ -435,6 +435,12 @@ def count_seconds_per_cell() -> float:
     return (time.process_time() - start) / NUM_CELLS
 
 
+def seconds_per_cell(proxy_seconds: dict[str, float]) -> dict[str, float]:
+    """CPU seconds per ranked cell of every row timed here: the zero-cost proxies' (each computed alone, from
+    `wsnas.proxies.live_check`) and the counts' (`count_seconds_per_cell`)."""
+    return {**proxy_seconds, **dict.fromkeys(COUNTS, count_seconds_per_cell())}
+
+
 def subsample_ci_widths(cells: pd.DataFrame, evaluations: pd.DataFrame, spaces: Sequence[str],
                         n_boot: int) -> pd.DataFrame:
     """Per space, for the parameter count and the seed-0 super-net: the width of Spearman's bootstrap CI on the

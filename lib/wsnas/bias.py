@@ -341,6 +341,12 @@ def proxy_top_quality(residuals: pd.DataFrame, top: float = 0.1, truth: str = TR
     return per_run.groupby("space").mean()
 
 
+def features_and_residuals(evaluations: pd.DataFrame, column: str = "baseline/bns_ft") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The structural features of every cell the column's runs evaluated (indexed by hash) and their rank residuals."""
+    chosen = evaluations[evaluations["column"] == column]
+    return cell_features(chosen["hash"].unique()).set_index("hash"), rank_residuals(chosen)
+
+
 # ---------------------------------------------------------------- correlation vs space size
 
 def size_correlation(correlation_by_space: pd.Series, sizes: pd.Series) -> dict[str, float]:

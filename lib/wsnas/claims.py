@@ -129,6 +129,11 @@ def distinct_runs(per_run: pd.DataFrame, duplicates: pd.DataFrame) -> pd.DataFra
     return per_run.loc[~keys.isin(copies)].reset_index(drop=True)
 
 
+def distinct_correlations(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Per-run correlations (`wsnas.reference.correlations`), each distinct super-net once (`distinct_runs`)."""
+    return distinct_runs(reference.correlations(evaluations), reference.duplicate_runs(evaluations))
+
+
 def _counting(per_run: pd.DataFrame, duplicates: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {"distinct super-nets": distinct_runs(per_run, duplicates), "paper's count (copies twice)": per_run}
 
@@ -341,6 +346,32 @@ NESTING_CAVEAT = ("The 7 spaces are nested (A0 holds all the others, A0-res and 
                   "not 7 independent points and every p here is optimistic.")
 
 
+def size_correlations(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """Spearman ρ between space size and every column of Table 1 (`wsnas.bias.size_correlation`), from the paper's
+    means and from the recomputed ones; index (column's reader name, "paper (Table 1)" | "recomputed")."""
+    sizes = pd.Series(space.space_sizes(), name="cells")
+    tables = {"paper (Table 1)": reference.paper_table1(), "recomputed": reference.table1_recomputed(evaluations)}
+    rows = [{"column": names.COLUMN_NAMES[column], "means": source, **bias.size_correlation(table[(column, "mean")], sizes)}
+            for column in names.COLUMN_NAMES for source, table in tables.items()]
+    return pd.DataFrame(rows).set_index(["column", "means"])
+
+
+def size_number_verdict(size_claim: pd.DataFrame) -> str:
+    """Whether the paper's Spearman(BNS-FT ρ, space size) and its p come out of Table 1's means to two decimals
+    (`size_correlations`): "recomputed exactly" or "not recomputed exactly"."""
+    paper = size_claim.loc[(names.COLUMN_NAMES["baseline/bns_ft"], "paper (Table 1)")]
+    stated = reference.PAPER_NUMBERS
+    exact = round(paper["spearman"], 2) == stated["size_spearman"] and round(paper["p_value"], 2) == stated["size_p_value"]
+    return "recomputed exactly" if exact else "not recomputed exactly"
+
+
+def effect_verdict(effects: pd.DataFrame, space_name: str, feature: str) -> str:
+    """A named bias, "feature over-evaluated in this space" (`bias_effects`): supported when its confidence interval
+    over super-nets lies above 0, contradicted when below, else not contradicted (weak evidence)."""
+    row = effects.set_index(["space", "feature"]).loc[(space_name, feature)]
+    return SUPPORTED if row["ci_low"] > 0 else (CONTRADICTED if row["ci_high"] < 0 else WEAK)
+
+
 def larger_spaces_correlate_worse(evaluations: pd.DataFrame) -> Claim:
     rule = ("Spearman ρ between a space's number of cells and its BNS-FT correlation over the 7 spaces must be "
             "significantly negative (exact permutation test, two-sided by default, α = 0.05: the paper reports "
@@ -369,9 +400,10 @@ def larger_spaces_correlate_worse(evaluations: pd.DataFrame) -> Claim:
     return _claim("larger-spaces-worse", "Larger search spaces give lower correlations", rule, "bias", readings)
 
 
-def bias_effects(evaluations: pd.DataFrame, ci: str = "t", features: pd.DataFrame | None = None) -> pd.DataFrame:
+def bias_effects(evaluations: pd.DataFrame, ci: str = "t", features: pd.DataFrame | None = None,
+                 column: str = "baseline/bns_ft", seed: int = 0) -> pd.DataFrame:
     """Feature effects on the rank residual (`wsnas.bias.feature_effects`) with Holm-corrected p beside the raw p."""
-    effects = bias.feature_effects(evaluations, ci=ci, features=features)
+    effects = bias.feature_effects(evaluations, column=column, ci=ci, features=features, seed=seed)
     effects["p_holm"] = holm(effects["p_value"])
     return effects
 

@@ -600,3 +600,19 @@ def reproduction(cells: list[space.Cell], committed: pd.DataFrame, settings: dic
     agreement = {name: spearmanr(stored[name], live[name])[0] if len(cells) >= 3 else np.nan for name in names}
     return pd.DataFrame({"gap from committed": gap, "rounding gap here": rounding,
                          "reproduced": gap <= np.maximum(rounding, EXACT_GAP), "rank agreement": pd.Series(agreement)})
+
+
+def live_check(hashes: Iterable[str], committed: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """`reproduction` of the committed scores on these cells (one thread, as the file was made), plus each proxy's
+    median CPU seconds per cell when computed alone ("CPU seconds per cell, alone")."""
+    torch.set_num_threads(1)
+    cells = space.cells_at(space.index_of(np.asarray(list(hashes))))
+    check = reproduction(cells, committed, settings)
+    alone: dict[str, list[float]] = {name: [] for name in settings["proxies"]}
+    for cell in cells:
+        for name in settings["proxies"]:
+            start = time.process_time()  # CPU time of this single-threaded process: robust to a busy machine
+            cell_proxies(cell, [name], seed=settings["seed"])
+            alone[name].append(time.process_time() - start)
+    check["CPU seconds per cell, alone"] = pd.Series({name: float(np.median(values)) for name, values in alone.items()})
+    return check

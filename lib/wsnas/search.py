@@ -312,6 +312,11 @@ def _resolve(reading: str | Reading, column: str | None = None) -> Reading:
     return reading if column is None else replace(reading, column=column)
 
 
+def resolve_reading(reading: str | Reading, column: str | None = None) -> Reading:
+    """The reading named `reading` (a key of READINGS, or a Reading), its WS guide set to `column` if one is given."""
+    return _resolve(reading, column or None)
+
+
 def regret_curves(
     evaluations: pd.DataFrame, space: str, column: str | None = None, reading: str | Reading = "default",
     rng_seed: int = 0,

@@ -1,12 +1,18 @@
-"""Figure of the baselines chapter: ranking quality against cost per cell, one panel per space, Pareto front marked."""
+"""Figures and tables of the baselines chapter: ranking quality against cost per cell (Pareto front marked), the
+Spearman heat map, and each table with the numbers its text quotes (glue name → value)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from IPython.display import Markdown
 
-from wsnas import baselines, names
+from wsnas import baselines, names, ours, results
 from wsnas.plots import FIGURE_WIDTH
 
 KIND_COLOURS = {"count": "#009E73", "zero-cost": "#E69F00", "training": "#0072B2", "ws": "#D55E00"}
@@ -63,3 +69,217 @@ def quality_vs_cost(quality: pd.DataFrame, costs: pd.DataFrame, spaces: list[str
         figure.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     figure.tight_layout()
     return figure
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's tables: each function returns glue name → value (the table and the numbers its text quotes)
+
+ROW_ORDER = (*baselines.COUNTS, *baselines.ZERO_COST, baselines.HALFWAY, baselines.WS_SAME_CELLS, baselines.NOISE_CEILING)
+MEASURE_TITLES = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top1%": "precision at the top 1 %",
+                  "top5%": "precision at the top 5 %", "top10%": "precision at the top 10 %"}
+SEARCH_TEXT = "{p} {direction} ({p_holm})"  # a search test's cell: raw p, direction (Holm's rule), Holm-corrected p
+
+
+def _shown_spaces(spaces: Sequence[str], present) -> list[str]:
+    return [space for space in spaces if space in set(present)]
+
+
+def scored_cells_table(cells: pd.DataFrame, metadata: dict, spaces: Sequence[str]) -> dict[str, Any]:
+    """The scored cells per space (`tab_cells`) and the file's counts the text quotes."""
+    per_space = cells.groupby("space").size().reindex(spaces)
+    summary = pd.DataFrame({"cells scored": per_space, "of the run's": 1000})
+    return {"scored_cells": f"{metadata['done']:,}", "requested_cells": f"{metadata['cells']:,}",
+            "min_per_space": f"{per_space.min():,}", "complete": "complete" if metadata["complete"] else "not yet complete",
+            "tab_cells": names.readable(summary, default=names.integer)}
+
+
+def settings_line(metadata: dict) -> str:
+    """The settings the committed zero-cost scores were computed with, in one line."""
+    settings = metadata["settings"]
+    return (f"settings: {settings['proxies']}; seed {settings['seed']}; batch {settings['batch_size']} "
+            f"(seed {settings['batch_seed']}); {settings['precision']}, {settings['memory_format']}, "
+            f"{settings['threads']} thread; torch {settings['torch']}")
+
+
+def live_table(check: pd.DataFrame, scores: pd.DataFrame, hashes: pd.Series) -> dict[str, Any]:
+    """The live re-scoring of the committed proxies (`wsnas.proxies.live_check` on `hashes`) as a table, with
+    its counts and the file's median seconds per cell on those cells."""
+    not_reproduced = [baselines.ROW_NAMES.get(name, name) for name in check.index[~check["reproduced"]]]
+    gap = lambda value: f"{value:.1e}"  # noqa: E731
+    table = names.readable(check.rename(index=baselines.ROW_NAMES), formats={
+        "gap from committed": gap, "rounding gap here": gap, "reproduced": lambda value: "yes" if value else "no",
+        "rank agreement": lambda value: names.decimal(value, 3),
+        "CPU seconds per cell, alone": lambda value: names.decimal(value, 2)})
+    return {"live_cells": f"{len(hashes):,}",
+            "shared_seconds": f"{float(scores.set_index('hash').loc[hashes, 'seconds'].median()):.1f}",
+            "reproduced_count": str(int(check["reproduced"].sum())), "proxy_count": str(len(check)),
+            "not_reproduced": ", ".join(not_reproduced) if not_reproduced else "none", "tab_live": table}
+
+
+def quality_table(quality: pd.DataFrame, measure: str, spaces: Sequence[str]) -> pd.DataFrame:
+    """One measure of `baselines.proxy_quality`, row × space, each cell 'value [low, high]'."""
+    chosen = quality[quality["measure"] == measure]
+    chosen = chosen.assign(text=[names.mean_ci(v, lo, hi) for v, lo, hi in zip(chosen["value"], chosen["low"], chosen["high"])])
+    table = chosen.pivot(index="row", columns="space", values="text")
+    table = table.reindex(index=list(ROW_ORDER), columns=_shown_spaces(spaces, table.columns))
+    return table.rename(index=baselines.ROW_NAMES).rename_axis(MEASURE_TITLES[measure])
+
+
+def quality_tables(quality: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """Every measure's table (`tab_quality_<measure>`, % written pct)."""
+    return {f"tab_quality_{measure.replace('%', 'pct')}": quality_table(quality, measure, spaces) for measure in MEASURE_TITLES}
+
+
+def spearman_heatmap(quality: pd.DataFrame, spaces: Sequence[str]) -> plt.Figure:
+    """Spearman ρ of every row (counts, zero-cost proxies, halfway, WS, noise ceiling) per space as a heat map,
+    each cell with ρ and, under it, its bootstrap interval; lines separate the families of rows."""
+    spearman = quality[quality["measure"] == "spearman"]
+    shown = _shown_spaces(spaces, spearman["space"])
+    value, low, high = (spearman.pivot(index="row", columns="space", values=field).reindex(index=list(ROW_ORDER), columns=shown)
+                        for field in ("value", "low", "high"))
+    labels = [baselines.ROW_NAMES[row].replace(" (", "\n(") for row in ROW_ORDER]
+    figure, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.5 * len(ROW_ORDER) + 0.6))
+    sns.heatmap(value.astype(float), ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, center=0, cbar=False,
+                linewidths=0.6, linecolor="white", xticklabels=shown, yticklabels=labels)
+    for i, row in enumerate(ROW_ORDER):
+        for j, space in enumerate(shown):
+            rho = value.loc[row, space]
+            colour = "white" if np.isfinite(rho) and abs(rho) > 0.6 else "black"
+            ax.text(j + 0.5, i + 0.4, names.rho(rho, signed=rho < 0), ha="center", va="center", fontsize=9.5,
+                    weight="bold", color=colour)
+            ax.text(j + 0.5, i + 0.75, f"[{names.rho(low.loc[row, space], signed=True)}, "
+                    f"{names.rho(high.loc[row, space], signed=True)}]", ha="center", va="center", fontsize=7, color=colour)
+    for boundary in (len(baselines.COUNTS), len(baselines.COUNTS) + len(baselines.ZERO_COST), len(ROW_ORDER) - 1):
+        ax.axhline(boundary, color="black", lw=1.2)
+    ax.xaxis.tick_top()
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.tick_params(length=0, labelsize=9)
+    for label in ax.get_xticklabels():
+        label.set_color(names.SPACE_COLOURS.get(label.get_text(), "black"))
+        label.set_fontweight("bold")
+    figure.tight_layout()
+    return figure
+
+
+def published_table(quality: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """Our zero-cost Spearman ρ on A0 (else the first space) beside the published |ρ| (`tab_published`), and the
+    numbers the text quotes."""
+    space = "A0" if "A0" in spaces else spaces[0]
+    published = baselines.beside_published(quality, space)
+    cells = int(published["cells"].iloc[0])
+    published["ours"] = [names.mean_ci(v, lo, hi, signed=True) for v, lo, hi in
+                         zip(published["spearman"], published["low"], published["high"])]
+    shown = published.assign(proxy=published["proxy"].map(baselines.ROW_NAMES)).set_index("proxy")
+    shown = names.readable(shown[["ours", "abs_spearman", "published_abs_spearman"]],
+                           formats={"abs_spearman": names.rho, "published_abs_spearman": names.rho})
+    shown = shown.rename(columns={"ours": f"ours: ρ on {cells} {space} cells", "abs_spearman": "ours: |ρ|",
+                                  "published_abs_spearman": "published |ρ|"}).rename_axis(f"zero-cost proxy, {space}")
+    beside = "; ".join(f"{baselines.ROW_NAMES[row.proxy]} {names.rho(row.spearman, signed=True)} (published |ρ| "
+                       f"{names.rho(row.published_abs_spearman)})" for row in published.itertuples()
+                       if np.isfinite(row.published_abs_spearman))
+    return {"tab_published": shown, "published_space": space, "published_cells": f"{cells:,}", "a0_published": beside}
+
+
+def ws_own_table(evaluations: pd.DataFrame, spaces: Sequence[str], n_boot: int) -> pd.DataFrame:
+    """Spearman ρ of every released WS column on its own runs' cells (`baselines.ws_own_cells`), column × space."""
+    ws = baselines.ws_own_cells(evaluations[evaluations["space"].isin(spaces)], n_boot=n_boot)
+    ws = ws[ws["measure"] == "spearman"]
+    ws = ws.assign(text=[names.mean_ci(v, lo, hi) for v, lo, hi in zip(ws["value"], ws["low"], ws["high"])])
+    table = ws.pivot(index="row", columns="space", values="text").reindex(index=list(names.COLUMN_NAMES), columns=spaces)
+    return table.rename(index=names.COLUMN_NAMES).rename_axis("Spearman ρ, own cells")
+
+
+BESIDE_COUNTS = {"ws": "super-net ρ", "params": "parameters ρ", "flops": "FLOPs ρ"}
+
+
+def ours_table(spaces: Sequence[str]) -> pd.DataFrame | Markdown:
+    """Our own finished super-nets beside the counts on their cells (`wsnas.ours.ours_beside_counts`)."""
+    table = ours.ours_beside_counts()
+    table = table[table["space"].isin(spaces)]
+    if table.empty:
+        return Markdown("No finished training run of ours under the results directory.")
+    shown = table.assign(column=table["column"].map(names.reader)).drop(columns="run")
+    shown = shown.rename(columns={"column": "super-net", **BESIDE_COUNTS}).set_index(["space", "super-net", "profile", "seed"])
+    return names.readable(shown, formats={"cells": names.integer}, default=names.rho)
+
+
+def study_table() -> dict[str, Any]:
+    """The CPU study's longest run beside the counts on its cells (`tab_study`) and its scale (`study_scale`)."""
+    rows = results.longest_run_beside_counts()
+    if rows.empty:
+        return {"study_scale": "No CPU-study run is committed under data/study/",
+                "tab_study": Markdown("No CPU-study run is committed under `data/study/`.")}
+    shown = rows.drop(columns="scale").rename(columns=BESIDE_COUNTS)
+    shown["mode"] = shown["mode"].map(names.MODE_NAMES)
+    return {"study_scale": rows["scale"].iloc[0],
+            "tab_study": names.readable(shown.set_index("mode"), formats={"cells": names.integer}, default=names.rho)}
+
+
+def subsample_table(cells: pd.DataFrame, evaluations: pd.DataFrame, spaces: Sequence[str], n_boot: int) -> pd.DataFrame:
+    """`baselines.subsample_ci_widths` for a page."""
+    widths = baselines.subsample_ci_widths(cells, evaluations, spaces, n_boot)
+    return names.readable(widths, formats={"cells in subsample": names.integer}, default=lambda value: names.decimal(value, 3))
+
+
+def answer_table(quality: pd.DataFrame, replicates: dict, costs: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """`baselines.plain_answer` per space (`tab_answer`), and the spaces where a count or WS wins."""
+    answer = baselines.plain_answer(quality, replicates, costs).set_index("space").reindex(spaces)
+    shown = answer.assign(best=answer["best"].map(baselines.ROW_NAMES),
+                          cheapest_not_worse=answer["cheapest_not_worse"].map(baselines.ROW_NAMES),
+                          ws_not_worse=answer["ws_not_worse"].map({True: "yes", False: "no"}))
+    shown = shown.rename(columns={"best": "best row", "best_spearman": "its ρ", "cheapest_not_worse": "cheapest not worse",
+                                  "its_spearman": "ρ", "its_seconds": "seconds per cell",
+                                  "ws_not_worse": "WS not worse than best", "ws_seconds": "WS seconds per cell"})
+    seconds = lambda value: f"{value:.2g}"  # noqa: E731
+    free_wins = [space for space in spaces if answer.loc[space, "cheapest_not_worse"] in baselines.COUNTS]
+    return {"tab_answer": names.readable(shown, formats={"its ρ": names.rho, "ρ": names.rho, "seconds per cell": seconds,
+                                                         "WS seconds per cell": seconds}),
+            "free_wins": ", ".join(free_wins) if free_wins else "none",
+            "ws_best": ", ".join(s for s in spaces if answer.loc[s, "best"] == baselines.WS_SAME_CELLS) or "none"}
+
+
+def _search_tables(tests: pd.DataFrame, spaces: Sequence[str], order: list[str], rename: dict, name: str,
+                   title: str) -> dict[str, pd.DataFrame]:
+    """One table per TOP-k (so that each fits the page): guide × space, each cell `SEARCH_TEXT`."""
+    tests = tests.assign(text=[SEARCH_TEXT.format(p=names.p_value(p), direction=d, p_holm=names.p_value(h))
+                               for p, d, h in zip(tests["p"], tests["direction"], tests["p_holm"])])
+    tables = {}
+    for k in sorted(tests["k"].unique()):
+        table = tests[tests["k"] == k].pivot_table(index="guide", columns="space", values="text", aggfunc="first")
+        table = table.reindex(index=order, columns=_shown_spaces(spaces, table.columns)).rename(index=rename)
+        tables[f"{name}{k}"] = table.rename_axis(title.format(k=k)).rename_axis(columns=None)
+    return tables
+
+
+def guided_tables(comparison: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """`baselines.guided_search` as one table per TOP-k (`tab_guided_top<k>`), and the count of Holm-significant tests."""
+    order = [*names.COLUMN_NAMES, "params", "flops", baselines.HALFWAY]
+    tables = _search_tables(comparison, spaces, order, {**names.COLUMN_NAMES, **baselines.ROW_NAMES}, "tab_guided_top",
+                            "TOP-{k}: p direction (Holm)")
+    return {**tables, "holm_significant": f"{int(comparison['significant_holm'].sum())}", "tests": f"{len(comparison):,}"}
+
+
+def scored_search_tables(tests: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """`baselines.subsample_search` as one table per TOP-k (`tab_scored_top<k>`), and the count of significant tests."""
+    order = [*baselines.COUNTS, *baselines.ZERO_COST, baselines.HALFWAY, baselines.WS_SAME_CELLS]
+    tables = _search_tables(tests, spaces, order, baselines.ROW_NAMES, "tab_scored_top",
+                            "TOP-{k}, scored cells: p direction (Holm)")
+    return {**tables, "sub_search_significant": f"{int((tests['direction'] != 'x').sum())}",
+            "sub_search_tests": f"{len(tests):,}"}
+
+
+def findings(quality: pd.DataFrame, costs: pd.DataFrame, scores: pd.DataFrame, cells: pd.DataFrame,
+             metadata: dict) -> dict[str, str]:
+    """The numbers of the chapter's findings that no table above carries."""
+    spearman = quality[quality["measure"] == "spearman"].pivot(index="space", columns="row", values="value")
+    below = spearman[list(baselines.ZERO_COST)].lt(spearman["params"], axis=0).to_numpy()
+    ws_cost = costs[costs["row"] == baselines.WS_SAME_CELLS]["seconds"]
+    per_space = cells.groupby("space").size()
+    precision = (f"the committed file is complete, and the intervals above are as narrow as its "
+                 f"{per_space.min():,}–{per_space.max():,} cells per space allow" if metadata["complete"] else
+                 f"the committed file is not yet complete ({per_space.min():,} cells in the smallest space): read the "
+                 "point estimates as provisional")
+    return {"zc_below_params": f"{int(below.sum())}", "zc_pairs": f"{below.size}",
+            "ws_seconds_range": f"{ws_cost.min():.0f}–{ws_cost.max():.0f}",
+            "zc_shared_seconds": f"{float(scores['seconds'].median()):.1f}", "precision_note": precision}

@@ -1,9 +1,10 @@
-"""Figures of the bias chapter: the paper's Figures 3 and 4, the supplementary scatter plots,
-and the feature effects with their confidence intervals."""
+"""Figures and tables of the bias chapter: the paper's Figures 3 and 4, the supplementary scatter plots, the
+feature effects with their confidence intervals, and each table with the numbers its text quotes (glue name → value)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,11 +13,11 @@ import seaborn as sns
 from matplotlib.gridspec import GridSpecFromSubplotSpec, SubplotSpec
 from matplotlib.ticker import MaxNLocator
 
-from wsnas import names
+from wsnas import bias, claims, names, reference
 from wsnas.bias import TRUTH
 from wsnas.names import SPACE_COLOURS
 from wsnas.plots import FIGURE_WIDTH
-from wsnas.space import PAPER_ORDER
+from wsnas.space import PAPER_ORDER, space_sizes
 
 PROXY_LABEL = "proxy accuracy (BNS-FT)"
 TRUTH_LABEL = "NB-101 mean validation accuracy"
@@ -146,3 +147,141 @@ def _run(evaluations: pd.DataFrame, space: str, column: str, seed: int) -> pd.Da
     if run["diverged"].any():
         raise ValueError(f"{space} {column!r} seed {seed} diverged: pick another seed")
     return run
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's tables: each function returns glue name → value (the table and the numbers its text quotes)
+
+
+def _interval(effect: float, low: float, high: float) -> str:
+    """'+0.12 [+0.08, +0.16]'."""
+    return f"{effect:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+
+def column_summary(features: pd.DataFrame, residuals: pd.DataFrame, column: str) -> dict[str, Any]:
+    """What the chapter reads: its column, its usable runs and distinct cells, and the share of cells whose vertex 1
+    is a matter of labelling."""
+    return {"n_cells": f"{len(features):,}", "n_runs": f"{residuals.groupby(['space', 'seed']).ngroups}",
+            "column": names.column_name(column), "ambiguous_share": f"{features['first_vertex_ambiguous'].mean():.0%}"}
+
+
+def size_tables(evaluations: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """Space sizes beside Table 1's BNS-FT means (`tab_size`), the size test for every column
+    (`size_claim_table`, from `wsnas.claims.size_correlations`) and the numbers the text quotes."""
+    size_claim = claims.size_correlations(evaluations)
+    paper_bns, recomputed_bns = (size_claim.loc[("BNS-FT", means)] for means in ("paper (Table 1)", "recomputed"))
+    paper = size_claim.xs("paper (Table 1)", level="means")
+    others = paper.drop(index=["BNS-FT", "NO-FT"])["spearman"]
+    significant = paper.query("p_value < 0.05").index
+    paper_table, recomputed_table = reference.paper_table1(), reference.table1_recomputed(evaluations)
+    sizes = pd.concat([pd.Series(space_sizes(), name="cells"),
+                       paper_table[("baseline/bns_ft", "mean")].rename("BNS-FT ρ (paper)"),
+                       recomputed_table[("baseline/bns_ft", "mean")].rename("BNS-FT ρ (recomputed)")], axis=1).loc[spaces]
+    shown = size_claim.reset_index().rename(columns={
+        "means": "Table 1 means", "spearman": "Spearman ρ with size", "p_value": "p (t-approximation)",
+        "p_value_exact": "p (exact)", "n_spaces": "spaces"})
+    shown = names.readable(shown, {"Spearman ρ with size": names.rho, "p (t-approximation)": names.p_value,
+                                   "p (exact)": names.p_value, "spaces": names.integer})
+    return {
+        "size_rho": names.decimal(paper_bns["spearman"], 3), "size_p": names.p_value(paper_bns["p_value"]),
+        "size_p_exact": names.p_value(paper_bns["p_value_exact"]),
+        "size_rho_recomputed": names.decimal(recomputed_bns["spearman"], 3),
+        "size_p_recomputed": names.p_value(recomputed_bns["p_value"]),
+        "size_rho_others": f"{names.rho(others.max())} to {names.rho(others.min())}",
+        "size_significant": ", ".join(significant) if len(significant) else "none",
+        "size_verdict": claims.size_number_verdict(size_claim),
+        "tab_size": names.readable(sizes, {"cells": names.integer, "BNS-FT ρ (paper)": names.rho,
+                                           "BNS-FT ρ (recomputed)": lambda value: names.decimal(value, 3)}),
+        "size_claim_table": shown.style.hide(axis="index")}
+
+
+QUOTED_EFFECTS = (("A1", "input_output_edge"), ("A4", "first_vertex_conv3x3"), ("A4", "input_output_edge"),
+                  ("A3", "input_output_edge"), ("A0", "input_output_edge"), ("A3", "first_vertex_conv3x3"),
+                  ("A0-res", "first_vertex_conv3x3"), ("A4", "input_only_conv3x3"), ("A1", "first_vertex_conv3x3"))
+NAMED_BIASES = (("A1", "input_output_edge"), ("A4", "first_vertex_conv3x3"))  # the paper's Figure 4
+
+
+def effect_numbers(effects: pd.DataFrame) -> dict[str, str]:
+    """The effects the text quotes (`effect_<space>_<feature>`, mean [95% CI]) and the verdicts on the paper's two
+    named biases (`verdict_<space>_<feature>`, `wsnas.claims.effect_verdict`)."""
+    effect = effects.set_index(["space", "feature"])
+    quoted = {f"effect_{space_name.replace('-', '_')}_{feature}": _interval(*effect.loc[(space_name, feature),
+                                                                                       ["effect", "ci_low", "ci_high"]])
+              for space_name, feature in QUOTED_EFFECTS}
+    verdicts = {f"verdict_{space_name}_{feature}": claims.effect_verdict(effects, space_name, feature)
+                for space_name, feature in NAMED_BIASES}
+    return {**quoted, **verdicts}
+
+
+def _marked(row: pd.Series) -> str:
+    mark = "‡" if row["p_holm"] < 0.05 else ("†" if row["p_value"] < 0.05 else "")  # Table 1's * marks divergence
+    return names.decimal(row["effect"], 2, signed=True) + mark
+
+
+def effect_tables(effects: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """The effects as feature × space numbers marked † / ‡ (`tab_effects`), and every effect with its interval and
+    raw and Holm-corrected p (`effects_long`)."""
+    marked = effects.assign(shown=[_marked(row) for _, row in effects.iterrows()])
+    table = marked.pivot(index="feature", columns="space", values="shown").reindex(columns=spaces).reindex(list(bias.FEATURES))
+    table = table.rename(index=names.FEATURE_NAMES)
+    table.index.name, table.columns.name = None, None
+    long = effects[["space", "feature", "effect", "ci_low", "ci_high", "p_value", "p_holm", "prevalence"]].copy()
+    long["effect [95% CI]"] = [names.mean_ci(m, lo, hi, signed=True) for m, lo, hi in zip(long["effect"], long["ci_low"], long["ci_high"])]
+    long = names.readable(long[["space", "feature", "effect [95% CI]", "p_value", "p_holm", "prevalence"]],
+                          {"p_value": names.p_value, "p_holm": names.p_value, "prevalence": names.decimal})
+    return {"tab_effects": table.fillna(names.UNDEFINED), "effects_long": long.style.hide(axis="index")}
+
+
+GROUPS_QUOTED = {"on": "3×3 on vertex 1", "elsewhere": "3×3 fed by the input alone, not on vertex 1"}
+
+
+def group_table(residuals: pd.DataFrame, features: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """Mean rank residual of the three first-vertex groups per space (`tab_groups`), and the A4 and A3 groups the
+    text quotes (`group_<space>_<on|elsewhere>`)."""
+    groups = bias.residual_by_group(residuals, bias.first_vertex_groups(features))
+    by_group = groups.set_index(["space", "group"])
+    quoted = {f"group_{space_name}_{key}": _interval(*by_group.loc[(space_name, group), ["mean_residual", "ci_low", "ci_high"]])
+              for space_name in ("A4", "A3") for key, group in GROUPS_QUOTED.items()}
+    grouped = groups.pivot(index="group", columns="space", values="mean_residual").reindex(columns=spaces)
+    grouped.index.name, grouped.columns.name = "mean rank residual of the cells in which...", None
+    return {**quoted, "tab_groups": names.readable(grouped, default=lambda value: names.decimal(value, 2, signed=True))}
+
+
+def explained_table(residuals: pd.DataFrame, features: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """Adjusted R² of the structural features and the residual's spread per space (`tab_explained`), and the
+    values the text quotes."""
+    explained = (bias.explained_variance(residuals, features).groupby("space")[["adjusted_r2", "residual_std"]]
+                 .mean().reindex(spaces))
+    others = explained.drop(index=["A0-res", "A4"])["adjusted_r2"]
+    spread = explained.drop(index="A0-res")["residual_std"]
+    shown = explained.rename(columns={"adjusted_r2": "adjusted R² of the features", "residual_std": "std of the rank residual"})
+    return {"r2_A0res": f"{explained.loc['A0-res', 'adjusted_r2']:.2f}", "r2_A4": f"{explained.loc['A4', 'adjusted_r2']:.2f}",
+            "r2_range_others": f"{others.min():.2f}–{others.max():.2f}",
+            "std_A0res": f"{explained.loc['A0-res', 'residual_std']:.2f}",
+            "std_range_others": f"{spread.min():.2f}–{spread.max():.2f}",
+            "tab_explained": names.readable(shown, default=names.decimal)}
+
+
+def feature_quality_table(residuals: pd.DataFrame, features: pd.DataFrame) -> dict[str, Any]:
+    """The residual edge and the 3×3 on vertex 1 among all cells, the true top 10 % and the proxy's, with the mean
+    accuracy with and without them (`tab_feature_quality`), and the A1 and A4 values the text quotes."""
+    quality = pd.concat({
+        "residual edge": bias.feature_quality(residuals, features, "input_output_edge"),
+        "3×3 on vertex 1": bias.feature_quality(residuals, features, "first_vertex_conv3x3"),
+    }, names=["feature"]).reorder_levels(["space", "feature"])
+    quoted = {}
+    for prefix, row in (("A1_edge", quality.loc[("A1", "residual edge")]), ("A4_conv", quality.loc[("A4", "3×3 on vertex 1")])):
+        quoted.update({f"{prefix}_share": f"{row['share']:.0%}", f"{prefix}_top_truth": f"{row['share_top_truth']:.0%}",
+                       f"{prefix}_top_proxy": f"{row['share_top_proxy']:.0%}",
+                       f"{prefix}_truth": f"{row['truth_with']:.3f} vs {row['truth_without']:.3f}"})
+    picked = quality.loc[[("A1", "residual edge"), ("A4", "3×3 on vertex 1"), ("A0", "residual edge"), ("A4", "residual edge")]]
+    picked = picked.rename(columns=lambda name: name.replace("_", " "))
+    return {**quoted, "tab_feature_quality": names.readable(picked, default=names.decimal)}
+
+
+def top_quality_table(residuals: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
+    """How good the proxy's top 10 % is in NB-101 terms per space (`tab_top_quality`), and A4's and A1's percentile."""
+    top = bias.proxy_top_quality(residuals).reindex(spaces)
+    return {"top_percentile_A4": f"{top.loc['A4', 'top_truth_percentile']:.2f}",
+            "top_percentile_A1": f"{top.loc['A1', 'top_truth_percentile']:.2f}",
+            "tab_top_quality": names.readable(top.rename(columns=lambda name: name.replace("_", " ")), default=names.decimal)}

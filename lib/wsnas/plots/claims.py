@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 import pandas as pd
-from IPython.display import HTML
+from IPython.display import HTML, Markdown
 
-from wsnas import names, results
-from wsnas.claims import CHAPTER_TITLES, PARTLY, SUPPORTED, WEAK, Claim
+from wsnas import names, reference, results, search
+from wsnas.claims import CHAPTER_TITLES, PARTLY, SUPPORTED, WEAK, Claim, search_counts
 from wsnas.datafiles import manifest
 
 VERDICT_COLOURS = {SUPPORTED: "#1a7f37", PARTLY: "#9a6700", WEAK: "#9a6700"}  # others: dark red
@@ -35,6 +36,11 @@ def scoreboard_html(claims: list[Claim]) -> HTML:
         for claim in claims)
     return HTML('<table class="wsnas-table wsnas-claims"><thead><tr><th>claim and evidence (default reading)</th>'
                 f"<th>verdict</th><th>robust?</th><th>chapter</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def verdict_line(claim: Claim) -> str:
+    """The verdict and whether it is robust, for a sentence: 'supported, robust'."""
+    return f"{claim.verdict}, {claim.robustness.split(':')[0]}"
 
 
 def sensitivity_table(claim: Claim) -> str:
@@ -103,6 +109,24 @@ def paper_scale_line() -> str:
     latest = counts.loc[counts["epoch"].idxmax()]
     return (f"{results.released_spread_verdict(beside)}; on the same cells the parameter count alone ranks at "
             f"ρ {latest['params']:.2f}.")
+
+
+def answer_numbers(evaluations: pd.DataFrame, checked: list[Claim]) -> dict[str, Any]:
+    """The numbers of the introduction's answer: Table 1 and Table 2 recomputed against the paper, the claims'
+    verdicts (`checked`, from `wsnas.claims.check_all`), the mean NO-FT and BNS-FT ρ, and our paper-scale run."""
+    recomputed = reference.table1_recomputed(evaluations)
+    table1 = reference.side_by_side(reference.paper_table1(), recomputed)
+    table2 = search.table2(evaluations)
+    compared = search.compare_table2(table2)
+    ws_better, ws_worse, _ = search_counts(table2)
+    return {"t1_agree": f"{int(table1['agrees'].sum())} of {len(table1)}",
+            "t2_agree": f"{int(compared['agrees'].sum())} of {len(compared)}",
+            "t2_conclusions": f"{int(compared['conclusion_agrees'].sum())} of {len(compared)}",
+            "n_claims": str(len(checked)), "n_supported": str(sum(claim.verdict == SUPPORTED for claim in checked)),
+            "n_robust": str(sum(claim.robust for claim in checked)),
+            "no_ft_mean": names.rho(recomputed[("baseline/no_ft", "mean")].mean()),
+            "bns_ft_mean": names.rho(recomputed[("baseline/bns_ft", "mean")].mean()),
+            "ws_better": str(ws_better), "ws_worse": str(ws_worse), "ours_line": Markdown(paper_scale_line())}
 
 
 COMMITTED_RUNS_SOURCE = "trained and read here by wsnas study: our committed runs, their states and readings"

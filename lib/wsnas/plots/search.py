@@ -1,13 +1,17 @@
-"""Figures of the search chapter: the paper's Figure 2 (test regret vs time, with the TOP-k regrets)."""
+"""Figures and tables of the search chapter: the paper's Figure 2 (test regret vs time, with the TOP-k regrets),
+the chance level of the random order, and each table with the numbers its text quotes (glue name → value)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from wsnas import names, search
+from wsnas import metrics, names, reference, search
 from wsnas.plots import FIGURE_WIDTH
 from wsnas.reference import TOP_K
 from wsnas.space import PAPER_ORDER
@@ -92,3 +96,92 @@ def agreement_histogram(chance: pd.DataFrame, stored: int) -> plt.Figure:
     ax.set_ylabel("draws")
     ax.legend(frameon=False)
     return figure
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapter's tables: each function returns glue name → value (the table and the numbers its text quotes)
+
+
+def supernet_cost_table(evaluations: pd.DataFrame, reading: search.Reading, spaces: Sequence[str]) -> dict[str, Any]:
+    """Each released super-net's price in hours of NB-101 training (`tab_search_supernet_cost`), its mean and factor."""
+    runs = evaluations[evaluations["column"] == reading.column]
+    supernet = reading.supernet_factor * runs.groupby(["space", "seed"])["mean_training_time"].mean()
+    hours = (supernet / 3600).unstack("seed").loc[list(spaces)]
+    hours.columns = [f"super-net {seed}" for seed in hours.columns]
+    return {"supernet_hours": f"{supernet.mean() / 3600:.1f}", "supernet_cells": f"{reading.supernet_factor:g}",
+            "tab_supernet_cost": names.readable(hours.rename_axis("super-net cost (hours)"),
+                                                default=lambda value: names.decimal(value, 2))}
+
+
+def table2_tables(evaluations: pd.DataFrame, reading: search.Reading, spaces: Sequence[str]) -> dict[str, Any]:
+    """The paper's Table 2 beside its recomputation, Holm-corrected p in brackets and ✗ where they disagree
+    (`tab_table2`), and the agreement counts the text quotes (`agree_total` is an int)."""
+    comparison = search.compare_table2(search.table2(evaluations, reading))
+    comparison["p_holm"] = metrics.holm(comparison["p"])
+    differing = comparison.loc[~comparison["conclusion_agrees"]]
+    counts = {f"agree_{top}": int(count) for top, count in comparison.groupby("top", sort=False)["agrees"].sum().items()}
+    comparison["paper"] = comparison["paper_p"].map("{:.2f}".format) + " " + comparison["paper_direction"]
+    comparison["recomputed"] = [f"{names.p_value(p)} {d} ({names.p_value(h)})" + ("" if a else " ✗") for p, d, h, a in
+                                zip(comparison["p"], comparison["direction"], comparison["p_holm"], comparison["agrees"])]
+    side_by_side = (comparison.assign(top=comparison["top"].map(names.reader))
+                    .pivot(index="space", columns="top", values=["paper", "recomputed"]).swaplevel(axis=1))
+    side_by_side = side_by_side[[(names.reader(f"top{k}"), field) for k in reference.TOP_K for field in ("paper", "recomputed")]]
+    side_by_side.columns.names = [None, None]
+    return {"agree_total": int(comparison["agrees"].sum()), "conclusions_total": int(comparison["conclusion_agrees"].sum()),
+            "conclusions_differ": " and ".join(f"{space} at {names.reader(top)}" for space, top in
+                                               zip(differing["space"], differing["top"])) or "none",
+            **counts, "holm_min": names.p_value(comparison["p_holm"].min()), "tab_table2": side_by_side.loc[list(spaces)]}
+
+
+def attainable_table() -> dict[str, Any]:
+    """Every one-sided p the paper's Wilcoxon can give with 5 or 4 non-zero pairs, marked where Table 2 uses it
+    (`attainable_table`), and the two floors the text quotes."""
+    attainable = pd.concat([search.attainable_p_values(n) for n in (5, 4)], ignore_index=True).round({"one-sided p": 4})
+    paper_values = set(reference.paper_table2().xs("p", axis=1, level="field").to_numpy().ravel())
+    used = attainable["one-sided p"].round(2).isin(sorted(paper_values))
+    shown = attainable.assign(**{"one-sided p": attainable["one-sided p"].map(names.p_value),
+                                 "in Table 2": used.map({True: "yes", False: ""})})
+    return {"exact_floor": f"{search.exact_two_sided_floor(5):.4f}",
+            "approx_5_of_5": f"{search.wilcoxon_paper([1.0, 2, 3, 4, 5], [0.0] * 5)[0]:.4f}",
+            "attainable_table": shown.style.hide(axis="index")}
+
+
+def readings_table(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Per reading of the protocol (`wsnas.claims.search_tables`), what it changes and the Table 2 cells it reproduces
+    per TOP-k (`tab_readings`), and the default's total beside the best other one."""
+    rows = []
+    for key, table in tables.items():
+        counts = search.compare_table2(table).groupby("top", sort=False)["agrees"].sum()
+        rows.append({"reading": names.READING_NAMES[key], "what it changes": names.plain(search.READINGS[key].description),
+                     **{names.reader(top): int(count) for top, count in counts.items()}, "total": int(counts.sum())})
+    readings = pd.DataFrame(rows).set_index("reading")
+    default = names.READING_NAMES["default"]
+    return {"default_total": int(readings.loc[default, "total"]),
+            "best_other_total": int(readings.drop(index=default)["total"].max()),
+            "tab_readings": readings.sort_values("total", ascending=False).style.format(na_rep="—")}
+
+
+def permutation_figure(evaluations: pd.DataFrame, seeds: int, stored: int) -> dict[str, Any]:
+    """Table 2 cells reproduced by `seeds` fresh random orders against the stored order's `stored`
+    (`fig_permutations`), and the chance level in numbers."""
+    chance = search.permutation_agreement(evaluations, range(seeds))
+    return {"perm_draws": len(chance), "perm_mean": names.decimal(chance["total"].mean(), 1),
+            "perm_max": int(chance["total"].max()), "perm_top1_max": int(chance["top1"].max()),
+            "fig_permutations": agreement_histogram(chance, stored)}
+
+
+def best_of_space_table(evaluations: pd.DataFrame) -> dict[str, Any]:
+    """The best test accuracy of each space among sampled and released cells, and the unreleased cells whose run 0 is
+    above it (`best_of_space_table`, `wsnas.reference.best_of_space_check`), with the spaces the text names."""
+    check = reference.best_of_space_check(evaluations)
+    shown = check.drop(columns="cells").rename(columns={
+        "released_cells": "released", "best_sampled_in_space": "best sampled", "best_released": "best released",
+        "best_released_hash": "hash", "unreleased_run0_above_best": "unreleased above",
+        "best_run0_unreleased": "best unreleased (run 0)"})
+    shown = names.readable(shown, {"released": names.integer, "hash": names.short_hash, "unreleased above": names.integer},
+                           default=lambda value: names.percent(value, 2))
+    best = check["best_released"].max()
+    return {"bos_exact_spaces": ", ".join(check.index[check["unreleased_run0_above_best"] == 0]) or "none",
+            "bos_open_spaces": ", ".join(check.index[check["unreleased_run0_above_best"] > 0]),
+            "bos_global_best": f"{100 * best:.2f}", "bos_global_spaces": ", ".join(check.index[check["best_released"] == best]),
+            "best_of_space_table": shown}
