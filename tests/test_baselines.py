@@ -151,3 +151,33 @@ def test_guided_search_marks_directions_after_holm_like_the_scored_cells_table(e
     regrets = search.top_k_regrets(baselines.with_baseline_columns(evaluations), "A4", 10,
                                    reading=replace(reading, column="params", supernet_factor=0.0))
     assert row["p"] == search.wilcoxon_paper(regrets["ws"], regrets["random"])[0]
+
+
+def test_chapter_scale_comes_from_the_profile_unless_given() -> None:
+    assert baselines.chapter_scale("demo") == (4, 300, 40)
+    assert baselines.chapter_scale("smoke") == (1, 50, 10)
+    assert baselines.chapter_scale("paper", live_cells=2, cell_resamples=7) == (2, 7, 500)
+
+
+def test_subsample_intervals_are_wider_than_those_of_the_whole_run(evaluations) -> None:
+    _, _, _, cells = baselines.load_scored(["A4"])
+    widths = baselines.subsample_ci_widths(cells, evaluations, ["A4"], n_boot=100)
+    assert list(widths.index) == [("A4", baselines.ROW_NAMES["params"]), ("A4", baselines.ROW_NAMES[baselines.WS_SAME_CELLS])]
+    assert (widths["cells in subsample"] == len(cells)).all() and len(cells) < 1000
+    assert (widths["CI width, all 1,000"] > 0).all()
+    assert (widths["CI width, subsample"] > widths["CI width, all 1,000"]).all()
+
+
+def test_guided_search_tests_every_guide_with_holms_rule(evaluations) -> None:
+    from wsnas.names import COLUMN_NAMES
+
+    tests = baselines.guided_search(evaluations, ["A4"])
+    assert set(tests["guide"]) == {*COLUMN_NAMES, "params", "flops", baselines.HALFWAY}
+    assert len(tests) == 9 * 3 and (tests["p_holm"] >= tests["p"] - 1e-12).all()
+    assert (tests.loc[~tests["significant_holm"], "direction"] == "x").all()
+
+
+def test_seconds_per_cell_adds_the_counts_measured_here() -> None:
+    seconds = baselines.seconds_per_cell({"synflow": 0.5})
+    assert seconds["synflow"] == 0.5 and seconds["params"] == seconds["flops"] > 0
+    assert seconds["params"] < 1e-3  # counting a cell takes microseconds

@@ -162,3 +162,36 @@ def test_the_size_claim_is_two_sided_by_default_and_carries_the_nesting_caveat(c
     assert "nested" in claim.rule and all("nested" in r.evidence for r in claim.readings)
     one_sided = {r.reading: r for r in claim.readings if r.reading.endswith("exact one-sided")}
     assert len(one_sided) == 2  # the claim's own direction stays a reading
+
+
+def test_size_correlations_recompute_the_papers_number_from_table_1(evaluations) -> None:
+    size_claim = claims.size_correlations(evaluations)
+    assert len(size_claim) == 2 * 6 and set(size_claim.index.get_level_values("means")) == {"paper (Table 1)", "recomputed"}
+    paper = size_claim.loc[("BNS-FT", "paper (Table 1)")]
+    assert round(paper["spearman"], 2) == reference.PAPER_NUMBERS["size_spearman"] and paper["n_spaces"] == 7
+    assert claims.size_number_verdict(size_claim) == "recomputed exactly"
+    shifted = size_claim.copy()
+    shifted.loc[("BNS-FT", "paper (Table 1)"), "spearman"] += 0.05
+    assert claims.size_number_verdict(shifted) == "not recomputed exactly"
+
+
+def test_effect_verdict_follows_the_interval_over_super_nets() -> None:
+    effects = pd.DataFrame({"space": ["A1", "A4", "A3"], "feature": ["edge"] * 3, "effect": [0.2, -0.2, 0.01],
+                            "ci_low": [0.1, -0.3, -0.05], "ci_high": [0.3, -0.1, 0.07]})
+    assert [claims.effect_verdict(effects, s, "edge") for s in ("A1", "A4", "A3")] == [
+        claims.SUPPORTED, claims.CONTRADICTED, claims.WEAK]
+
+
+def test_distinct_correlations_count_a_run_released_twice_once(evaluations) -> None:
+    per_run = reference.correlations(evaluations)
+    distinct = claims.distinct_correlations(evaluations)
+    assert len(distinct) == len(per_run) - len(reference.duplicate_runs(evaluations)) > 0
+
+
+def test_the_introductions_answer_counts_the_claims_and_the_tables(evaluations, checked) -> None:
+    from wsnas.plots import claims as claim_plots
+
+    numbers = claim_plots.answer_numbers(evaluations, list(checked.values()))
+    assert numbers["n_claims"] == "6" and int(numbers["n_robust"]) <= int(numbers["n_claims"])
+    assert numbers["t1_agree"].endswith("of 42") and numbers["t2_agree"].endswith("of 21")
+    assert int(numbers["ws_better"]) + int(numbers["ws_worse"]) <= 21

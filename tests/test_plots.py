@@ -26,3 +26,137 @@ def test_cell_drawings_bend_every_edge_that_skips_a_column() -> None:
     plt.close(figure)
     assert len(arrows) == 5
     assert bends[:3] == [0.0, 0.0, 0.0] and all(bend > 0 for bend in bends[3:])
+
+
+# ---------------------------------------------------------------------------------------------
+# The chapters' tables and the Baselines heat map, on the released evaluations and the committed zero-cost scores
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from wsnas import baselines, bias, claims, names, reference, search  # noqa: E402
+from wsnas.plots import baselines as baseline_plots  # noqa: E402
+from wsnas.plots import bias as bias_plots  # noqa: E402
+from wsnas.plots import claims as claim_plots  # noqa: E402
+from wsnas.plots import glossary  # noqa: E402
+from wsnas.plots import search as search_plots  # noqa: E402
+
+SCORED_SPACES = ["A4", "A1"]
+
+
+@pytest.fixture(scope="module")
+def scored():
+    """The released evaluations, the committed scores, their metadata and the scored cells of A4 and A1."""
+    return baselines.load_scored(SCORED_SPACES)
+
+
+@pytest.fixture(scope="module")
+def quality(scored):
+    return baselines.proxy_quality(scored[3], n_boot=20, kendall_boot=2)
+
+
+def test_spearman_heat_map_shows_every_row_and_space_with_rho_and_its_interval(quality) -> None:
+    spearman = quality[0][quality[0]["measure"] == "spearman"].set_index(["row", "space"])
+    figure = baseline_plots.spearman_heatmap(quality[0], SCORED_SPACES)
+    ax = figure.axes[0]
+    rows = baseline_plots.ROW_ORDER
+    assert [label.get_text() for label in ax.get_xticklabels()] == SCORED_SPACES
+    assert [label.get_color() for label in ax.get_xticklabels()] == [names.SPACE_COLOURS[s] for s in SCORED_SPACES]
+    assert len(ax.get_yticklabels()) == len(rows)
+    colours = np.asarray(ax.collections[0].get_array()).reshape(len(rows), len(SCORED_SPACES))
+    texts = [text.get_text() for text in ax.texts]
+    assert len(texts) == 2 * len(rows) * len(SCORED_SPACES)  # ρ and its interval in every cell
+    for i, row in enumerate(rows):
+        for j, space_name in enumerate(SCORED_SPACES):
+            value, low, high = spearman.loc[(row, space_name), ["value", "low", "high"]]
+            at = 2 * (i * len(SCORED_SPACES) + j)
+            assert texts[at] == names.rho(value, signed=value < 0)
+            assert texts[at + 1] == f"[{names.rho(low, signed=True)}, {names.rho(high, signed=True)}]"
+            assert colours[i, j] == pytest.approx(value)
+    plt.close(figure)
+
+
+def test_quality_tables_hold_every_measure_row_and_space(quality) -> None:
+    tables = baseline_plots.quality_tables(quality[0], SCORED_SPACES)
+    assert set(tables) == {"tab_quality_spearman", "tab_quality_kendall", "tab_quality_top1pct", "tab_quality_top5pct",
+                           "tab_quality_top10pct"}
+    spearman = tables["tab_quality_spearman"]
+    assert spearman.shape == (len(baseline_plots.ROW_ORDER), 2) and list(spearman.columns) == SCORED_SPACES
+    row = quality[0].query("measure == 'spearman' and row == 'params' and space == 'A4'").iloc[0]
+    assert spearman.loc[baselines.ROW_NAMES["params"], "A4"] == names.mean_ci(row["value"], row["low"], row["high"])
+
+
+def test_baselines_tables_answer_and_findings_agree_with_the_quality_table(scored, quality) -> None:
+    evaluations, scores, metadata, cells = scored
+    seconds = {**dict.fromkeys(baselines.ZERO_COST, 0.1), **dict.fromkeys(baselines.COUNTS, 1e-6)}
+    costs = baselines.cost_per_cell(cells, evaluations, seconds, seconds)
+    answer = baseline_plots.answer_table(quality[0], quality[1], costs, SCORED_SPACES)
+    assert list(answer["tab_answer"].index) == SCORED_SPACES
+    assert set(answer["free_wins"].split(", ")) <= {*SCORED_SPACES, "none"}
+    found = baseline_plots.findings(quality[0], costs, scores, cells, metadata)
+    assert int(found["zc_pairs"]) == len(SCORED_SPACES) * len(baselines.ZERO_COST)
+    assert 0 <= int(found["zc_below_params"]) <= int(found["zc_pairs"])
+    published = baseline_plots.published_table(quality[0], SCORED_SPACES)
+    assert published["published_space"] == "A4" and len(published["tab_published"]) == len(baselines.ZERO_COST)
+    summary = baseline_plots.scored_cells_table(cells, metadata, SCORED_SPACES)
+    assert summary["tab_cells"]["cells scored"].tolist() == [names.integer(n) for n in cells.groupby("space").size()[SCORED_SPACES]]
+    assert baseline_plots.settings_line(metadata).startswith("settings: ")
+
+
+def test_search_tables_per_top_k_follow_holms_rule(scored) -> None:
+    evaluations, _, _, cells = scored
+    seconds = {**dict.fromkeys(baselines.ZERO_COST, 0.1), **dict.fromkeys(baselines.COUNTS, 1e-6)}
+    tests = baselines.subsample_search(cells, evaluations, seconds, permutations=200)
+    shown = baseline_plots.scored_search_tables(tests, SCORED_SPACES)
+    assert {"tab_scored_top1", "tab_scored_top10"} <= set(shown) and shown["sub_search_tests"] == f"{len(tests):,}"
+    assert list(shown["tab_scored_top1"].columns) == SCORED_SPACES
+    assert all(text.split()[1] in "<>x" for text in shown["tab_scored_top1"].to_numpy().ravel())
+
+
+def test_glossary_tables_list_every_space_reading_and_feature() -> None:
+    assert glossary.spaces_table().data.count("<tr>") == len(names.SPACE_DEFINITIONS) + 1
+    assert len(glossary.readings_table().data) == len(search.READINGS)
+    assert list(glossary.features_table().data["feature"]) == [names.FEATURE_NAMES[key] for key in bias.FEATURES]
+
+
+@pytest.fixture(scope="module")
+def evaluations():
+    return reference.load_evaluations()
+
+
+def test_search_chapter_tables(evaluations) -> None:
+    default = search.READINGS["default"]
+    cost = search_plots.supernet_cost_table(evaluations, default, ["A4"])
+    runs = evaluations[(evaluations["column"] == default.column) & (evaluations["space"] == "A4")]
+    seed0 = 4 * runs[runs["seed"] == 0]["mean_training_time"].mean() / 3600
+    assert cost["supernet_cells"] == "4" and cost["tab_supernet_cost"].iloc[0, 0] == names.decimal(seed0, 2)
+    attainable = search_plots.attainable_table()
+    used = attainable["attainable_table"].data.query("`in Table 2` == 'yes'")["one-sided p"].astype(float).round(2)
+    paper = set(reference.paper_table2().xs("p", axis=1, level="field").to_numpy().ravel())
+    assert set(used) == paper  # every p of the paper's Table 2 is one the test can give
+    table2 = search_plots.table2_tables(evaluations, default, list(reference.paper_table1().index))
+    assert 0 <= table2["agree_total"] <= 21 and table2["tab_table2"].shape == (7, 6)
+    best = search_plots.best_of_space_table(evaluations)
+    named = [s for s in (best["bos_exact_spaces"] + ", " + best["bos_open_spaces"]).split(", ") if s and s != "none"]
+    assert sorted(named) == sorted(best["best_of_space_table"].index)
+
+
+def test_bias_chapter_tables(evaluations) -> None:
+    features, residuals = bias.features_and_residuals(evaluations)
+    effects = claims.bias_effects(evaluations, features=features)
+    numbers = bias_plots.effect_numbers(effects)
+    assert numbers["verdict_A1_input_output_edge"] == claims.SUPPORTED  # the paper's named bias, Figure 4
+    row = effects.set_index(["space", "feature"]).loc[("A1", "input_output_edge")]
+    assert numbers["effect_A1_input_output_edge"] == f"{row['effect']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
+    spaces = list(reference.paper_table1().index)
+    tables = bias_plots.effect_tables(effects, spaces)
+    assert tables["tab_effects"].shape == (len(bias.FEATURES), len(spaces))
+    groups = bias_plots.group_table(residuals, features, spaces)
+    assert groups["tab_groups"].shape == (3, len(spaces))
+    assert bias_plots.column_summary(features, residuals, "baseline/bns_ft")["n_cells"] == f"{len(features):,}"
+
+
+def test_verdict_line_names_the_verdict_and_its_robustness(evaluations) -> None:
+    claim = claims.larger_spaces_correlate_worse(evaluations)
+    line = claim_plots.verdict_line(claim)
+    assert line.startswith(claim.verdict + ", ") and line.endswith(("robust", "depends on the reading"))

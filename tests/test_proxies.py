@@ -317,3 +317,17 @@ def test_a_file_of_other_settings_is_not_resumed(tmp_path) -> None:
         proxies.score_to_file([SMALL], out, names=["params"], setup="published")
     legacy = proxies.read_scores(data_path(baselines.PROXIES_FILE))[1]["settings"]
     assert proxies.setup_of_settings(legacy).fisher_sum == "per_channel"
+
+
+def test_live_check_times_each_proxy_alone_and_the_baselines_table_reads_it() -> None:
+    from wsnas.plots import baselines as baseline_plots
+
+    frame, metadata = proxies.read_scores(data_path(baselines.PROXIES_FILE))
+    settings = {**metadata["settings"], "proxies": ["l2_norm", "params"]}
+    hashes = frame["hash"].sample(2, random_state=2)
+    check = proxies.live_check(hashes, frame, settings)
+    assert list(check.index) == ["l2_norm", "params"] and check["reproduced"].all()
+    assert (check["CPU seconds per cell, alone"] > 0).all()
+    shown = baseline_plots.live_table(check, frame, hashes)
+    assert shown["live_cells"] == "2" and shown["reproduced_count"] == "2" and shown["not_reproduced"] == "none"
+    assert list(shown["tab_live"].index) == [baselines.ROW_NAMES["l2_norm"], baselines.ROW_NAMES["params"]]

@@ -193,3 +193,9 @@ def test_search_over_any_cells_is_table_2s_comparison_of_one_run():
     assert free["guided"] == found["guided"] and free["budget"] < found["budget"]
     with pytest.raises(ValueError, match="one length"):
         search.search_over_cells([1.0, 2.0], [0.9], [0.9], [1.0], 1)
+
+
+def test_resolve_reading_sets_the_guide_only_when_one_is_given() -> None:
+    assert search.resolve_reading("default") == search.READINGS["default"]
+    assert search.resolve_reading("default", "").column == search.READINGS["default"].column
+    assert search.resolve_reading("default", "pro_rata/bns_ft").column == "pro_rata/bns_ft"
