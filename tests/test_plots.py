@@ -70,8 +70,8 @@ def test_spearman_heat_map_shows_every_row_and_space_with_rho_and_its_interval(q
         for j, space_name in enumerate(SCORED_SPACES):
             value, low, high = spearman.loc[(row, space_name), ["value", "low", "high"]]
             at = 2 * (i * len(SCORED_SPACES) + j)
-            assert texts[at] == names.rho(value, signed=value < 0)
-            assert texts[at + 1] == f"[{names.rho(low, signed=True)}, {names.rho(high, signed=True)}]"
+            assert texts[at] == names.rho(value)
+            assert texts[at + 1] == f"[{names.rho(low)}, {names.rho(high)}]"
             assert colours[i, j] == pytest.approx(value)
     plt.close(figure)
 
@@ -93,7 +93,7 @@ def test_baselines_tables_answer_and_findings_agree_with_the_quality_table(score
     answer = baseline_plots.answer_table(quality[0], quality[1], costs, SCORED_SPACES)
     assert list(answer["tab_answer"].index) == SCORED_SPACES
     assert set(answer["free_wins"].split(", ")) <= {*SCORED_SPACES, "none"}
-    found = baseline_plots.findings(quality[0], costs, scores, cells, metadata)
+    found = baseline_plots.findings_numbers(quality[0], costs, scores, cells, metadata)
     assert int(found["zc_pairs"]) == len(SCORED_SPACES) * len(baselines.ZERO_COST)
     assert 0 <= int(found["zc_below_params"]) <= int(found["zc_pairs"])
     published = baseline_plots.published_table(quality[0], SCORED_SPACES)
@@ -115,7 +115,7 @@ def test_search_tables_per_top_k_follow_holms_rule(scored) -> None:
 
 def test_glossary_tables_list_every_space_reading_and_feature() -> None:
     assert glossary.spaces_table().data.count("<tr>") == len(names.SPACE_DEFINITIONS) + 1
-    assert len(glossary.readings_table().data) == len(search.READINGS)
+    assert len(glossary.reading_definitions().data) == len(search.READINGS)
     assert list(glossary.features_table().data["feature"]) == [names.FEATURE_NAMES[key] for key in bias.FEATURES]
 
 

@@ -138,17 +138,17 @@ def spearman_heatmap(quality: pd.DataFrame, spaces: Sequence[str]) -> plt.Figure
     value, low, high = (spearman.pivot(index="row", columns="space", values=field).reindex(index=list(ROW_ORDER), columns=shown)
                         for field in ("value", "low", "high"))
     labels = [baselines.ROW_NAMES[row].replace(" (", "\n(") for row in ROW_ORDER]
-    figure, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.5 * len(ROW_ORDER) + 0.6))
+    figure, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.56 * len(ROW_ORDER) + 0.6))
     sns.heatmap(value.astype(float), ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, center=0, cbar=False,
                 linewidths=0.6, linecolor="white", xticklabels=shown, yticklabels=labels)
     for i, row in enumerate(ROW_ORDER):
         for j, space in enumerate(shown):
             rho = value.loc[row, space]
             colour = "white" if np.isfinite(rho) and abs(rho) > 0.6 else "black"
-            ax.text(j + 0.5, i + 0.4, names.rho(rho, signed=rho < 0), ha="center", va="center", fontsize=9.5,
-                    weight="bold", color=colour)
-            ax.text(j + 0.5, i + 0.75, f"[{names.rho(low.loc[row, space], signed=True)}, "
-                    f"{names.rho(high.loc[row, space], signed=True)}]", ha="center", va="center", fontsize=7, color=colour)
+            ax.text(j + 0.5, i + 0.38, names.rho(rho), ha="center", va="center", fontsize=10, weight="bold",
+                    color=colour)
+            ax.text(j + 0.5, i + 0.74, f"[{names.rho(low.loc[row, space])}, {names.rho(high.loc[row, space])}]",
+                    ha="center", va="center", fontsize=8, color=colour)
     for boundary in (len(baselines.COUNTS), len(baselines.COUNTS) + len(baselines.ZERO_COST), len(ROW_ORDER) - 1):
         ax.axhline(boundary, color="black", lw=1.2)
     ax.xaxis.tick_top()
@@ -269,7 +269,7 @@ def scored_search_tables(tests: pd.DataFrame, spaces: Sequence[str]) -> dict[str
             "sub_search_tests": f"{len(tests):,}"}
 
 
-def findings(quality: pd.DataFrame, costs: pd.DataFrame, scores: pd.DataFrame, cells: pd.DataFrame,
+def findings_numbers(quality: pd.DataFrame, costs: pd.DataFrame, scores: pd.DataFrame, cells: pd.DataFrame,
              metadata: dict) -> dict[str, str]:
     """The numbers of the chapter's findings that no table above carries."""
     spearman = quality[quality["measure"] == "spearman"].pivot(index="space", columns="row", values="value")

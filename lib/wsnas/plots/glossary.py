@@ -22,7 +22,7 @@ def spaces_table() -> HTML:
                 f"<tbody>{rows}</tbody></table>")
 
 
-def readings_table() -> Styler:
+def reading_definitions() -> Styler:
     """Each reading of the search protocol (`wsnas.search.READINGS`) and what it changes."""
     readings = pd.DataFrame({"reading": [names.READING_NAMES[key] for key in search.READINGS],
                              "what it changes": [names.plain(reading.description) for reading in search.READINGS.values()]})

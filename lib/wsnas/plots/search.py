@@ -146,7 +146,7 @@ def attainable_table() -> dict[str, Any]:
             "attainable_table": shown.style.hide(axis="index")}
 
 
-def readings_table(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def readings_agreement_table(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
     """Per reading of the protocol (`wsnas.claims.search_tables`), what it changes and the Table 2 cells it reproduces
     per TOP-k (`tab_readings`), and the default's total beside the best other one."""
     rows = []
