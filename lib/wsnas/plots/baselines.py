@@ -148,7 +148,7 @@ def spearman_heatmap(quality: pd.DataFrame, spaces: Sequence[str]) -> plt.Figure
             ax.text(j + 0.5, i + 0.38, names.rho(rho), ha="center", va="center", fontsize=10, weight="bold",
                     color=colour)
             ax.text(j + 0.5, i + 0.74, f"[{names.rho(low.loc[row, space])}, {names.rho(high.loc[row, space])}]",
-                    ha="center", va="center", fontsize=8, color=colour)
+                    ha="center", va="center", fontsize=7.5, color=colour)
     for boundary in (len(baselines.COUNTS), len(baselines.COUNTS) + len(baselines.ZERO_COST), len(ROW_ORDER) - 1):
         ax.axhline(boundary, color="black", lw=1.2)
     ax.xaxis.tick_top()
