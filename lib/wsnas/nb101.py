@@ -273,3 +273,20 @@ def _check_hashes(hashes: np.ndarray, cells: list[tuple[np.ndarray, list[str]]],
         wrong = members[computed != hashes[members]]
         if len(wrong):
             raise ValueError(f"{path}: {len(wrong)} records hash differently from their cell, e.g. {hashes[wrong[0]]}")
+
+
+@cache
+def space_run0_accuracy(space_name: str) -> np.ndarray:
+    """Test accuracy of NB-101's first training repeat of every cell of a space (NaN where none is known)."""
+    every_cell = NB101.default().metrics(space.space_table()["hash"].to_numpy())["test_accuracy_run0"].to_numpy()
+    return every_cell[space.space_mask(space_name)]
+
+
+def run0_accuracy_summary(spaces: Iterable[str], failed_below: float = 0.5) -> pd.DataFrame:
+    """Per space (rows): count, mean, std, min, median, 90th and 99th percentiles and max of the first repeat's test
+    accuracy of every cell, and the share of cells below `failed_below` (those that failed to train)."""
+    summary = pd.DataFrame({name: pd.Series(space_run0_accuracy(name)).describe(percentiles=[0.5, 0.9, 0.99])
+                            for name in spaces}).T
+    summary[f"share below {failed_below:.0%}"] = [float(np.mean(space_run0_accuracy(name) < failed_below))
+                                                  for name in summary.index]
+    return summary

@@ -5,6 +5,8 @@ viewport, so that text drawn at 9 pt or more stays at least 9 pt on the page.
 """
 
 import matplotlib as mpl
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 FIGURE_WIDTH = 7.5  # inches
 FIGURE_DPI = 150  # sharp at the column's width, and at least 600 px wide
@@ -20,3 +22,9 @@ mpl.rcParams.update({
     "legend.fontsize": 9,
     "figure.titlesize": 10,
 })
+
+
+def finished(figure: Figure) -> Figure:
+    """`figure`, released by pyplot: a notebook then shows it only where it is glued, not again at the cell's end."""
+    plt.close(figure)
+    return figure

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import partial
+
 import matplotlib.pyplot as plt
 import networkx as nx
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.figure import Figure
 
-from wsnas import names
+from wsnas import names, space
+from wsnas.nb101 import run0_accuracy_summary, space_run0_accuracy
+from wsnas.plots import FIGURE_WIDTH, finished
+from wsnas.reference import noise_ceiling
 from wsnas.space import PAPER_ORDER, Cell
 
 OP_COLOURS = {
@@ -60,7 +67,7 @@ def draw_space_properties(rules: dict[str, dict], axes: np.ndarray) -> None:
     `rules[space]` holds `output_in_degree` (an int, or None when any) and `input_output_edge`
     (True, False, or None when either); G stands for the rest of the cell.
     """
-    for ax, (space, rule) in zip(axes.flat, rules.items()):
+    for ax, (name, rule) in zip(axes.flat, rules.items()):
         degree, residual = rule.get("output_in_degree"), rule.get("input_output_edge")
         fan = degree if degree else 2
         ax.set_xlim(-0.3, 3.3)
@@ -79,7 +86,7 @@ def draw_space_properties(rules: dict[str, dict], axes: np.ndarray) -> None:
             ax.text(1.5, 1.05, "+ residual" if residual else "± residual", ha="center", fontsize=9, color="#c44e52")
         label = f"{degree} to output" if degree else "any number to output"
         ax.text(1.5, -1.15, label, ha="center", fontsize=9)
-        ax.set_title(space, fontsize=10, color=names.SPACE_COLOURS.get(space, "black"))
+        ax.set_title(name, fontsize=10, color=names.SPACE_COLOURS.get(name, "black"))
         ax.set_axis_off()
 
 
@@ -95,3 +102,66 @@ def accuracy_by_space(accuracy: pd.DataFrame, ax: plt.Axes) -> None:
                   palette=names.SPACE_COLOURS, legend=False, ax=ax, showfliers=False)
     ax.set_ylabel("NB-101 test accuracy (run 0)")
     ax.set_xlabel("")
+
+
+FAILED_BELOW = 0.5  # NB-101 accuracy of a cell that failed to train: left out of the accuracy figure
+
+
+def summary_tables(spaces: Sequence[str] = PAPER_ORDER) -> dict[str, object]:
+    """The glue of the spaces' summary: cell count, share with the residual edge in A0, and the size and vertex tables."""
+    summary = space.space_summary()
+    percent_1 = partial(names.percent, places=1)
+    return {
+        "n_cells": f"{int(summary.loc['A0', 'cells']):,}",
+        "share_residual_A0": f"{summary.loc['A0', 'share with input→output edge']:.1%}",
+        "tab_space_summary": names.readable(summary.loc[list(spaces)], {
+            "cells": names.integer, "share of A0": percent_1, "share with input→output edge": percent_1,
+            "median parameters (128 ch.)": names.integer}),
+        "tab_by_vertices": names.readable(space.counts_by_vertices().loc[list(spaces)], default=names.integer),
+    }
+
+
+def space_properties_figure() -> Figure:
+    """The paper's Figure 1, one panel per space (`wsnas.space.SPACE_RULES`)."""
+    figure, axes = plt.subplots(2, 4, figsize=(FIGURE_WIDTH, 4.2))
+    draw_space_properties(space.SPACE_RULES, axes.ravel()[:len(space.SPACE_RULES)])
+    axes.ravel()[-1].set_axis_off()
+    return finished(figure)
+
+
+def example_cells_figure(spaces: Sequence[str] = PAPER_ORDER, per_space: int = 3, seed: int = 0) -> Figure:
+    """`per_space` cells drawn uniformly from each space (row k seeded `seed + k`), titled with the space and hash."""
+    figure, axes = plt.subplots(len(spaces), per_space, figsize=(FIGURE_WIDTH, 2.2 * len(spaces)), squeeze=False)
+    for offset, (row, name) in enumerate(zip(axes, spaces)):
+        for ax, index in zip(row, space.sample_cells(name, per_space, seed=seed + offset)):
+            cell = space.cell_at(int(index))
+            draw_cell(cell, ax, title=f"{name} · {cell.hash[:8]}")
+    figure.tight_layout()
+    return finished(figure)
+
+
+def accuracy_figure(spaces: Sequence[str] = PAPER_ORDER) -> Figure:
+    """NB-101 first-repeat test accuracy of every cell per space, cells that failed to train left out."""
+    accuracy = pd.concat([pd.DataFrame({"space": name, "accuracy": space_run0_accuracy(name)}) for name in spaces],
+                         ignore_index=True)
+    figure, ax = plt.subplots(figsize=(FIGURE_WIDTH, 3.2))
+    accuracy_by_space(accuracy[accuracy["accuracy"] > FAILED_BELOW], ax)
+    return finished(figure)
+
+
+def accuracy_table(spaces: Sequence[str] = PAPER_ORDER) -> dict[str, object]:
+    """The glue of the accuracy table: the best cell of A0 and the summary per space (`nb101.run0_accuracy_summary`)."""
+    summary = run0_accuracy_summary(spaces, FAILED_BELOW).rename(columns={
+        "count": "cells", "50%": "median", "90%": "90th pct.", "99%": "99th pct."})
+    return {"best_A0": f"{space_run0_accuracy('A0').max():.2%}",
+            "tab_accuracy_by_space": names.readable(summary, {
+                "cells": names.integer, "std": partial(names.percent, places=1),
+                f"share below {FAILED_BELOW:.0%}": partial(names.percent, places=2)},
+                default=partial(names.percent, places=2))}
+
+
+def ceiling_table() -> dict[str, object]:
+    """The glue of the noise ceiling: Spearman ρ between two repeats over A0, and the table per space."""
+    ceiling = noise_ceiling()
+    return {"ceiling_A0": f"{ceiling.loc['A0', 'repeat_vs_repeat']:.3f}",
+            "tab_noise_ceiling": names.readable(ceiling, {"cells": names.integer}, default=names.rho)}
