@@ -33,10 +33,10 @@ def measure(role: str, scale: str, cells: int, seed: int) -> float:
     """CPU milliseconds per cell of `role`'s evaluation (NO-FT + BNS-FT) in this process."""
     import torch
 
-    from wsnas.data import TrainingBatches, memory_format
-    from wsnas.evaluate import evaluation_settings, validation_indices
+    from wsnas.data import TrainingBatches, load_training_data, memory_format
+    from wsnas.evaluate import validation_indices
+    from wsnas.settings import config_for, evaluation_settings
     from wsnas.space import cells_at, sample_cells
-    from wsnas.train import config_for, load_training_data
 
     torch.set_num_threads(1)
     profile, overrides = SCALES[scale]

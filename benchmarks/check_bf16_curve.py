@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wsnas.train import config_for, train_supernet
+from wsnas.settings import config_for
+from wsnas.train import train_supernet
 
 
 def parse_args() -> argparse.Namespace:

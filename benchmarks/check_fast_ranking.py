@@ -21,10 +21,11 @@ import scipy.stats
 import torch
 
 from wsnas import results, runs, study
-from wsnas.data import TrainingBatches, balanced_subset
-from wsnas.evaluate import MODES, evaluation_cells, evaluation_settings, proxy_accuracy
+from wsnas.checkpoints import load_trained_supernet
+from wsnas.data import TrainingBatches, balanced_subset, load_training_data
+from wsnas.evaluate import MODES, evaluation_cells, proxy_accuracy
 from wsnas.nb101 import NB101
-from wsnas.train import config_for, load_trained_supernet, load_training_data
+from wsnas.settings import run_settings
 
 
 def parse_args() -> argparse.Namespace:
@@ -43,10 +44,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     run = results.study_run(args.run)
     overrides = study.run_overrides(run)
-    config = config_for(results.STUDY_PROFILE, space=results.STUDY_SPACE, variant=run.variant, seed=run.seed, **overrides)
-    settings = evaluation_settings(results.STUDY_PROFILE, **overrides)
-    run_dir = runs.run_directory("training", {**config.params(), **settings}, overrides=overrides,
-                                 root=runs.resolve_root(None))
+    spec = run_settings(results.STUDY_PROFILE, space=results.STUDY_SPACE, variant=run.variant, seed=run.seed, **overrides)
+    config, settings = spec.train, spec.evaluate
+    run_dir = runs.run_directory("training", spec.params(), overrides=overrides, root=runs.resolve_root(None))
     split = load_training_data(config)
     valid = torch.from_numpy(balanced_subset(split.valid_labels.numpy(), settings["valid_subset"], settings["eval_seed"]))
     cells, _ = evaluation_cells(results.STUDY_SPACE, settings["num_eval_cells"], settings["eval_seed"], NB101.default())

@@ -20,7 +20,8 @@ import torch
 
 from wsnas import results, study
 from wsnas.datafiles import data_path
-from wsnas.train import config_for, train_supernet
+from wsnas.settings import config_for
+from wsnas.train import train_supernet
 
 RUN = "A4_baseline_seed0_paper_e432"
 

@@ -26,9 +26,11 @@ from pathlib import Path
 import torch
 
 from wsnas import data
-from wsnas.evaluate import evaluation_cells, evaluation_settings, proxy_accuracy
+from wsnas.checkpoints import load_trained_supernet
+from wsnas.evaluate import evaluation_cells, proxy_accuracy
 from wsnas.nb101 import NB101
-from wsnas.train import config_for, load_trained_supernet, train_supernet
+from wsnas.settings import config_for, evaluation_settings
+from wsnas.train import train_supernet
 
 PAPER_STEPS = 432 * 157
 GRID_SUPERNETS = 7 * 5 * 5

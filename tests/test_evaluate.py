@@ -203,17 +203,18 @@ def test_todays_evaluation_gives_the_committed_accuracies_of_the_81_epoch_run(tm
     import pandas as pd
 
     from wsnas import results, study
-    from wsnas.data import TrainingBatches
+    from wsnas.checkpoints import load_trained_supernet
+    from wsnas.data import TrainingBatches, load_training_data
     from wsnas.datafiles import data_path
     from wsnas.evaluate import run_evaluation_cells, validation_indices
-    from wsnas.train import load_trained_supernet, load_training_data
 
     run = results.study_run("A4_baseline_seed0_e81")
-    config, settings, run_dir = study.open_study_run(run, tmp_path)
+    spec, run_dir = study.open_study_run(run, tmp_path)
+    config, settings = spec.train, spec.evaluate
     supernet = load_trained_supernet(config, run_dir)
     split = load_training_data(config)
     valid = validation_indices(split, settings)
-    cells = run_evaluation_cells(config, settings, NB101.default())[0][:8]
+    cells = run_evaluation_cells(spec, NB101.default())[0][:8]
     committed = pd.read_parquet(data_path(f"{study.STUDY_DIR}/{run.name}/evaluations.parquet")).query("epoch == 81")
     for mode in ("no_ft", "bns_ft"):
         batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=config.memory_format)

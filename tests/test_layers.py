@@ -15,25 +15,15 @@ import wsnas
 PACKAGE = Path(wsnas.__file__).parent
 BENCHMARK = ("space", "graph_hash", "enumeration", "tfrecord", "nb101", "nasbench_api", "datafiles", "safe_pickle")
 ANALYSES = ("metrics", "reference", "search", "bias", "claims", "names", "runs", "results", "ours", "baselines",
-            "profiles")
-EXPERIMENTS = ("data", "supernet", "optim", "train", "evaluate", "proxies", "study", "sweep", "protocol", "cli")  # may import torch and any module above; plots/ draws for the chapters from all three
+            "profiles", "settings")
+EXPERIMENTS = ("data", "supernet", "checkpoints", "optim", "train", "evaluate", "proxies", "study", "sweep", "protocol", "cli")  # may import torch and any module above; plots/ draws for the chapters from all three
 
 
-def _type_checking_only(tree: ast.Module) -> set[ast.AST]:
-    """The import nodes under `if TYPE_CHECKING:`: for annotations only, never run."""
-    blocks = [node for node in ast.walk(tree) if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")]
-    return {inner for block in blocks for inner in ast.walk(block) if isinstance(inner, (ast.Import, ast.ImportFrom))}
-
-
-def wsnas_imports(module: str, runtime_only: bool = False) -> set[str]:
-    """The wsnas modules that `module` imports anywhere in its source (top level or inside functions); with
-    `runtime_only`, not those imported for type annotations only."""
+def wsnas_imports(module: str) -> set[str]:
+    """The wsnas modules that `module` imports anywhere in its source (top level, inside functions, for types)."""
     tree = ast.parse((PACKAGE / f"{module}.py").read_text())
-    skipped = _type_checking_only(tree) if runtime_only else set()
     found = set()
     for node in ast.walk(tree):
-        if node in skipped:
-            continue
         if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("wsnas")):
             base = (node.module or "").removeprefix("wsnas").lstrip(".")
             found |= {base.split(".")[0]} if base else {alias.name for alias in node.names}
@@ -67,11 +57,9 @@ def test_every_module_of_the_library_is_in_one_layer() -> None:
 
 
 def test_no_import_circle_among_the_modules() -> None:
-    # Imports for annotations only (optim's TrainConfig from train) are left out: they never run.
     modules = [path.stem for path in PACKAGE.glob("*.py") if path.stem != "__init__"]
-    graph = {module: wsnas_imports(module, runtime_only=True) & set(modules) for module in modules}
+    graph = {module: wsnas_imports(module) & set(modules) for module in modules}
     try:
         tuple(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as error:
         pytest.fail(f"import circle: {' -> '.join(error.args[1])}")
-    assert "train" in wsnas_imports("optim") and "optim" in graph["train"], "the type-only circle this test leaves out"

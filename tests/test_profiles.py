@@ -8,8 +8,8 @@ import pytest
 
 from wsnas import profiles
 from wsnas.cli import main
-from wsnas.evaluate import evaluation_settings
 from wsnas.profiles import CONVENTIONS, SECTIONS, ProfileError, load_profile, profile_names, profile_sections
+from wsnas.settings import evaluation_settings
 
 
 @pytest.mark.parametrize("name", profile_names())

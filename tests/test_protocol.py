@@ -13,16 +13,18 @@ import scipy.stats
 import torch
 
 from wsnas import profiles, results, runs, study
+from wsnas.checkpoints import kept_checkpoint_path, load_trained_supernet
 from wsnas.data import TrainingBatches, load_cifar10
 from wsnas.datafiles import data_dir, data_path
-from wsnas.evaluate import evaluate_run, evaluation_cells, evaluation_settings, fine_tuned_statistics, proxy_accuracy
+from wsnas.evaluate import evaluate_run, evaluation_cells, fine_tuned_statistics, proxy_accuracy
 from wsnas.nb101 import NB101
 from wsnas.optim import scheduled_learning_rate
 from wsnas.profiles import load_profile
 from wsnas.protocol import protocol_table
+from wsnas.settings import RunSettings, config_for, evaluation_settings
 from wsnas.space import cells_at, sample_cells
 from wsnas.supernet import SuperNet
-from wsnas.train import config_for, kept_checkpoint_path, load_trained_supernet, train_supernet
+from wsnas.train import train_supernet
 
 
 def test_paper_profile_is_the_authors_code_and_paper_as_written_is_the_text():
@@ -104,7 +106,7 @@ def test_kept_checkpoint_is_evaluated_on_its_own_and_the_shared_sample_is_shared
     middle, final = load_trained_supernet(config, run_dir, epoch=1), load_trained_supernet(config, run_dir)
     assert not torch.equal(middle.classifier.weight, final.classifier.weight)
     settings = evaluation_settings("smoke", num_eval_cells=5, valid_subset=200, eval_sample="shared")
-    at_one = evaluate_run(config, run_dir, settings, progress=False, epoch=1)
+    at_one = evaluate_run(RunSettings(config, settings), run_dir, progress=False, epoch=1)
     assert runs.read_table(run_dir, "evaluations_epoch1") is not None
     other_seed = config_for("smoke", stem_channels=8, seed=5)
     shared = [evaluation_cells("A4", 5, settings["eval_seed"], NB101.default())[0] for _ in (config.seed, other_seed.seed)]
@@ -292,7 +294,7 @@ def test_saving_an_epoch_evaluated_on_a_fresh_clone_keeps_the_epochs_committed_b
     for file_name in ("evaluations.parquet", "params.json"):
         datafiles.record_in_manifest(f"{study.STUDY_DIR}/{run.name}/{file_name}", "test", "MIT", "test")
 
-    _, _, run_dir = study.open_study_run(run, tmp_path / "results")
+    _, run_dir = study.open_study_run(run, tmp_path / "results")
     (run_dir / "checkpoint.pt").write_bytes(b"trained")
     runs.set_status(run_dir, "done", epoch=run.epochs)
     runs.write_table(run_dir, "train_epochs", pd.DataFrame({"epoch": [0], "seconds": [1.0], "accuracy": [0.1]}))
@@ -349,7 +351,8 @@ def test_the_paper_scale_run_is_the_paper_profile_on_the_embedded_copy(tmp_path)
     assert run in results.PAPER_SCALE_RUNS and run not in results.STUDY_RUNS  # `wsnas study --run` names it explicitly
     assert study.run_overrides(run) == {"data_source": "embedded", "allow_lossy": True, "epochs": 432,
                                         "keep_checkpoints": [27, 81, 243]}
-    config, settings, run_dir = study.open_study_run(run, tmp_path)
+    spec, run_dir = study.open_study_run(run, tmp_path)
+    config, settings = spec.train, spec.evaluate
     paper = load_profile("paper")
     assert (config.profile, config.cells_per_stack, config.epochs, config.bn_momentum, config.second_bn_momentum) == (
         "paper", 3, 432, 0.997, 0.003)

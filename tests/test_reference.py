@@ -164,6 +164,6 @@ def test_the_papers_text_numbers_follow_from_the_data(evaluations):
 
 def test_the_released_variants_are_the_trainable_variants_in_the_same_order():
     """scripts/build_released_evaluations.py orders the variants from VARIANT_COLUMNS (torch-free); training knows the same."""
-    from wsnas.train import VARIANTS
+    from wsnas.settings import VARIANTS
 
     assert list(dict.fromkeys(column.split("/")[0] for column in reference.VARIANT_COLUMNS)) == list(VARIANTS)

@@ -115,8 +115,8 @@ def test_a_run_with_two_sets_of_statistics_is_read_four_ways_in_committed_chunks
     from wsnas.train import train_supernet
 
     run = results.StudyRun(2, checkpoints=(1,), profile="smoke", settings=(("second_bn_momentum", 0.997),))
-    config, settings, run_dir = study.open_study_run(run, tmp_path / "results")
-    train_supernet(config, run_dir, progress=False)
+    spec, run_dir = study.open_study_run(run, tmp_path / "results")
+    train_supernet(spec.train, run_dir, progress=False)
     written = study.evaluate_readings(run, 2, n_cells=5, chunk_size=3, results_root=tmp_path / "results", progress=False)
     assert written == [results.readings_chunk(run.name, 2, k) for k in (0, 1)]
     datafiles.forget_manifest()
@@ -125,7 +125,7 @@ def test_a_run_with_two_sets_of_statistics_is_read_four_ways_in_committed_chunks
     readings = results.load_readings(run.name)
     names = results.reading_names(0.003, 0.997)
     assert len(readings) == 5 * 4 and set(readings["reading"]) == set(names) and set(readings["epoch"]) == {2}
-    standard = evaluate_run(config, run_dir, settings, progress=False).set_index(["mode", "hash"])["proxy_accuracy"]
+    standard = evaluate_run(spec, run_dir, progress=False).set_index(["mode", "hash"])["proxy_accuracy"]
     first_set = readings[readings["reading"] == "no_ft@0.003"].set_index("hash")["proxy_accuracy"]
     assert (first_set == standard["no_ft"].loc[first_set.index]).all()
     chunk0 = readings[readings["reading"] == "bns_ft_mean"].iloc[:3].set_index("hash")["proxy_accuracy"]

@@ -11,18 +11,13 @@ import pytest
 import torch
 
 from wsnas import runs
-from wsnas.evaluate import evaluate_run, evaluation_settings
+from wsnas.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from wsnas.evaluate import evaluate_run
 from wsnas.metrics import mode_correlations
 from wsnas.optim import AuthorsRMSProp, TFRMSProp, cosine_learning_rate
 from wsnas.profiles import ProfileError, load_profile
-from wsnas.train import (
-    TIMING_COLUMNS,
-    CheckpointError,
-    config_for,
-    load_checkpoint,
-    save_checkpoint,
-    train_supernet,
-)
+from wsnas.settings import RunSettings, config_for, evaluation_settings
+from wsnas.train import TIMING_COLUMNS, train_supernet
 
 # A few seconds on a CPU: 256 images, batches of 64, 2 epochs = 8 steps.
 TINY = {"train_subset": 256, "batch_size": 64, "epochs": 2, "stem_channels": 8}
@@ -203,7 +198,7 @@ def test_run_directories_refuse_other_parameters(tmp_path):
 def test_evaluation_ranks_cells_in_both_modes_and_is_cached(trained):
     config, directory, _ = trained
     settings = evaluation_settings("smoke", num_eval_cells=6, valid_subset=200)
-    evaluations = evaluate_run(config, directory, settings, progress=False)
+    evaluations = evaluate_run(RunSettings(config, settings), directory, progress=False)
     assert sorted(evaluations["mode"].unique()) == ["bns_ft", "no_ft"] and len(evaluations) == 12
     assert evaluations["proxy_accuracy"].between(0, 1).all()
     assert evaluations["nb101_validation_accuracy"].between(0.05, 1).all()
@@ -213,4 +208,4 @@ def test_evaluation_ranks_cells_in_both_modes_and_is_cached(trained):
     for mode, group in evaluations.groupby("mode"):  # a constant proxy (an untrained net) has no ranking
         rho = table.loc[mode, "spearman"]
         assert math.isnan(rho) if group["proxy_accuracy"].nunique() == 1 else -1 <= rho <= 1
-    pd.testing.assert_frame_equal(evaluate_run(config, directory, settings, progress=False), evaluations)
+    pd.testing.assert_frame_equal(evaluate_run(RunSettings(config, settings), directory, progress=False), evaluations)

@@ -40,14 +40,10 @@ from wsnas.nb101 import NB101
 from wsnas.profiles import SECTIONS, profile_sections
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes
 from baseline_947de03.supernet import SuperNet  # 947de03: from wsnas.supernet import SuperNet
-from wsnas.train import (
-    TrainConfig,
-    TrainResult,
-    config_for,
-    load_trained_supernet,
-    load_training_data,
-    train_supernet,
-)
+from wsnas.checkpoints import load_trained_supernet  # 947de03: these five from wsnas.train
+from wsnas.data import load_training_data
+from wsnas.settings import TrainConfig, config_for
+from wsnas.train import TrainResult, train_supernet
 
 MODES: tuple[str, ...] = ("no_ft", "bns_ft")
 BN_STATISTICS: tuple[str, ...] = ("mean", "last")

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wsnas.names import VARIANT_NAMES
 from wsnas.profiles import profile_names
+from wsnas.settings import VARIANTS
 from wsnas.space import SPACES
 
 _NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train (or resume) one super-net and evaluate it NO-FT and BNS-FT")
     train.add_argument("--profile", default="demo", choices=profile_names(), help="the profile (default: demo)")
     train.add_argument("--space", default="A4", choices=SPACES, help="the search space (default: A4)")
-    train.add_argument("--variant", default="baseline", choices=VARIANT_NAMES, help="the variant (default: baseline)")
+    train.add_argument("--variant", default="baseline", choices=VARIANTS, help="the variant (default: baseline)")
     train.add_argument("--seed", type=int, default=0, help="seed of the super-net (default: 0)")
     train.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -391,8 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--profile", default="demo", choices=profile_names(), help="the profile (default: demo)")
     grid.add_argument("--spaces", nargs="+", choices=SPACES, metavar="SPACE",
                       help=f"spaces to run (default: all of {', '.join(SPACES)})")
-    grid.add_argument("--variants", nargs="+", choices=VARIANT_NAMES, metavar="VARIANT",
-                      help=f"variants to run (default: all of {', '.join(VARIANT_NAMES)})")
+    grid.add_argument("--variants", nargs="+", choices=VARIANTS, metavar="VARIANT",
+                      help=f"variants to run (default: all of {', '.join(VARIANTS)})")
     grid.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], help="seeds (default: 0 1 2 3 4)")
     grid.add_argument("--device", default="cpu", help="torch device of each run; several separated by commas (default: cpu)")
     grid.add_argument("--executor", choices=["local", "ray"], default="local",
@@ -433,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile_commands.add_parser("list", help="every profile with its one-line description").set_defaults(
         handler=command_profile_list)
     show = profile_commands.add_parser("show", help="one profile, section by section")
-    show.add_argument("name", choices=profile_names(), help="the profile (see `wsnas profile list`)")
+    show.add_argument("name", help=f"the profile: {', '.join(profile_names())}")
     show.add_argument("--json", action="store_true", help="print JSON: description and one object per section")
     show.set_defaults(handler=command_profile_show)
 

@@ -38,6 +38,7 @@ from PIL import Image
 from . import safe_pickle
 from .datafiles import atomic_path, data_path, user_cache_dir
 from .profiles import PRECISION_SETTINGS
+from .settings import TrainConfig
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 # The authors' normalisation constants (utils.data_transforms_cifar10 in their repository).
@@ -407,3 +408,11 @@ def eval_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1
     for start in range(0, len(labels), batch_size):
         batch = normalise(images[start : start + batch_size]).contiguous(memory_format=memory_format(layout))
         yield batch, labels[start : start + batch_size]
+
+
+def load_training_data(config: TrainConfig) -> CifarSplit:
+    """The CIFAR-10 split a run trains and evaluates on, as its settings choose it (source, subset, device)."""
+    return load_cifar10(config.data_source, root=config.data_root or None, device=config.device,
+                        train_subset=config.train_subset or None, subset_seed=config.seed,
+                        allow_lossy=config.allow_lossy)
+

@@ -32,19 +32,21 @@ import torch
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from wsnas import runs
-from wsnas.data import TrainingBatches, balanced_subset, eval_batches, keep_freed_memory, precision_context, validation_precision
+from wsnas.checkpoints import load_trained_supernet
+from wsnas.data import (
+    TrainingBatches,
+    balanced_subset,
+    eval_batches,
+    keep_freed_memory,
+    load_training_data,
+    precision_context,
+    validation_precision,
+)
 from wsnas.nb101 import NB101
-from wsnas.profiles import SECTIONS, profile_sections
+from wsnas.settings import RunSettings, TrainConfig, run_settings
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes
 from wsnas.supernet import SuperNet
-from wsnas.train import (
-    TrainConfig,
-    TrainResult,
-    config_for,
-    load_trained_supernet,
-    load_training_data,
-    train_supernet,
-)
+from wsnas.train import TrainResult, train_supernet
 
 MODES: tuple[str, ...] = ("no_ft", "bns_ft")
 BN_STATISTICS: tuple[str, ...] = ("mean", "last")
@@ -296,21 +298,13 @@ def evaluation_cells(space: str, n: int, seed: int | Sequence[int], nb101) -> tu
 # ---------------------------------------------------------------------------------------------
 # Evaluation of a trained run (the profile's evaluation settings), and one training chapter
 
-EVALUATION_SETTINGS: tuple[str, ...] = tuple(SECTIONS["evaluate"])  # the profile's [evaluate] section
-
-
-def evaluation_settings(profile: str = "demo", **overrides: Any) -> dict[str, Any]:
-    """The [evaluate] section of `profile` (overrides that are not evaluation settings are ignored)."""
-    return profile_sections(profile, **{key: value for key, value in overrides.items() if key in EVALUATION_SETTINGS})["evaluate"]
-
-
 def evaluations_name(epoch: int | None = None) -> str:
     """The run table holding the evaluations of the final checkpoint, or of a kept mid-run epoch."""
     return "evaluations" if epoch is None else f"evaluations_epoch{epoch}"
 
 
-def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], nb101=None,
-                 progress: bool = True, epoch: int | None = None) -> pd.DataFrame:
+def evaluate_run(run: RunSettings, run_dir: Path, nb101=None, progress: bool = True,
+                 epoch: int | None = None) -> pd.DataFrame:
     """NO-FT and BNS-FT proxy accuracy of the run's evaluation cells, joined to NB-101; cached in the run.
 
     One row per (cell, mode): hash, mode, proxy_accuracy, weight (of `evaluation_cells`),
@@ -322,10 +316,11 @@ def evaluate_run(config: TrainConfig, run_dir: Path, settings: dict[str, Any], n
     if stored is not None:
         return stored
     nb101 = nb101 if nb101 is not None else NB101.default()
+    config, settings = run.train, run.evaluate
     supernet = load_trained_supernet(config, run_dir, epoch)
     split = load_training_data(config)
     valid = validation_indices(split, settings)
-    cells, weights = run_evaluation_cells(config, settings, nb101)
+    cells, weights = run_evaluation_cells(run, nb101)
     tables = []
     for mode in MODES:
         batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=config.memory_format)
@@ -351,35 +346,41 @@ def validation_indices(split, settings: dict[str, Any]) -> slice | torch.Tensor:
     return torch.from_numpy(balanced_subset(split.valid_labels.cpu().numpy(), settings["valid_subset"], settings["eval_seed"]))
 
 
-def run_evaluation_cells(config: TrainConfig, settings: dict[str, Any], nb101) -> tuple[list[Cell], np.ndarray]:
+def run_evaluation_cells(run: RunSettings, nb101) -> tuple[list[Cell], np.ndarray]:
     """The cells a run's evaluation ranks, and their weights (`evaluation_cells`).
 
     per_supernet: each super-net ranks its own sample, as in the paper; shared: every run ranks the same cells.
     """
-    sample_seed = [settings["eval_seed"], config.seed] if settings["eval_sample"] == "per_supernet" else settings["eval_seed"]
-    return evaluation_cells(config.space, settings["num_eval_cells"], sample_seed, nb101)
+    settings = run.evaluate
+    sample_seed = [settings["eval_seed"], run.train.seed] if settings["eval_sample"] == "per_supernet" else settings["eval_seed"]
+    return evaluation_cells(run.train.space, settings["num_eval_cells"], sample_seed, nb101)
 
 
 @dataclass
 class RunOutcome:
     """What one training chapter produces: the run's settings, its training and its evaluations."""
 
-    config: TrainConfig
-    settings: dict[str, Any]
+    run: RunSettings
     run_dir: Path
     result: TrainResult
     evaluations: pd.DataFrame | None  # None when the super-net diverged
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.run.train
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The evaluation settings."""
+        return self.run.evaluate
 
 
 def train_and_evaluate(profile: str, space: str, variant: str, seed: int, *, device: str = "cpu",
                        results_root: str | Path | None = None, overrides: dict[str, Any] | None = None,
                        progress: bool = True) -> RunOutcome:
     """Train (or resume, or reuse) one super-net and evaluate it NO-FT and BNS-FT, in its run directory."""
-    overrides = dict(overrides or {})
-    config = config_for(profile, space=space, variant=variant, seed=seed, device=device, **overrides)
-    settings = evaluation_settings(profile, **overrides)
-    run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
-                            root=runs.resolve_root(results_root))
-    result = train_supernet(config, run_dir, progress=progress)
-    evaluations = None if result.diverged else evaluate_run(config, run_dir, settings, progress=progress)
-    return RunOutcome(config, settings, run_dir, result, evaluations)
+    run = run_settings(profile, space=space, variant=variant, seed=seed, device=device, **(overrides or {}))
+    run_dir = runs.open_run("training", run.params(), overrides=run.overrides, root=runs.resolve_root(results_root))
+    result = train_supernet(run.train, run_dir, progress=progress)
+    evaluations = None if result.diverged else evaluate_run(run, run_dir, progress=progress)
+    return RunOutcome(run, run_dir, result, evaluations)

@@ -8,13 +8,11 @@ step and the authors' per epoch.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import torch
 from torch.optim import Optimizer
 
-if TYPE_CHECKING:
-    from wsnas.train import TrainConfig
+from wsnas.settings import TrainConfig
 
 
 class _RMSPropBase(Optimizer):

@@ -24,11 +24,11 @@ import pandas as pd
 import torch
 
 from . import runs
-from .data import TrainingBatches, training_precision
+from .checkpoints import load_trained_supernet
+from .data import TrainingBatches, load_training_data, training_precision
 from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_manifest
 from .evaluate import (
     evaluate_run,
-    evaluation_settings,
     evaluations_name,
     proxy_accuracy,
     replayed_statistics,
@@ -61,8 +61,9 @@ from .results import (
     study_run,
     whole_space_chunk,
 )
+from .settings import RunSettings, run_settings
 from .space import cells_at, sample_cells, space_mask
-from .train import config_for, load_trained_supernet, load_training_data, train_supernet
+from .train import train_supernet
 
 STATE_DIR = "state"  # data/study/<run>/state/: the run directory's checkpoints and logs (a fresh clone resumes from them)
 STATE_FILES = ("checkpoint.pt", "status.json", "train_epochs.parquet", "train_steps.parquet")  # + checkpoint_epoch*.pt
@@ -93,8 +94,8 @@ def run_study(names: list[str] | None = None, *, results_root: str | Path | None
     for run in [study_run(name) for name in names] if names else STUDY_RUNS:
         if committed(run):
             continue
-        config, _, run_dir = open_study_run(run, results_root)
-        result = train_supernet(config, run_dir, progress=progress, allow_precision_switch=allow_precision_switch)
+        spec, run_dir = open_study_run(run, results_root)
+        result = train_supernet(spec.train, run_dir, progress=progress, allow_precision_switch=allow_precision_switch)
         if result.diverged:
             raise RuntimeError(f"study run {run.name} diverged ({result.reason}); see {run_dir}")
         if train_only:
@@ -111,7 +112,7 @@ def save_progress(run: StudyRun, *, results_root: str | Path | None = None) -> l
     training is done, the evaluations of every epoch already evaluated there (by any process). Returns the data
     names written. For the end of a sitting: nothing computed is lost, and `run_study` later adds the rest."""
 
-    config, settings, run_dir = open_study_run(run, results_root)
+    spec, run_dir = open_study_run(run, results_root)
     status = runs.get_status(run_dir) or {}
     evaluated = [epoch for epoch in run.evaluated_epochs
                  if runs.read_table(run_dir, evaluations_name(None if epoch == run.epochs else epoch)) is not None]
@@ -121,7 +122,7 @@ def save_progress(run: StudyRun, *, results_root: str | Path | None = None) -> l
     kept, kept_seconds = _committed_evaluations(run, except_epochs=evaluated)  # evaluated by an earlier sitting
     evaluations = pd.concat([table for table in (kept, fresh[STUDY_EVALUATION_COLUMNS]) if not table.empty], ignore_index=True)
     export_run(run, run_dir, evaluations.sort_values(["epoch", "mode"], kind="stable"),
-               runs.read_table(run_dir, "train_epochs"), {**config.params(), **settings},
+               runs.read_table(run_dir, "train_epochs"), spec.params(),
                evaluation_seconds={**kept_seconds, **{epoch: _evaluation_seconds(run_dir, epoch) for epoch in evaluated}})
     return sorted(name for name in manifest() if name.startswith(f"{STUDY_DIR}/{run.name}/"))
 
@@ -136,9 +137,9 @@ def evaluate_epoch(run: StudyRun, epoch: int, *, results_root: str | Path | None
     """
     if epoch not in run.evaluated_epochs:
         raise ValueError(f"{run.name} evaluates epochs {run.evaluated_epochs}, not {epoch}")
-    config, settings, run_dir = open_study_run(run, results_root)
+    spec, run_dir = open_study_run(run, results_root)
     started = time.perf_counter()
-    table = evaluate_run(config, run_dir, settings, progress=progress, epoch=None if epoch == run.epochs else epoch)
+    table = evaluate_run(spec, run_dir, progress=progress, epoch=None if epoch == run.epochs else epoch)
     if not (run_dir / SECONDS_FILE.format(epoch=epoch)).exists():  # first evaluation of this epoch: record its cost
         runs.write_json(run_dir / SECONDS_FILE.format(epoch=epoch), {"seconds": round(time.perf_counter() - started, 1)})
     return table.assign(epoch=epoch)
@@ -176,13 +177,14 @@ def bn_momentum_readings(run: StudyRun, readings: tuple[BnReading, ...] = BN_REA
     """NO-FT of the run's evaluation cells under each replayed reading of the BN statistics, committed to
     data/study/<run>/bn_readings.parquet (MANIFEST row) after each reading; readings already there are kept."""
 
-    config, settings, run_dir = open_study_run(run, results_root)
+    spec, run_dir = open_study_run(run, results_root)
+    config, settings = spec.train, spec.evaluate
     path = data_dir() / STUDY_DIR / run.name / BN_READINGS_FILE
     table = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=BN_READINGS_COLUMNS)
     supernet = load_trained_supernet(config, run_dir)
     split = load_training_data(config)
     valid = validation_indices(split, settings)
-    cells, _ = run_evaluation_cells(config, settings, NB101.default())
+    cells, _ = run_evaluation_cells(spec, NB101.default())
     for reading in readings:
         key = (table["momentum"] == reading.momentum) & (table["precision"] == reading.precision) & (
             table["draw"] == reading.draw) & (table["replay_steps"] == reading.replay_steps)
@@ -216,7 +218,8 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
     its BNS-FT batches from a stream of seed eval_seed + k (one chunk is redone alone). Returns the data names written.
     """
 
-    config, settings, run_dir = open_study_run(run, results_root)
+    spec, run_dir = open_study_run(run, results_root)
+    config, settings = spec.train, spec.evaluate
     indices = np.flatnonzero(space_mask(config.space))
     count = -(-len(indices) // chunk_size)
     wanted = range(count) if chunks is None else chunks
@@ -263,11 +266,12 @@ def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, 
 
     if epoch not in run.evaluated_epochs:
         raise ValueError(f"{run.name} keeps epochs {run.evaluated_epochs}, not {epoch}")
-    config, settings, run_dir = open_study_run(run, results_root)
+    spec, run_dir = open_study_run(run, results_root)
+    config, settings = spec.train, spec.evaluate
     if not config.second_bn_momentum:
         raise ValueError(f"{run.name} keeps one set of BN statistics; its readings are `wsnas study --run {run.name}`")
     n_cells = n_cells or (SPREAD_CELLS if draws else settings["num_eval_cells"] if epoch == run.epochs else CHECKPOINT_CELLS)
-    cells, _ = run_evaluation_cells(config, settings, NB101.default())
+    cells, _ = run_evaluation_cells(spec, NB101.default())
     chunks = range(-(-min(n_cells, len(cells)) // chunk_size))
     todo = [k for k in chunks if not (data_dir() / readings_chunk(run.name, epoch, k, draws)).exists()]
     if not todo:
@@ -320,16 +324,13 @@ def _evaluation_seconds(run_dir: Path, epoch: int) -> float | None:
     return runs.read_json(path)["seconds"] if path.exists() else None  # None: evaluated before this was recorded
 
 
-def open_study_run(run: StudyRun, results_root: str | Path | None):
-    """The run's training config, evaluation settings and run directory (created or reopened; an empty one gets
-    the committed state of the run, if any, so that a fresh clone resumes or re-evaluates instead of retraining)."""
-    overrides = run_overrides(run)
-    config = config_for(run.profile, space=STUDY_SPACE, variant=run.variant, seed=run.seed, **overrides)
-    settings = evaluation_settings(run.profile, **overrides)
-    run_dir = runs.open_run("training", {**config.params(), **settings}, overrides=overrides,
-                            root=runs.resolve_root(results_root))
+def open_study_run(run: StudyRun, results_root: str | Path | None) -> tuple[RunSettings, Path]:
+    """The run's settings and run directory (created or reopened; an empty one gets the committed state of the
+    run, if any, so that a fresh clone resumes or re-evaluates instead of retraining)."""
+    spec = run_settings(run.profile, space=STUDY_SPACE, variant=run.variant, seed=run.seed, **run_overrides(run))
+    run_dir = runs.open_run("training", spec.params(), overrides=spec.overrides, root=runs.resolve_root(results_root))
     restore_state(run, run_dir)
-    return config, settings, run_dir
+    return spec, run_dir
 
 
 def _state_files(run_dir: Path) -> list[Path]:

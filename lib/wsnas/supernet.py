@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from nasbench_pytorch.model import Network
 from torch import nn
 
+from wsnas.data import memory_format
+from wsnas.settings import TrainConfig
 from wsnas.space import OPS, SPACES, Cell, UnknownSpaceError, cell_channels, compute_vertex_channels
 
 CONV3X3, CONV1X1, MAXPOOL3X3 = range(3)  # indices into wsnas.space.OPS
@@ -466,3 +468,14 @@ def extract_network(supernet: SuperNet, cell: Cell) -> Network:
         network.classifier.load_state_dict(supernet.classifier.state_dict())
     network.train(supernet.training)
     return network
+
+
+def build_supernet(config: TrainConfig) -> SuperNet:
+    """A freshly initialised super-net for `config`, seeded by `config.seed`, on `config.device`."""
+    torch.manual_seed(config.seed)
+    supernet = SuperNet(config.space, single_kernel=config.single_kernel, stem_channels=config.stem_channels,
+                        num_stacks=config.num_stacks, cells_per_stack=config.cells_per_stack, num_labels=10,
+                        bn_momentum=config.bn_momentum, bn_eps=config.bn_eps,
+                        second_bn_momentum=config.second_bn_momentum or None)
+    return supernet.to(config.device, memory_format=memory_format(config.memory_format))
+

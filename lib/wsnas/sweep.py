@@ -27,8 +27,8 @@ from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywid
 from wsnas import runs
 from wsnas.datafiles import project_root
 from wsnas.evaluate import evaluations_name
+from wsnas.settings import VARIANTS
 from wsnas.space import SPACES
-from wsnas.train import VARIANTS
 
 CHAPTER = "training.ipynb"
 FINISHED = ("done", "diverged")

@@ -7,12 +7,10 @@ The loop reads top to bottom in `train_supernet`; data stay on the device as uin
 
 from __future__ import annotations
 
-import hashlib
-import io
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,135 +21,26 @@ import torch.nn.functional as F
 from tqdm import tqdm  # plain bars: tqdm.auto warns in notebooks without ipywidgets
 
 from . import runs
+from .checkpoints import CHECKPOINT_FILE, CheckpointError, kept_checkpoint_path, load_checkpoint, save_checkpoint
 from .data import (
-    CifarSplit,
     batches_per_epoch,
     epoch_batches,
     keep_freed_memory,
-    load_cifar10,
-    memory_format,
+    load_training_data,
     precision_context,
     training_precision,
 )
-from .datafiles import atomic_path
 from .optim import make_optimizer, scheduled_learning_rate
-from .profiles import SETTINGS, ProfileError, load_profile
 from .reference import CHANCE_ACCURACY
-from .space import SPACES, UnknownSpaceError, cell_at, sample_cells
-from .supernet import SuperNet
+from .settings import TrainConfig
+from .space import cell_at, sample_cells
+from .supernet import build_supernet
 
-VARIANTS: dict[str, dict[str, Any]] = {
-    "baseline": {"sampler": "uniform", "avg_k": 1, "single_kernel": False},
-    "single_k": {"sampler": "uniform", "avg_k": 1, "single_kernel": True},
-    "pro_rata": {"sampler": "pro_rata", "avg_k": 1, "single_kernel": False},
-    "avg3": {"sampler": "uniform", "avg_k": 3, "single_kernel": False},
-    "single_k+pro_rata": {"sampler": "pro_rata", "avg_k": 1, "single_kernel": True},
-}
-CHECKPOINT_FILE = "checkpoint.pt"
-CHECKPOINT_MAGIC = b"WSNAS-CHECKPOINT-1\n"
 TIMING_COLUMNS = ("seconds", "images_per_second")  # wall-clock columns: the only ones a resume may change
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is truncated, corrupt, or belongs to another configuration."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that determines a super-net training (the device aside)."""
-
-    # the run's identity
-    space: str
-    variant: str
-    seed: int
-    profile: str
-    # the variant's settings (VARIANTS)
-    sampler: str  # uniform | pro_rata
-    avg_k: int
-    single_kernel: bool
-    # the profile's settings (wsnas.profiles.SETTINGS)
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    momentum: float
-    rms_decay: float
-    rms_eps: float
-    weight_decay: float
-    optimizer: str  # tf_rmsprop | authors_rmsprop
-    lr_schedule: str  # cosine_per_step (NB-101) | cosine_per_epoch (the authors' code)
-    memory_format: str  # contiguous | channels_last
-    precision: str  # fp32 | bf16 (autocast) | auto (data.training_precision, data.validation_precision)
-    divergence_patience: int  # epochs at chance accuracy that stop the run; 0: never
-    stem_channels: int
-    num_stacks: int
-    cells_per_stack: int
-    bn_momentum: float
-    second_bn_momentum: float  # 0: no second set of running statistics
-    bn_eps: float
-    data_source: str
-    data_root: str
-    train_subset: int  # 0: the whole training split
-    allow_lossy: bool
-    # not from a profile
-    chance_margin: float = 0.01  # "at chance" = epoch training accuracy below CHANCE_ACCURACY + this
-    device: str = "cpu"
-    keep_checkpoints: tuple[int, ...] = ()  # epochs whose checkpoint is kept as checkpoint_epoch<k>.pt
-
-    def __post_init__(self) -> None:
-        if self.space not in SPACES:
-            raise UnknownSpaceError(self.space)
-        if self.sampler not in ("uniform", "pro_rata"):
-            raise ValueError(f"sampler must be 'uniform' or 'pro_rata', got {self.sampler!r}")
-        if self.avg_k < 1:
-            raise ValueError(f"avg_k must be at least 1, got {self.avg_k!r}")
-        if self.optimizer not in ("tf_rmsprop", "authors_rmsprop"):
-            raise ValueError(f"optimizer must be 'tf_rmsprop' or 'authors_rmsprop', got {self.optimizer!r}")
-        object.__setattr__(self, "keep_checkpoints", tuple(int(epoch) for epoch in self.keep_checkpoints))
-
-    def params(self) -> dict[str, Any]:
-        """The parameters that identify the run (everything but the device and the kept checkpoints)."""
-        values = asdict(self)
-        values.pop("device")
-        values.pop("keep_checkpoints")
-        if not values["second_bn_momentum"]:  # runs from before the setting existed keep their identity
-            values.pop("second_bn_momentum")
-        return values
-
-
-def config_for(profile: str = "demo", space: str = "A4", variant: str = "baseline", seed: int = 0, *,
-               device: str = "cpu", **overrides: Any) -> TrainConfig:
-    """The TrainConfig of the run (profile, space, variant, seed) on `device`, with `overrides` applied.
-
-    `overrides` are profile settings (checked as the profile's own) or TrainConfig fields; the
-    variant sets sampler, avg_k and single_kernel unless those are overridden too.
-    """
-    if variant not in VARIANTS:
-        raise ProfileError(f"unknown variant {variant!r}; choose one of {sorted(VARIANTS)}")
-    config_fields = {field.name for field in fields(TrainConfig)}
-    unknown = set(overrides) - config_fields - set(SETTINGS)
-    if unknown:
-        raise ProfileError(f"unknown settings {sorted(unknown)}; known: {sorted(config_fields | set(SETTINGS))}")
-    settings = load_profile(profile, **{key: value for key, value in overrides.items() if key in SETTINGS})
-    values = {key: value for key, value in settings.items() if key in config_fields}
-    values.update(VARIANTS[variant])
-    # evaluation settings (num_eval_cells, ...) are profile settings but not training fields
-    values.update({key: value for key, value in overrides.items() if key in config_fields})
-    values.update(space=space, variant=variant, seed=seed, profile=profile, device=device)
-    return TrainConfig(**values)
 
 
 # --------------------------------------------------------------------------------------------
 # Building blocks
-
-
-def build_supernet(config: TrainConfig) -> torch.nn.Module:
-    """A freshly initialised super-net for `config`, seeded by `config.seed`, on `config.device`."""
-    torch.manual_seed(config.seed)
-    supernet = SuperNet(config.space, single_kernel=config.single_kernel, stem_channels=config.stem_channels,
-                        num_stacks=config.num_stacks, cells_per_stack=config.cells_per_stack, num_labels=10,
-                        bn_momentum=config.bn_momentum, bn_eps=config.bn_eps,
-                        second_bn_momentum=config.second_bn_momentum or None)
-    return supernet.to(config.device, memory_format=memory_format(config.memory_format))
 
 
 def training_cells(config: TrainConfig, total_steps: int) -> np.ndarray:
@@ -160,46 +49,8 @@ def training_cells(config: TrainConfig, total_steps: int) -> np.ndarray:
     return np.asarray(indices).reshape(total_steps, config.avg_k)
 
 
-def load_training_data(config: TrainConfig) -> CifarSplit:
-    return load_cifar10(config.data_source, root=config.data_root or None, device=config.device,
-                        train_subset=config.train_subset or None, subset_seed=config.seed,
-                        allow_lossy=config.allow_lossy)
-
-
 # --------------------------------------------------------------------------------------------
 # Checkpoints
-
-
-def kept_checkpoint_path(run_dir: Path, epoch: int) -> Path:
-    """Where the checkpoint of epoch `epoch` is kept (see TrainConfig.keep_checkpoints)."""
-    return Path(run_dir) / f"checkpoint_epoch{epoch}.pt"
-
-
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """torch.save `payload` behind a magic line and its sha256, written atomically (temp, fsync, rename)."""
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    body = buffer.getvalue()
-    header = CHECKPOINT_MAGIC + hashlib.sha256(body).hexdigest().encode() + b"\n"
-    with atomic_path(path) as temporary:
-        temporary.write_bytes(header + body)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The payload of a checkpoint, after checking its sha256; a damaged file raises CheckpointError."""
-    raw = Path(path).read_bytes()
-    digest_end = len(CHECKPOINT_MAGIC) + 65
-    if not raw.startswith(CHECKPOINT_MAGIC) or len(raw) < digest_end:
-        raise CheckpointError(f"{path} is not a wsnas checkpoint (bad header); delete it to restart the run")
-    expected = raw[len(CHECKPOINT_MAGIC) : digest_end - 1].decode(errors="replace")
-    body = raw[digest_end:]
-    actual = hashlib.sha256(body).hexdigest()
-    if actual != expected:
-        raise CheckpointError(
-            f"{path} is truncated or corrupt (sha256 {actual}, header says {expected}); "
-            "it will not be used: delete it (and its run directory) to restart the run"
-        )
-    return torch.load(io.BytesIO(body), weights_only=True, map_location="cpu")
 
 
 def _check_same_precision(path: Path, saved: str, here: str, config: TrainConfig, allow_switch: bool) -> bool:
@@ -385,14 +236,3 @@ def _result(run_dir: Path, status: dict[str, Any]) -> TrainResult:
                        reason=status.get("reason", ""), trained_in=status.get("trained_in", ""))
 
 
-def load_trained_supernet(config: TrainConfig, run_dir: Path, epoch: int | None = None) -> torch.nn.Module:
-    """The super-net of `config` with the weights of the checkpoint in `run_dir` (or of a kept epoch), in eval mode."""
-    path = Path(run_dir) / CHECKPOINT_FILE if epoch is None else kept_checkpoint_path(run_dir, epoch)
-    if not path.exists():
-        raise CheckpointError(f"{path} does not exist: train the run (with keep_checkpoints including {epoch}) first")
-    saved = load_checkpoint(path)
-    if saved["params"] != config.params():
-        raise CheckpointError(f"the checkpoint in {run_dir} was written for other parameters")
-    supernet = build_supernet(config)
-    supernet.load_state_dict(saved["model"])
-    return supernet.eval()
