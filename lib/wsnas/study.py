@@ -71,12 +71,6 @@ SECONDS_FILE = "evaluation_seconds_e{epoch}.json"  # in the run directory: what 
 STUDY_EVALUATION_COLUMNS = ["hash", "epoch", "mode", "proxy_accuracy"]  # data/study/<run>/evaluations.parquet
 
 
-
-
-
-
-
-
 def run_overrides(run: StudyRun) -> dict:
     """The profile overrides of one committed run (its settings, the budget; mid-run checkpoints only where evaluated)."""
     return {**dict(run.settings), "epochs": run.epochs, "keep_checkpoints": list(run.checkpoints)}
@@ -376,10 +370,6 @@ def restore_state(run: StudyRun, run_dir: Path) -> bool:
     return True
 
 
-
-
-
-
 def _committed_evaluations(run: StudyRun, except_epochs: list[int]) -> tuple[pd.DataFrame, dict[int, float | None]]:
     """The committed evaluations of the run's other epochs, and their recorded evaluation seconds."""
     folder = data_dir() / STUDY_DIR / run.name
@@ -427,48 +417,5 @@ def _git_commit() -> str:
         return "unknown"
 
 
-# --------------------------------------------------------------------------------------------
-# Reading the committed study
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 if __name__ == "__main__":  # pragma: no cover - `wsnas study run` is the entry point
     run_study(sys.argv[1:] or None)
-
-
-# TEMPORARY while the chapters are rewritten this session: they still read these names from here. Removed before commit.
-from .profiles import images_per_epoch, images_seen  # noqa: E402, F401
-from .results import (  # noqa: E402, F401
-    STUDY_SPACE as SPACE,
-)
