@@ -136,3 +136,13 @@ def test_the_cli_offers_exactly_the_registries_choices(argv, registry, capsys):
         build_parser().parse_args(argv)
     refusal = capsys.readouterr().err
     assert "invalid choice" in refusal and all(repr(name) in refusal for name in expected), refusal
+
+
+def test_study_modes_are_exclusive_and_a_precision_switch_goes_with_training(capsys):
+    from wsnas.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["study", "--run", "A4_baseline_seed0_e81", "--preserve", "--whole-space"])
+    assert "not allowed with argument --preserve" in capsys.readouterr().err
+    args = build_parser().parse_args(["study", "--run", "A4_baseline_seed0_e81", "--train-only", "--allow-precision-switch"])
+    assert args.train_only and args.allow_precision_switch

@@ -360,29 +360,30 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--json", action="store_true", help="print per run, epoch and mode: spearman, kendall, n_cells")
     study.add_argument("--run", nargs="+", metavar="RUN",
                        help="train, evaluate and commit these study runs to data/study/ (resumable), e.g. A4_baseline_seed0_e81")
-    study.add_argument("--evaluate", type=int, metavar="EPOCH",
+    modes = study.add_mutually_exclusive_group()  # with --run: one of these instead of training and evaluating
+    modes.add_argument("--evaluate", type=int, metavar="EPOCH",
                        help="with --run: only evaluate this epoch of the trained runs into the results directory "
                             "(a second core can take a mid-run checkpoint while --run alone evaluates the rest)")
-    study.add_argument("--preserve", action="store_true",
+    modes.add_argument("--preserve", action="store_true",
                        help="with --run: commit what the runs' directories hold now to data/study/<run>/: checkpoints and "
                             "logs (state/; a fresh clone resumes from them) and the epochs already evaluated")
     study.add_argument("--allow-precision-switch", action="store_true",
                        help="with --run: continue a run in the precision `auto` means here (e.g. fp32 on a CPU without "
                             "native bf16) when it trained in another; the epoch of the switch is logged")
-    study.add_argument("--whole-space", action="store_true",
+    modes.add_argument("--whole-space", action="store_true",
                        help="with --run: NO-FT and BNS-FT of every cell of the run's space, committed in chunks of 500 "
                             "to data/study/<run>/whole_space/ (resumable)")
-    study.add_argument("--bn-readings", action="store_true",
+    modes.add_argument("--bn-readings", action="store_true",
                        help="with --run: NO-FT of the trained run after replayed steps at another BN momentum (0.997, five "
                             "draws; 0.003 in fp32 and bf16), committed to data/study/<run>/bn_readings.parquet")
-    study.add_argument("--readings", type=int, metavar="EPOCH",
+    modes.add_argument("--readings", type=int, metavar="EPOCH",
                        help="with --run: read a kept epoch of a run with two sets of BN statistics (BNS-FT last and mean, "
                             "NO-FT under each momentum), committed in chunks to data/study/<run>/readings/ (resumable)")
     study.add_argument("--cells", type=int, help="with --readings: how many of the run's evaluation cells (default: all "
                                                  "at the final epoch, 300 at a mid-run one)")
     study.add_argument("--draws", action="store_true",
                        help="with --readings: NO-FT at the first momentum after 3 replays of the last 100 steps, 300 cells")
-    study.add_argument("--train-only", action="store_true", help="with --run: train (resumable), commit the state, do not evaluate")
+    modes.add_argument("--train-only", action="store_true", help="with --run: train (resumable), commit the state, do not evaluate")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
     study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")
     study.set_defaults(handler=command_study)

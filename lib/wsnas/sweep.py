@@ -39,6 +39,8 @@ EXECUTORS = ("local", "ray")
 
 @dataclass(frozen=True)
 class RunSpec:
+    """One run of the grid: a super-net of `variant` on `space` with `seed`, at the sweep's profile."""
+
     space: str
     variant: str
     seed: int
