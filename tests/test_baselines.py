@@ -77,6 +77,57 @@ def test_published_values_sit_beside_our_signed_spearman_on_the_committed_a0_cel
         baselines.beside_published(quality, "A9")
 
 
+def test_rank_average_of_bns_ft_and_params_is_compared_with_each_on_every_run_that_did_not_diverge(evaluations) -> None:
+    chosen = evaluations[evaluations["space"].isin(["A4", "A0-nores"])]
+    runs = baselines.combination_runs(chosen, n_boot=100)
+    assert sorted(runs.groupby("space").size().items()) == [("A0-nores", 4), ("A4", 5)]  # A0-nores seed 3 diverged
+    assert 3 not in set(runs.loc[runs["space"] == "A0-nores", "seed"]) and (runs["cells"] == 1000).all()
+    row = runs[(runs["space"] == "A4") & (runs["seed"] == 2)].iloc[0]
+    run = chosen[(chosen["column"] == baselines.PROXY_COLUMN) & (chosen["space"] == "A4") & (chosen["seed"] == 2)]
+    params = space.counts_of(run["hash"])["params"]
+    combined = (stats.rankdata(run["proxy_accuracy"]) + stats.rankdata(params)) / 2
+    target = run[baselines.TARGET]
+    assert row["bns_ft"] == pytest.approx(stats.spearmanr(run["proxy_accuracy"], target).statistic)
+    assert row["params"] == pytest.approx(stats.spearmanr(params, target).statistic)
+    assert row[baselines.COMBINED] == pytest.approx(stats.spearmanr(combined, target).statistic)
+    for name in ("bns_ft", "params"):
+        assert row[f"minus_{name}_low"] <= row[f"minus_{name}"] <= row[f"minus_{name}_high"]
+    assert (runs["beats_both"] == (runs["minus_bns_ft_low"] > 0) & (runs["minus_params_low"] > 0)).all()
+    verdict = baselines.combination_verdict(runs)
+    assert list(verdict.index) == ["A4", "A0-nores"]
+    assert (verdict["beats_both"] == (verdict["beats_both_runs"] == verdict["runs"])).all()
+    assert verdict.loc["A4", baselines.COMBINED] == pytest.approx(runs.loc[runs["space"] == "A4", baselines.COMBINED].mean())
+    assert np.array_equal(baselines.rank_average([3.0, 1.0, 2.0], [3.0, 1.0, 2.0]), [3.0, 1.0, 2.0])
+
+
+def test_zico_and_zen_join_the_committed_scores_only_when_they_score_every_cell(evaluations, tmp_path) -> None:
+    from wsnas import proxies
+
+    scores, metadata = baselines.read_proxy_scores()
+    a4 = baselines.scored_cells(evaluations, scores).query("space == 'A4'")["hash"].unique()[:3]
+    path = tmp_path / "zico_zen.parquet"
+    proxies.score_to_file(space.cells_at(space.index_of(a4)), path, names=["zico", "zen"])
+    frame, _, state = baselines.read_zico_zen(scores, path)
+    assert frame is None and state == f"being scored (3 of {len(scores):,} cells so far)"
+    some = scores[scores["hash"].isin(a4)]
+    extra, extra_metadata, state = baselines.read_zico_zen(some, path)
+    assert state == "scored" and baselines.zero_cost_rows(extra.columns) == ("zico", "zen")
+    joined = baselines.join_zico_zen(some, metadata, extra, extra_metadata)
+    assert list(joined.columns) == [*scores.columns, "zico", "zen"]
+    assert joined["zico"].tolist() == extra.set_index("hash").loc[some["hash"], "zico"].tolist()
+    assert joined["seconds"].tolist() == pytest.approx((some.set_index("hash")["seconds"]
+                                                        + extra.set_index("hash")["seconds"]).loc[some["hash"]].tolist())
+    cells = baselines.scored_cells(evaluations, joined)
+    assert baselines.zero_cost_rows(cells.columns) == baselines.SCORABLE_ZERO_COST and cells["zen"].notna().all()
+    quality, _ = baselines.proxy_quality(cells, n_boot=10, kendall_boot=2)
+    table = baselines.beside_published(quality, "A4").set_index("proxy")
+    assert list(table.index) == list(baselines.SCORABLE_ZERO_COST)
+    assert table.loc["zen", "suite_zero_spearman"] == 0.59 and table.loc["zico", "zico_paper_spearman"] == 0.63
+    other = {**extra_metadata, "settings": {**extra_metadata["settings"], "batch_size": 32}}
+    with pytest.raises(ValueError, match="batch_size"):
+        baselines.join_zico_zen(some, metadata, extra, other)
+
+
 def test_subsample_search_matches_a_plain_loop_over_the_same_random_orders(evaluations) -> None:
     scores, _ = baselines.read_proxy_scores()
     cells = baselines.scored_cells(evaluations, scores)

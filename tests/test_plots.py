@@ -160,3 +160,26 @@ def test_verdict_line_names_the_verdict_and_its_robustness(evaluations) -> None:
     claim = claims.larger_spaces_correlate_worse(evaluations)
     line = claim_plots.verdict_line(claim)
     assert line.startswith(claim.verdict + ", ") and line.endswith(("robust", "depends on the reading"))
+
+
+def test_baselines_combination_table_counts_the_runs_and_spaces_where_the_rank_average_beats_both(evaluations) -> None:
+    shown = baseline_plots.combination_table(evaluations, ["A4", "A0-nores"], n_boot=100)
+    table = shown["tab_combination"]
+    assert list(table.index) == ["A4", "A0-nores"] and table.loc["A0-nores", "runs: beats both"].endswith(" of 4")
+    verdict = baselines.combination_verdict(baselines.combination_runs(
+        evaluations[evaluations["space"].isin(["A4", "A0-nores"])], n_boot=100))
+    assert shown["combination_spaces"] == str(int(verdict["beats_both"].sum())) and shown["combination_of"] == "2"
+    assert shown["combination_all_runs"] == "9"
+    assert table.loc["A4", "rank-average ρ"] == names.rho(verdict.loc["A4", baselines.COMBINED])
+    assert (table["beats both"] == verdict["beats_both"].map({True: "yes", False: "no"})).all()
+
+
+def test_baselines_published_table_heads_each_column_and_names_zico_and_zen_until_scored(quality) -> None:
+    shown = baseline_plots.published_table(quality[0], SCORED_SPACES, "not scored yet")
+    heads = list(shown["tab_published"].columns)
+    assert heads[2:] == list(baselines.PUBLISHED_COLUMNS.values()) and "signed ρ" in heads[0] and "|ρ|" in heads[1]
+    assert all("accuracy" in head and "cells" in head for head in heads)
+    assert shown["zico_zen_note"] == ("ZiCo and Zen-score: not scored yet here, so not in the table "
+                                      "(published: ZiCo +0.63; Zen-score +0.59).")
+    assert baseline_plots.row_order(["params", "zen", "synflow"]) == [
+        "params", "flops", "synflow", "zen", baselines.HALFWAY, baselines.WS_SAME_CELLS, baselines.NOISE_CEILING]

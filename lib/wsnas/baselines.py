@@ -15,10 +15,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from scipy.stats import kendalltau
+from scipy.stats import kendalltau, rankdata
 
 from wsnas import search
-from wsnas.datafiles import data_path
+from wsnas.datafiles import data_dir, data_path, manifest
 from wsnas.metrics import ALPHA, holm, spearman, spearman_ci, spearman_difference_ci, spearman_image_noise, spearman_rows  # noqa: F401 (the chapters' names)
 from wsnas.names import COLUMN_NAMES
 from wsnas.nb101 import NB101
@@ -38,6 +38,7 @@ PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost prox
 PROXY_SEED = 0
 SAMPLE_SEED = 0
 PROXIES_FILE = "proxies_released_seed0.parquet"
+ZICO_ZEN_FILE = "proxies_released_seed0_zico_zen.parquet"  # ZiCo and Zen of the same cells, scored later (issue 20)
 
 
 def released_sample(evaluations: pd.DataFrame, per_space: int = 1000, sample_seed: int = SAMPLE_SEED) -> pd.DataFrame:
@@ -77,6 +78,7 @@ ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "na
 # wsnas.proxies computes these too (ZiCo, Li et al. 2023; Zen-score, Lin et al. 2021), but the committed scores
 # file does not hold them yet: they join ZERO_COST when it does.
 UNCOMMITTED_ZERO_COST = ("zico", "zen")
+SCORABLE_ZERO_COST = ZERO_COST + UNCOMMITTED_ZERO_COST  # every zero-cost proxy a table may show, in its order
 COUNTS = ("params", "flops")
 HALFWAY = "halfway"  # NB-101's own training stopped at 54 of 108 epochs: its validation accuracy
 WS_SAME_CELLS = "ws_seed0"  # the released BNS-FT super-net of seed 0, on the very cells the proxies scored
@@ -98,6 +100,20 @@ ROW_NAMES = {
 # CIFAR-10 images, absolute value of Spearman's ρ against NB-101's accuracy. NASWOT and L2-norm: not in it.
 PUBLISHED_NB101_ABS_SPEARMAN = {"grad_norm": 0.198, "snip": 0.164, "grasp": 0.448, "fisher": 0.257,
                                 "synflow": 0.372, "jacob_cov": 0.378}
+# Signed Spearman ρ on NB-101 / CIFAR-10 in NAS-Bench-Suite-Zero (Krishnakumar et al., NeurIPS 2022 Datasets and
+# Benchmarks): NASLib's implementations, 1,000 random cells, batch 64, against NB-101 validation accuracy. Only Zen's
+# value is held here, as issue 20 quotes it; the paper gives its values in a figure, and the others were not
+# transcribed and checked.
+PUBLISHED_SUITE_ZERO_SPEARMAN = {"zen": 0.59}
+# Signed Spearman ρ of ZiCo on NB-101 / CIFAR-10 in its paper (Li et al., ICLR 2023), against test accuracy, with
+# 2 batches of 128 images (as issue 20 quotes it).
+PUBLISHED_ZICO_SPEARMAN = {"zico": 0.63}
+# Each published column: its source, convention, cells and target, as the chapter's table heads it.
+PUBLISHED_COLUMNS = {
+    "abdelfattah": "Abdelfattah et al. 2021: |ρ|, all 423,624 cells, NB-101 final accuracy (split not named)",
+    "suite_zero": "NAS-Bench-Suite-Zero 2022: signed ρ, 1,000 random cells, validation accuracy",
+    "zico_paper": "ZiCo paper 2023: signed ρ, its NB-101 cells (count not checked here), test accuracy",
+}
 
 
 def read_proxy_scores(path=None) -> tuple[pd.DataFrame, dict]:
@@ -105,6 +121,45 @@ def read_proxy_scores(path=None) -> tuple[pd.DataFrame, dict]:
     table = pq.read_table(path if path is not None else data_path(PROXIES_FILE))
     metadata = json.loads(table.schema.metadata[b"wsnas.proxies"])
     return table.to_pandas(), metadata
+
+
+def zero_cost_rows(columns) -> tuple[str, ...]:
+    """The zero-cost proxies among `columns` (a frame's columns, or row names), in `SCORABLE_ZERO_COST` order."""
+    present = set(columns)
+    return tuple(name for name in SCORABLE_ZERO_COST if name in present)
+
+
+def read_zico_zen(scores: pd.DataFrame, path=None) -> tuple[pd.DataFrame | None, dict | None, str]:
+    """ZiCo and Zen of the committed cells (`ZICO_ZEN_FILE`), its metadata, and its state for the captions.
+
+    The frame is None unless the file scores every cell of `scores` with the same network, batch and seed, and (when
+    read from data/) has its data/MANIFEST row: a partial file would leave the rows unpaired. `path`: another file.
+    """
+    if path is None:
+        path = data_dir() / ZICO_ZEN_FILE
+        if not path.exists():
+            return None, None, "not scored yet"
+    extra, metadata = read_proxy_scores(path)
+    done = int(scores["hash"].isin(extra["hash"]).sum())
+    if done < len(scores):
+        return None, metadata, f"being scored ({done:,} of {len(scores):,} cells so far)"
+    if path == data_dir() / ZICO_ZEN_FILE:
+        if ZICO_ZEN_FILE not in manifest():
+            return None, metadata, "scored, but not yet in data/MANIFEST"
+        extra, metadata = read_proxy_scores(data_path(ZICO_ZEN_FILE))
+    return extra, metadata, "scored"
+
+
+def join_zico_zen(scores: pd.DataFrame, metadata: dict, extra: pd.DataFrame, extra_metadata: dict) -> pd.DataFrame:
+    """The committed scores with ZiCo and Zen joined on hash; `seconds` becomes both files' time per cell."""
+    same = ("seed", "batch_size", "batch_seed", "network", "precision")
+    differ = [key for key in same if metadata["settings"][key] != extra_metadata["settings"][key]]
+    if differ:
+        raise ValueError(f"{ZICO_ZEN_FILE} was scored with other settings than {PROXIES_FILE}: {differ}")
+    names = list(zero_cost_rows(extra.columns))
+    joined = scores.join(extra.set_index("hash")[[*names, "seconds"]].add_prefix("extra_"), on="hash")
+    joined["seconds"] = joined["seconds"] + joined.pop("extra_seconds")
+    return joined.rename(columns={f"extra_{name}": name for name in names})
 
 
 def scored_cells(evaluations: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
@@ -119,7 +174,7 @@ def scored_cells(evaluations: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFram
     truth = NB101.default().metrics(pd.unique(rows["hash"]))
     repeats = nb101_repeats(pd.unique(rows["hash"]))
     frame = rows[["space", "position", "hash", "proxy_accuracy"]].rename(columns={"proxy_accuracy": WS_SAME_CELLS})
-    frame = frame.join(scores.set_index("hash")[list(ZERO_COST)], on="hash")
+    frame = frame.join(scores.set_index("hash")[list(zero_cost_rows(scores.columns))], on="hash")
     frame = frame.assign(**counts_of(frame["hash"]))
     frame = frame.join(truth[[TARGET, "mean_halfway_validation_accuracy", "mean_training_time",
                               "mean_halfway_training_time"]], on="hash")
@@ -184,7 +239,7 @@ def proxy_quality(cells: pd.DataFrame, n_boot: int = 1000, kendall_boot: int = 2
         resamples = rng.integers(0, len(group), size=(n_boot, len(group)))
         target = group[TARGET].to_numpy(dtype=float)
         per_row = {}
-        for row in (*COUNTS, *ZERO_COST, HALFWAY, WS_SAME_CELLS):
+        for row in (*COUNTS, *zero_cost_rows(cells.columns), HALFWAY, WS_SAME_CELLS):
             per_row[row] = _replicates(group[row].to_numpy(dtype=float), target, resamples, kendall_boot)
         per_row[NOISE_CEILING] = _noise_ceiling_replicates(group[["r0", "r1", "r2"]].to_numpy(dtype=float),
                                                            resamples, kendall_boot)
@@ -256,7 +311,7 @@ def cost_per_cell(cells: pd.DataFrame, evaluations: pd.DataFrame, proxy_seconds:
         released = evaluations[(evaluations["space"] == space) & (evaluations["column"] == PROXY_COLUMN)]
         ws = SUPERNET_FACTOR * released["mean_training_time"].mean() / released.groupby("seed").size().mean()
         entries = {**{row: (count_seconds[row], "CPU, measured here") for row in COUNTS},
-                   **{row: (proxy_seconds[row], "CPU, measured here") for row in ZERO_COST},
+                   **{row: (proxy_seconds[row], "CPU, measured here") for row in zero_cost_rows(cells.columns)},
                    HALFWAY: (group["mean_halfway_training_time"].mean(), "NB-101 (TPU)"),
                    WS_SAME_CELLS: (ws, "NB-101 (TPU), 4 trainings / 1,000 cells"),
                    NOISE_CEILING: (group["mean_training_time"].mean(), "NB-101 (TPU), one full training")}
@@ -275,9 +330,9 @@ def pareto_front(cost: np.ndarray, quality: np.ndarray) -> np.ndarray:
 
 def plain_answer(quality: pd.DataFrame, replicates: dict, costs: pd.DataFrame) -> pd.DataFrame:
     """Per space: the best proxy by Spearman, and the cheapest one not significantly worse than it."""
-    candidates = [*COUNTS, *ZERO_COST, HALFWAY, WS_SAME_CELLS]
     rows = []
     for space, spearmans in replicates.items():
+        candidates = [*COUNTS, *zero_cost_rows(spearmans), HALFWAY, WS_SAME_CELLS]
         tests = significantly_worse(spearmans, candidates).set_index("row")
         cost = costs[costs["space"] == space].set_index("row")["seconds"]
         kept = tests.index[~tests["worse"]]
@@ -338,16 +393,61 @@ def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float]
 
 
 def beside_published(quality: pd.DataFrame, space: str = "A0") -> pd.DataFrame:
-    """Per zero-cost proxy, our Spearman on the space's scored cells (signed, with its CI, and its absolute
-    value) beside the published |ρ| on all of NB-101 (`PUBLISHED_NB101_ABS_SPEARMAN`; NaN where none)."""
+    """Per zero-cost proxy scored here, our Spearman on the space's scored cells (signed, with its CI, and its absolute
+    value) beside every published value: Abdelfattah et al.'s |ρ| on all of NB-101 (`published_abs_spearman`),
+    Suite-Zero's and ZiCo's paper's signed ρ (`suite_zero_spearman`, `zico_paper_spearman`); NaN where none."""
     ours = quality[(quality["space"] == space) & (quality["measure"] == "spearman")].set_index("row")
     if ours.empty:
         raise ValueError(f"no Spearman rows for space {space!r} in the quality table; it holds "
                          f"{sorted(quality['space'].unique())}")
     rows = [{"proxy": name, "cells": int(ours.loc[name, "cells"]), "spearman": ours.loc[name, "value"],
              "low": ours.loc[name, "low"], "high": ours.loc[name, "high"], "abs_spearman": abs(ours.loc[name, "value"]),
-             "published_abs_spearman": PUBLISHED_NB101_ABS_SPEARMAN.get(name, np.nan)} for name in ZERO_COST]
+             "published_abs_spearman": PUBLISHED_NB101_ABS_SPEARMAN.get(name, np.nan),
+             "suite_zero_spearman": PUBLISHED_SUITE_ZERO_SPEARMAN.get(name, np.nan),
+             "zico_paper_spearman": PUBLISHED_ZICO_SPEARMAN.get(name, np.nan)} for name in zero_cost_rows(ours.index)]
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The combination a reader asks about: the rank-average of the super-net's BNS-FT proxy and the parameter count
+
+COMBINED = "bns_ft+params"
+
+
+def rank_average(*scores) -> np.ndarray:
+    """The mean of each score's ranks (ties share their mean rank): a combination that needs no scale."""
+    return np.mean([rankdata(np.asarray(score, dtype=float)) for score in scores], axis=0)
+
+
+def combination_runs(evaluations: pd.DataFrame, n_boot: int = 1000, seed: int = 0,
+                     confidence: float = 0.95) -> pd.DataFrame:
+    """Per non-diverged released baseline BNS-FT run (space, seed; its 1,000 cells): Spearman ρ of BNS-FT, of the
+    parameter count and of their rank-average, and the paired bootstrap CIs (`spearman_difference_ci`, the same
+    resamples for both) of rank-average − BNS-FT and rank-average − params; `beats_both`: both CIs lie above 0."""
+    released = evaluations[(evaluations["column"] == PROXY_COLUMN) & ~evaluations["diverged"]]
+    rows = []
+    for (space, run_seed), run in released.groupby(["space", "seed"], sort=False):
+        ws, params = run["proxy_accuracy"].to_numpy(float), counts_of(run["hash"])["params"]
+        target, combined = run[TARGET].to_numpy(float), rank_average(ws, params)
+        row = {"space": space, "seed": int(run_seed), "cells": len(run), "bns_ft": spearman(ws, target),
+               "params": spearman(params, target), COMBINED: spearman(combined, target)}
+        for name, other in (("bns_ft", ws), ("params", params)):
+            _, low, high = spearman_difference_ci(combined, other, target, n_boot, seed, confidence)
+            row.update({f"minus_{name}": row[COMBINED] - row[name], f"minus_{name}_low": low, f"minus_{name}_high": high})
+        row["beats_both"] = bool(row["minus_bns_ft_low"] > 0 and row["minus_params_low"] > 0)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def combination_verdict(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per space, from `combination_runs`: mean ρ of each over the runs, the runs where the rank-average beats
+    BNS-FT, params and both (CI above 0), and `beats_both`: it beats both in every run of the space."""
+    summary = runs.groupby("space", sort=False).agg(
+        runs=("seed", "size"), bns_ft=("bns_ft", "mean"), params=("params", "mean"), combined=(COMBINED, "mean"),
+        beats_bns_ft=("minus_bns_ft_low", lambda low: int((low > 0).sum())),
+        beats_params=("minus_params_low", lambda low: int((low > 0).sum())), beats_both_runs=("beats_both", "sum"))
+    summary["beats_both"] = summary["beats_both_runs"] == summary["runs"]
+    return summary.rename(columns={"combined": COMBINED}).reindex([s for s in PAPER_ORDER if s in summary.index])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +487,7 @@ def subsample_search(cells: pd.DataFrame, evaluations: pd.DataFrame, proxy_secon
         cumulative_time = np.cumsum(time[orders], axis=-1)
         up_front = {WS_SAME_CELLS: SUPERNET_FACTOR * run["mean_training_time"].mean(),
                     HALFWAY: group["mean_halfway_training_time"].sum(),
-                    **{row: proxy_seconds[row] * len(group) for row in (*COUNTS, *ZERO_COST)}}
+                    **{row: proxy_seconds[row] * len(group) for row in (*COUNTS, *zero_cost_rows(cells.columns))}}
         for guide, cost in up_front.items():
             for k in top_k:
                 order = ws_order(group[guide].to_numpy(dtype=float), reading.ties)[:k]
@@ -420,10 +520,20 @@ def chapter_scale(profile: str, live_cells: int | None = None, cell_resamples: i
             settings["baseline_kendall_resamples"])
 
 
-def load_scored(spaces: Sequence[str] = PAPER_ORDER) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
-    """The released evaluations, the committed zero-cost scores, their metadata, and the scored cells of `spaces`."""
+def load_scored(spaces: Sequence[str] = PAPER_ORDER, zico_zen: bool = False
+                ) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
+    """The released evaluations, the committed zero-cost scores, their metadata, and the scored cells of `spaces`.
+
+    `zico_zen`: join ZiCo and Zen (`read_zico_zen`) when they score every cell; metadata["zico_zen"] then holds the
+    file's state ("scored", "not scored yet", ...) and its settings (None when not read)."""
     evaluations = load_evaluations()
     scores, metadata = read_proxy_scores()
+    if zico_zen:
+        extra, extra_metadata, state = read_zico_zen(scores)
+        if extra is not None:
+            scores = join_zico_zen(scores, metadata, extra, extra_metadata)
+        metadata = {**metadata, "zico_zen": {"state": state,
+                                             "settings": extra_metadata["settings"] if extra is not None else None}}
     cells = scored_cells(evaluations, scores)
     return evaluations, scores, metadata, cells[cells["space"].isin(spaces)]
 

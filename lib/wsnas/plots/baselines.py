@@ -12,7 +12,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import Markdown
 
-from wsnas import baselines, names, ours, results
+from wsnas import baselines, names, ours, proxies, results
 from wsnas.plots import FIGURE_WIDTH
 
 KIND_COLOURS = {"count": "#009E73", "zero-cost": "#E69F00", "training": "#0072B2", "ws": "#D55E00"}
@@ -22,7 +22,7 @@ def kind_of(row: str) -> str:
     """Which family a row belongs to, for its colour."""
     if row in baselines.COUNTS:
         return "count"
-    if row in baselines.ZERO_COST:
+    if row in baselines.SCORABLE_ZERO_COST:
         return "zero-cost"
     return "ws" if row == baselines.WS_SAME_CELLS else "training"
 
@@ -80,6 +80,12 @@ MEASURE_TITLES = {"spearman": "Spearman ρ", "kendall": "Kendall τ", "top1%": "
 SEARCH_TEXT = "{p} {direction} ({p_holm})"  # a search test's cell: raw p, direction (Holm's rule), Holm-corrected p
 
 
+def row_order(present) -> list[str]:
+    """`ROW_ORDER` with every zero-cost proxy among `present` (row names), ZiCo and Zen included once scored."""
+    return [*baselines.COUNTS, *baselines.zero_cost_rows(present), baselines.HALFWAY, baselines.WS_SAME_CELLS,
+            baselines.NOISE_CEILING]
+
+
 def _shown_spaces(spaces: Sequence[str], present) -> list[str]:
     return [space for space in spaces if space in set(present)]
 
@@ -99,6 +105,16 @@ def settings_line(metadata: dict) -> str:
     return (f"settings: {settings['proxies']}; seed {settings['seed']}; batch {settings['batch_size']} "
             f"(seed {settings['batch_seed']}); {settings['precision']}, {settings['memory_format']}, "
             f"{settings['threads']} thread; torch {settings['torch']}")
+
+
+def live_checks(hashes: pd.Series, scores: pd.DataFrame, metadata: dict) -> pd.DataFrame:
+    """`wsnas.proxies.live_check` of the committed scores on `hashes`, and of ZiCo and Zen's file (its own settings)
+    when `baselines.load_scored` joined it."""
+    checks = [proxies.live_check(hashes, scores, metadata["settings"])]
+    extra = metadata.get("zico_zen", {}).get("settings")
+    if extra is not None:
+        checks.append(proxies.live_check(hashes, scores, extra))
+    return pd.concat(checks)
 
 
 def live_table(check: pd.DataFrame, scores: pd.DataFrame, hashes: pd.Series) -> dict[str, Any]:
@@ -121,7 +137,7 @@ def quality_table(quality: pd.DataFrame, measure: str, spaces: Sequence[str]) ->
     chosen = quality[quality["measure"] == measure]
     chosen = chosen.assign(text=[names.mean_ci(v, lo, hi) for v, lo, hi in zip(chosen["value"], chosen["low"], chosen["high"])])
     table = chosen.pivot(index="row", columns="space", values="text")
-    table = table.reindex(index=list(ROW_ORDER), columns=_shown_spaces(spaces, table.columns))
+    table = table.reindex(index=row_order(table.index), columns=_shown_spaces(spaces, table.columns))
     return table.rename(index=baselines.ROW_NAMES).rename_axis(MEASURE_TITLES[measure])
 
 
@@ -134,14 +150,14 @@ def spearman_heatmap(quality: pd.DataFrame, spaces: Sequence[str]) -> plt.Figure
     """Spearman ρ of every row (counts, zero-cost proxies, halfway, WS, noise ceiling) per space as a heat map,
     each cell with ρ and, under it, its bootstrap interval; lines separate the families of rows."""
     spearman = quality[quality["measure"] == "spearman"]
-    shown = _shown_spaces(spaces, spearman["space"])
-    value, low, high = (spearman.pivot(index="row", columns="space", values=field).reindex(index=list(ROW_ORDER), columns=shown)
+    shown, rows = _shown_spaces(spaces, spearman["space"]), row_order(spearman["row"])
+    value, low, high = (spearman.pivot(index="row", columns="space", values=field).reindex(index=rows, columns=shown)
                         for field in ("value", "low", "high"))
-    labels = [baselines.ROW_NAMES[row].replace(" (", "\n(") for row in ROW_ORDER]
-    figure, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.56 * len(ROW_ORDER) + 0.6))
+    labels = [baselines.ROW_NAMES[row].replace(" (", "\n(") for row in rows]
+    figure, ax = plt.subplots(figsize=(FIGURE_WIDTH, 0.56 * len(rows) + 0.6))
     sns.heatmap(value.astype(float), ax=ax, cmap="RdBu_r", vmin=-1, vmax=1, center=0, cbar=False,
                 linewidths=0.6, linecolor="white", xticklabels=shown, yticklabels=labels)
-    for i, row in enumerate(ROW_ORDER):
+    for i, row in enumerate(rows):
         for j, space in enumerate(shown):
             rho = value.loc[row, space]
             colour = "white" if np.isfinite(rho) and abs(rho) > 0.6 else "black"
@@ -149,7 +165,7 @@ def spearman_heatmap(quality: pd.DataFrame, spaces: Sequence[str]) -> plt.Figure
                     color=colour)
             ax.text(j + 0.5, i + 0.74, f"[{names.rho(low.loc[row, space])}, {names.rho(high.loc[row, space])}]",
                     ha="center", va="center", fontsize=7.5, color=colour)
-    for boundary in (len(baselines.COUNTS), len(baselines.COUNTS) + len(baselines.ZERO_COST), len(ROW_ORDER) - 1):
+    for boundary in (len(baselines.COUNTS), len(rows) - 3, len(rows) - 1):
         ax.axhline(boundary, color="black", lw=1.2)
     ax.xaxis.tick_top()
     ax.set_xlabel("")
@@ -162,23 +178,62 @@ def spearman_heatmap(quality: pd.DataFrame, spaces: Sequence[str]) -> plt.Figure
     return figure
 
 
-def published_table(quality: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
-    """Our zero-cost Spearman ρ on A0 (else the first space) beside the published |ρ| (`tab_published`), and the
-    numbers the text quotes."""
+PUBLISHED_FIELDS = {"published_abs_spearman": "abdelfattah", "suite_zero_spearman": "suite_zero",
+                    "zico_paper_spearman": "zico_paper"}
+
+
+def published_table(quality: pd.DataFrame, spaces: Sequence[str], zico_zen_state: str = "not scored yet") -> dict[str, Any]:
+    """Every zero-cost proxy scored here, our ρ on A0 (else the first space) beside each published column, each
+    column headed with its convention, cells and target (`tab_published`); the numbers the text quotes; and
+    `zico_zen_note`, naming ZiCo and Zen with their published values while they are not in the table."""
     space = "A0" if "A0" in spaces else spaces[0]
     published = baselines.beside_published(quality, space)
     cells = int(published["cells"].iloc[0])
     published["ours"] = [names.mean_ci(v, lo, hi, signed=True) for v, lo, hi in
                          zip(published["spearman"], published["low"], published["high"])]
     shown = published.assign(proxy=published["proxy"].map(baselines.ROW_NAMES)).set_index("proxy")
-    shown = names.readable(shown[["ours", "abs_spearman", "published_abs_spearman"]],
-                           formats={"abs_spearman": names.rho, "published_abs_spearman": names.rho})
-    shown = shown.rename(columns={"ours": f"ours: ρ on {cells} {space} cells", "abs_spearman": "ours: |ρ|",
-                                  "published_abs_spearman": "published |ρ|"}).rename_axis(f"zero-cost proxy, {space}")
+    shown = names.readable(shown[["ours", "abs_spearman", *PUBLISHED_FIELDS]], default=names.rho,
+                           formats={"ours": str, **dict.fromkeys(("suite_zero_spearman", "zico_paper_spearman"),
+                                                                  lambda value: names.rho(value, signed=True))})
+    ours_head = f"{cells:,} {space} cells, mean NB-101 validation accuracy"
+    shown = shown.rename(columns={"ours": f"ours (stem 16, batch 64): signed ρ [95% CI], {ours_head}",
+                                  "abs_spearman": f"ours: |ρ|, {ours_head}",
+                                  **{field: baselines.PUBLISHED_COLUMNS[key] for field, key in PUBLISHED_FIELDS.items()}})
     beside = "; ".join(f"{baselines.ROW_NAMES[row.proxy]} {names.rho(row.spearman, signed=True)} (published |ρ| "
                        f"{names.rho(row.published_abs_spearman)})" for row in published.itertuples()
                        if np.isfinite(row.published_abs_spearman))
-    return {"tab_published": shown, "published_space": space, "published_cells": f"{cells:,}", "a0_published": beside}
+    missing = [name for name in baselines.UNCOMMITTED_ZERO_COST if name not in set(published["proxy"])]
+    quoted = {**baselines.PUBLISHED_SUITE_ZERO_SPEARMAN, **baselines.PUBLISHED_ZICO_SPEARMAN}
+    note = (f"{' and '.join(baselines.ROW_NAMES[name] for name in missing)}: {zico_zen_state} here, so not in the "
+            "table (published: " + "; ".join(f"{baselines.ROW_NAMES[name]} {names.rho(quoted[name], signed=True)}"
+                                            for name in missing if name in quoted) + ")." if missing else
+            "ZiCo and Zen-score: scored here on the same cells (a second file, joined on the cell's hash).")
+    return {"tab_published": shown.rename_axis(f"zero-cost proxy, {space}"), "published_space": space,
+            "published_cells": f"{cells:,}", "a0_published": beside, "zico_zen_note": note}
+
+
+def combination_table(evaluations: pd.DataFrame, spaces: Sequence[str], n_boot: int) -> dict[str, Any]:
+    """The rank-average of BNS-FT and params against each, per space (`tab_combination`, from
+    `baselines.combination_verdict`), and the numbers the text quotes."""
+    runs = baselines.combination_runs(evaluations[evaluations["space"].isin(spaces)], n_boot=n_boot)
+    verdict = baselines.combination_verdict(runs)
+    of_runs = lambda column: [f"{count} of {total}" for count, total in zip(verdict[column], verdict["runs"])]  # noqa: E731
+    shown = pd.DataFrame({"BNS-FT ρ": verdict["bns_ft"].map(names.rho), "parameters ρ": verdict["params"].map(names.rho),
+                          "rank-average ρ": verdict[baselines.COMBINED].map(names.rho),
+                          "runs: beats BNS-FT": of_runs("beats_bns_ft"), "runs: beats parameters": of_runs("beats_params"),
+                          "runs: beats both": of_runs("beats_both_runs"),
+                          "beats both": verdict["beats_both"].map({True: "yes", False: "no"})}, index=verdict.index)
+    gain = runs.assign(best=runs[["bns_ft", "params"]].max(axis=1))
+    gain = (gain[baselines.COMBINED] - gain["best"]).groupby(gain["space"]).mean()
+    return {"tab_combination": shown.rename_axis("space"), "combination_spaces": str(int(verdict["beats_both"].sum())),
+            "combination_of": str(len(verdict)), "combination_runs": str(int(runs["beats_both"].sum())),
+            "combination_all_runs": str(len(runs)),
+            "combination_gain": f"{names.rho(gain.min(), signed=True)} to {names.rho(gain.max(), signed=True)}",
+            "combination_not": "; ".join(
+                f"{space}, where it does not always beat " + " nor ".join(
+                    part for part, column in (("BNS-FT", "beats_bns_ft"), ("the parameter count", "beats_params"))
+                    if verdict.loc[space, column] < verdict.loc[space, "runs"])
+                for space in verdict.index[~verdict["beats_both"]]) or "none"}
 
 
 def ws_own_table(evaluations: pd.DataFrame, spaces: Sequence[str], n_boot: int) -> pd.DataFrame:
@@ -262,7 +317,7 @@ def guided_tables(comparison: pd.DataFrame, spaces: Sequence[str]) -> dict[str, 
 
 def scored_search_tables(tests: pd.DataFrame, spaces: Sequence[str]) -> dict[str, Any]:
     """`baselines.subsample_search` as one table per TOP-k (`tab_scored_top<k>`), and the count of significant tests."""
-    order = [*baselines.COUNTS, *baselines.ZERO_COST, baselines.HALFWAY, baselines.WS_SAME_CELLS]
+    order = row_order(tests["guide"])[:-1]
     tables = _search_tables(tests, spaces, order, baselines.ROW_NAMES, "tab_scored_top",
                             "TOP-{k}, scored cells: p direction (Holm)")
     return {**tables, "sub_search_significant": f"{int((tests['direction'] != 'x').sum())}",
@@ -273,7 +328,7 @@ def findings_numbers(quality: pd.DataFrame, costs: pd.DataFrame, scores: pd.Data
              metadata: dict) -> dict[str, str]:
     """The numbers of the chapter's findings that no table above carries."""
     spearman = quality[quality["measure"] == "spearman"].pivot(index="space", columns="row", values="value")
-    below = spearman[list(baselines.ZERO_COST)].lt(spearman["params"], axis=0).to_numpy()
+    below = spearman[list(baselines.zero_cost_rows(spearman.columns))].lt(spearman["params"], axis=0).to_numpy()
     ws_cost = costs[costs["row"] == baselines.WS_SAME_CELLS]["seconds"]
     per_space = cells.groupby("space").size()
     precision = (f"the committed file is complete, and the intervals above are as narrow as its "
