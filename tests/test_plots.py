@@ -183,3 +183,18 @@ def test_baselines_published_table_heads_each_column_and_names_zico_and_zen_unti
                                       "(published: ZiCo +0.63; Zen-score +0.59).")
     assert baseline_plots.row_order(["params", "zen", "synflow"]) == [
         "params", "flops", "synflow", "zen", baselines.HALFWAY, baselines.WS_SAME_CELLS, baselines.NOISE_CEILING]
+
+
+def test_baselines_live_checks_add_zico_and_zen_with_their_own_settings_once_joined(evaluations, tmp_path) -> None:
+    from wsnas import proxies, space
+
+    scores, metadata = baselines.read_proxy_scores()
+    two = scores["hash"].iloc[:2]
+    proxies.score_to_file(space.cells_at(space.index_of(two.to_numpy())), tmp_path / "z.parquet", names=["zico", "zen"])
+    extra, extra_metadata, _ = baselines.read_zico_zen(scores[scores["hash"].isin(two)], tmp_path / "z.parquet")
+    joined = baselines.join_zico_zen(scores[scores["hash"].isin(two)], metadata, extra, extra_metadata)
+    one = two.iloc[:1]
+    check = baseline_plots.live_checks(one, joined, {**metadata, "zico_zen": {"settings": extra_metadata["settings"]}})
+    assert list(check.index) == [*metadata["settings"]["proxies"], "zico", "zen"]
+    assert check.loc[["zico", "zen"], "reproduced"].all() and (check["CPU seconds per cell, alone"] > 0).all()
+    assert list(baseline_plots.live_checks(one, scores, metadata).index) == metadata["settings"]["proxies"]
