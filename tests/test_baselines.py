@@ -232,3 +232,13 @@ def test_seconds_per_cell_adds_the_counts_measured_here() -> None:
     seconds = baselines.seconds_per_cell({"synflow": 0.5})
     assert seconds["synflow"] == 0.5 and seconds["params"] == seconds["flops"] > 0
     assert seconds["params"] < 1e-3  # counting a cell takes microseconds
+
+
+def test_the_best_ranker_is_never_worse_than_itself_and_the_parameter_count_trails_only_in_a0():
+    *_, cells = baselines.load_scored(["A4", "A0"])
+    _, replicates = baselines.proxy_quality(cells, n_boot=300, kendall_boot=0)
+    for space_name, spearmans in replicates.items():
+        best = max(baselines.rankers(spearmans), key=lambda row: spearmans[row][0])
+        assert space_name in baselines.not_worse_than_best(replicates, best)
+    # A0 (the whole space): NB-101's halfway training ranks best and the count is significantly behind it
+    assert baselines.not_worse_than_best(replicates, "params") == ["A4"]

@@ -268,6 +268,18 @@ def significantly_worse(replicates: dict[str, np.ndarray], candidates: list[str]
     return pd.DataFrame(rows)
 
 
+def rankers(rows) -> list[str]:
+    """The rows among `rows` that compete to rank the cells best: counts, zero-cost proxies, halfway, WS."""
+    return [*COUNTS, *zero_cost_rows(rows), HALFWAY, WS_SAME_CELLS]
+
+
+def not_worse_than_best(replicates: dict[str, dict[str, np.ndarray]], row: str) -> list[str]:
+    """The spaces where `row` ranks the cells not significantly worse than the best of the `rankers` (Spearman,
+    paired bootstrap over cells); `replicates` is `proxy_quality`'s second value."""
+    return [space for space, spearmans in replicates.items()
+            if not significantly_worse(spearmans, rankers(spearmans)).set_index("row").loc[row, "worse"]]
+
+
 def ws_own_cells(evaluations: pd.DataFrame, n_boot: int = 200, seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
     """Every released WS column on its own runs' cells (1,000 per super-net): Spearman and precision at the
     top 1/5/10 %, mean over the non-diverged super-nets, CI from bootstrapping cells within each run."""
@@ -332,8 +344,7 @@ def plain_answer(quality: pd.DataFrame, replicates: dict, costs: pd.DataFrame) -
     """Per space: the best proxy by Spearman, and the cheapest one not significantly worse than it."""
     rows = []
     for space, spearmans in replicates.items():
-        candidates = [*COUNTS, *zero_cost_rows(spearmans), HALFWAY, WS_SAME_CELLS]
-        tests = significantly_worse(spearmans, candidates).set_index("row")
+        tests = significantly_worse(spearmans, rankers(spearmans)).set_index("row")
         cost = costs[costs["space"] == space].set_index("row")["seconds"]
         kept = tests.index[~tests["worse"]]
         cheapest = min(kept, key=lambda row: cost[row])

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from wsnas import names, reference, results, search
+from wsnas import baselines, names, reference, results, search
 from wsnas.claims import CHAPTER_TITLES, PARTLY, SUPPORTED, WEAK, Claim, search_counts
 from wsnas.datafiles import manifest
 
@@ -127,6 +127,19 @@ def answer_numbers(evaluations: pd.DataFrame, checked: list[Claim]) -> dict[str,
             "no_ft_mean": names.rho(recomputed[("baseline/no_ft", "mean")].mean()),
             "bns_ft_mean": names.rho(recomputed[("baseline/bns_ft", "mean")].mean()),
             "ws_better": str(ws_better), "ws_worse": str(ws_worse), "ours_line": Markdown(paper_scale_line())}
+
+
+def baseline_answer(profile: str) -> dict[str, str]:
+    """The introduction's Baselines numbers: in how many spaces the parameter count, and the authors' seed-0
+    super-net, rank the committed cells not significantly worse than the best ranker (`baselines.not_worse_than_best`,
+    at the profile's Baselines resamples, so the same verdicts as the Baselines chapter's)."""
+    _, n_boot, _ = baselines.chapter_scale(profile, None, None)
+    *_, cells = baselines.load_scored(list(names.SPACE_NAMES))
+    _, replicates = baselines.proxy_quality(cells, n_boot=n_boot, kendall_boot=0)
+    counts = {row: len(baselines.not_worse_than_best(replicates, row)) for row in ("params", baselines.WS_SAME_CELLS)}
+    return {"params_not_worse": f"{counts['params']} of {len(replicates)}",
+            "ws_not_worse": f"{counts[baselines.WS_SAME_CELLS]} of {len(replicates)}",
+            "n_rankers": str(len(baselines.rankers(next(iter(replicates.values())))))}
 
 
 COMMITTED_RUNS_SOURCE = "trained and read here by wsnas study: our committed runs, their states and readings"
