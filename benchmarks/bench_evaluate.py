@@ -2,6 +2,7 @@
 
     python benchmarks/bench_evaluate.py --json                      # cpu-study scale: A4, 3 x 1 cells, 2,000 images
     python benchmarks/bench_evaluate.py --scale paper --cells 2     # paper scale: 3 x 3 cells, 10,000 images
+    python benchmarks/bench_evaluate.py --precision fp32 bf16       # today in fp32 and in bf16, in the same rounds
 
 The baseline is `benchmarks/baseline_947de03/` (that commit's `evaluate.py` and `supernet.py`, verbatim). Each
 setting runs in a fresh process, because today's evaluation changes a process-wide setting (glibc's allocation
@@ -29,8 +30,8 @@ SCALES = {  # profile, overrides: the network and evaluation of each scale
 ROLES = ("baseline", "fast")
 
 
-def measure(role: str, scale: str, cells: int, seed: int) -> float:
-    """CPU milliseconds per cell of `role`'s evaluation (NO-FT + BNS-FT) in this process."""
+def measure(role: str, scale: str, cells: int, seed: int, precision: str = "fp32") -> float:
+    """CPU milliseconds per cell of `role`'s evaluation (NO-FT + BNS-FT) in this process; the baseline is fp32."""
     import torch
 
     from wsnas.data import TrainingBatches, load_training_data, memory_format
@@ -62,7 +63,8 @@ def measure(role: str, scale: str, cells: int, seed: int) -> float:
             proxy_accuracy(supernet, some_cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
                            train_batches=batches, num_bn_batches=settings["num_bn_batches"],
                            bn_statistics=settings["bn_statistics"], batch_size=settings["eval_batch_size"],
-                           progress=False, layout=config.memory_format, precision="fp32")
+                           progress=False, layout=config.memory_format,
+                           precision="fp32" if role == "baseline" else precision)
 
     evaluate(chosen[:1])  # warm-up: first-call costs are not the evaluation's
     before = resource.getrusage(resource.RUSAGE_SELF)
@@ -77,27 +79,36 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=4, help="cells per round and setting (after one warm-up cell)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the two settings")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32"],
+                        help="today's evaluation in these precisions, each its own setting in the same rounds "
+                             "(bf16: autocast; the baseline stays fp32); the JSON line reports the first")
     parser.add_argument("--role", choices=ROLES, help=argparse.SUPPRESS)  # a child process: measure one setting
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
-        print(measure(args.role, args.scale, args.cells, args.seed))
+        print(measure(args.role, args.scale, args.cells, args.seed, args.precision[0]))
         return
-    times: dict[str, list[float]] = {role: [] for role in ROLES}
+    settings = [("baseline", "fp32"), *(("fast", precision) for precision in args.precision)]
+    times: dict[tuple[str, str], list[float]] = {setting: [] for setting in settings}
     for round_ in range(args.rounds):
-        for role in ROLES if round_ % 2 == 0 else reversed(ROLES):  # alternate which goes first
+        for role, precision in settings if round_ % 2 == 0 else reversed(settings):  # alternate which goes first
             done = subprocess.run([sys.executable, __file__, "--role", role, "--scale", args.scale, "--cells",
-                                   str(args.cells), "--seed", str(round_)], capture_output=True, text=True, check=True)
-            times[role].append(float(done.stdout.split()[-1]))
-            print(f"round {round_}: {role} {times[role][-1]:,.0f} ms per cell", flush=True)
-    baseline, fast = (statistics.median(times[role]) for role in ROLES)
-    print(f"{args.scale}: 947de03 {baseline:,.0f} ms, today {fast:,.0f} ms per cell (NO-FT + BNS-FT, CPU time), "
-          f"ratio {fast / baseline:.2f}")
+                                   str(args.cells), "--seed", str(round_), "--precision", precision],
+                                  capture_output=True, text=True, check=True)
+            times[role, precision].append(float(done.stdout.split()[-1]))
+            print(f"round {round_}: {role} {precision} {times[role, precision][-1]:,.0f} ms per cell", flush=True)
+    median = {setting: statistics.median(values) for setting, values in times.items()}
+    baseline = median["baseline", "fp32"]
+    for precision in args.precision:
+        print(f"{args.scale}: 947de03 {baseline:,.0f} ms, today {precision} {median['fast', precision]:,.0f} ms per cell "
+              f"(NO-FT + BNS-FT, CPU time), ratio {median['fast', precision] / baseline:.2f}")
     if args.json:
+        fast = median["fast", args.precision[0]]
         print(json.dumps({"baseline_ms": round(baseline, 1), "fast_ms": round(fast, 1), "ratio": round(fast / baseline, 4),
-                          "setting": f"{args.scale}: channels-last fp32, BN folded, freed memory kept, max-pools as "
-                                     "maxima of shifted views"}))
-
+                          "setting": f"{args.scale}: channels-last {args.precision[0]}, BN folded, freed memory kept, "
+                                     "max-pools as maxima of shifted views",
+                          **{f"{precision}_ratio": round(median['fast', precision] / baseline, 4)
+                             for precision in args.precision[1:]}}))
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ Passes when the Spearman between the two proxies is >= 0.99 and their Spearman a
 
     python benchmarks/check_fast_ranking.py --run A4_baseline_seed0_e9 --cells 200 --json
     python benchmarks/check_fast_ranking.py --run A4_baseline_seed0_e81 --epoch 9 --modes bns_ft
+    python benchmarks/check_fast_ranking.py --run A4_baseline_seed0_e81 --cells 300 --precision bf16 --json
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epoch", type=int, default=None, help="a kept mid-run checkpoint of the run (default: its last)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="the fast setting's precision (bf16: autocast on the CPU; the plain one stays fp32)")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 
@@ -52,7 +55,8 @@ def main() -> None:
     cells, _ = evaluation_cells(results.STUDY_SPACE, settings["num_eval_cells"], settings["eval_seed"], NB101.default())
     cells = cells[: args.cells]
     truth = NB101.default().metrics([cell.hash for cell in cells])["mean_validation_accuracy"].to_numpy()
-    report = {"run": run.name, "epoch": args.epoch or run.epochs, "cells": len(cells), "valid_images": len(valid)}
+    report = {"run": run.name, "epoch": args.epoch or run.epochs, "cells": len(cells), "valid_images": len(valid),
+              "fast_precision": args.precision}
     for mode in args.modes:
         proxies, seconds = {}, {}
         for name, layout, fold, batch_size in (("plain", "contiguous", False, 250), ("fast", config.memory_format, True,
@@ -65,7 +69,7 @@ def main() -> None:
             table = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
                                    train_batches=batches, num_bn_batches=settings["num_bn_batches"],
                                    bn_statistics=settings["bn_statistics"], batch_size=batch_size, progress=False,
-                                   layout=layout)
+                                   layout=layout, precision=args.precision if name == "fast" else "fp32")
             seconds[name] = time.process_time() - started
             proxies[name] = table["proxy_accuracy"].to_numpy()
         plain, fast = proxies["plain"], proxies["fast"]

@@ -201,7 +201,7 @@ def test_guided_search_marks_directions_after_holm_like_the_scored_cells_table(e
     reading = search.READINGS["default"]
     regrets = search.top_k_regrets(baselines.with_baseline_columns(evaluations), "A4", 10,
                                    reading=replace(reading, column="params", supernet_factor=0.0))
-    assert row["p"] == search.wilcoxon_paper(regrets["ws"], regrets["random"])[0]
+    assert row["p"] == metrics.wilcoxon_paper(regrets["ws"], regrets["random"])[0]
 
 
 def test_chapter_scale_comes_from_the_profile_unless_given() -> None:

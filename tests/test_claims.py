@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from wsnas import claims, cli, reference, search, space
+from wsnas import claims, cli, metrics, reference, search, space
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_exact_spearman_test_matches_scipy_on_table_1(evaluations) -> None:
         expected = scipy.stats.permutation_test(
             (sizes.to_numpy(),), lambda x: scipy.stats.spearmanr(x, means).statistic,
             permutation_type="pairings", n_resamples=np.inf, alternative=alternative).pvalue
-        assert claims.spearman_test(sizes, means, alternative)[1] == pytest.approx(expected, abs=1e-12)
+        assert metrics.spearman_test(sizes, means, alternative)[1] == pytest.approx(expected, abs=1e-12)
 
 
 def test_holm_matches_its_step_down_definition() -> None:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from wsnas import reference, search
+from wsnas import metrics, reference, search
 from wsnas.space import PAPER_ORDER
 
 
@@ -24,19 +24,19 @@ def evaluations() -> pd.DataFrame:
 def test_five_of_five_pairs_give_the_papers_0_02():
     ws = np.array([0.03, 0.022, 0.021, 0.023, 0.012])
     random = ws - np.array([0.001, 0.002, 0.003, 0.004, 0.005])
-    assert search.wilcoxon_paper(ws, random) == (pytest.approx(0.0216, abs=1e-4), ">")
-    assert search.wilcoxon_paper(random, ws) == (pytest.approx(0.0216, abs=1e-4), "<")
+    assert metrics.wilcoxon_paper(ws, random) == (pytest.approx(0.0216, abs=1e-4), ">")
+    assert metrics.wilcoxon_paper(random, ws) == (pytest.approx(0.0216, abs=1e-4), "<")
 
 
 def test_exact_two_sided_test_cannot_go_below_0_0625_with_five_pairs():
     differences = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     exact = stats.wilcoxon(differences, method="exact").pvalue
-    assert exact == pytest.approx(search.exact_two_sided_floor(5)) == pytest.approx(0.0625)
+    assert exact == pytest.approx(metrics.exact_two_sided_floor(5)) == pytest.approx(0.0625)
 
 
 @pytest.mark.parametrize("pairs", [4, 5])
 def test_attainable_p_values_are_the_ones_wilcoxon_paper_gives(pairs):
-    table = search.attainable_p_values(pairs)
+    table = metrics.attainable_p_values(pairs)
     ranks = np.arange(1, pairs + 1)
     for w_plus, p in zip(table["W+"], table["one-sided p"]):
         # differences ±rank whose positive ranks sum to W+ (greedy from the largest rank)
@@ -46,23 +46,23 @@ def test_attainable_p_values_are_the_ones_wilcoxon_paper_gives(pairs):
                 positive[rank - 1], left = True, left - rank
         assert left == 0
         differences = np.where(positive, ranks, -ranks).astype(float)
-        assert search.wilcoxon_paper(differences, np.zeros(pairs)) == (pytest.approx(p), ">" if p < 0.05 else "x")
+        assert metrics.wilcoxon_paper(differences, np.zeros(pairs)) == (pytest.approx(p), ">" if p < 0.05 else "x")
     assert len(table) == pairs * (pairs + 1) // 2 - pairs * (pairs + 1) // 4
 
 
 def test_a_zero_difference_is_dropped_and_gives_the_papers_0_03():
     ws = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
     random = ws + np.array([0.0, 0.1, 0.2, 0.3, 0.4])  # WS better in the 4 non-zero pairs
-    p, direction = search.wilcoxon_paper(ws, random)
+    p, direction = metrics.wilcoxon_paper(ws, random)
     assert round(p, 2) == 0.03 and direction == "<"
 
 
 def test_not_significant_and_degenerate_cases():
-    assert search.wilcoxon_paper([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == (1.0, "x")
-    p, direction = search.wilcoxon_paper([1, 2, 3, 4, 5], [1.5, 1.8, 3.3, 3.6, 5.5])
+    assert metrics.wilcoxon_paper([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == (1.0, "x")
+    p, direction = metrics.wilcoxon_paper([1, 2, 3, 4, 5], [1.5, 1.8, 3.3, 3.6, 5.5])
     assert direction == "x" and p > 0.05
     with pytest.raises(ValueError, match="paired"):
-        search.wilcoxon_paper([1, 2, 3], [1, 2])
+        metrics.wilcoxon_paper([1, 2, 3], [1, 2])
 
 
 # --- orders, incumbents, budgets ----------------------------------------------------------------

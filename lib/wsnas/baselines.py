@@ -19,7 +19,17 @@ from scipy.stats import kendalltau, rankdata
 
 from wsnas import search
 from wsnas.datafiles import data_dir, data_path, manifest
-from wsnas.metrics import ALPHA, holm, spearman, spearman_ci, spearman_difference_ci, spearman_image_noise, spearman_rows  # noqa: F401 (the chapters' names)
+from wsnas.metrics import (  # noqa: F401 (the chapters' names)
+    ALPHA,
+    holm,
+    resample_indices,
+    spearman,
+    spearman_ci,
+    spearman_difference_ci,
+    spearman_image_noise,
+    spearman_rows,
+    wilcoxon_paper,
+)
 from wsnas.names import COLUMN_NAMES
 from wsnas.nb101 import NB101
 from wsnas.profiles import load_profile
@@ -235,8 +245,7 @@ def proxy_quality(cells: pd.DataFrame, n_boot: int = 1000, kendall_boot: int = 2
         group = cells[cells["space"] == space]
         if group.empty:
             continue
-        rng = np.random.default_rng([seed, PAPER_ORDER.index(space)])
-        resamples = rng.integers(0, len(group), size=(n_boot, len(group)))
+        resamples = resample_indices(len(group), n_boot, [seed, PAPER_ORDER.index(space)])
         target = group[TARGET].to_numpy(dtype=float)
         per_row = {}
         for row in (*COUNTS, *zero_cost_rows(cells.columns), HALFWAY, WS_SAME_CELLS):
@@ -288,8 +297,7 @@ def ws_own_cells(evaluations: pd.DataFrame, n_boot: int = 200, seed: int = 0, co
     for (space, column), runs in evaluations[~evaluations["diverged"]].groupby(["space", "column"], sort=False):
         per_run = []
         for run_seed, run in runs.groupby("seed"):
-            rng = np.random.default_rng([seed, int(run_seed)])
-            resamples = rng.integers(0, len(run), size=(n_boot, len(run)))
+            resamples = resample_indices(len(run), n_boot, [seed, int(run_seed)])
             x, y = run["proxy_accuracy"].to_numpy(float), run[TARGET].to_numpy(float)
             xs, ys = np.vstack([x, x[resamples]]), np.vstack([y, y[resamples]])
             values = {"spearman": spearman_rows(xs, ys)}
@@ -392,7 +400,7 @@ def search_comparison(evaluations: pd.DataFrame, guide_factors: dict[str, float]
             guided = replace(base_reading, column=guide, supernet_factor=factor)
             for k in top_k:
                 regrets = search.top_k_regrets(evaluations, space, k, reading=guided)
-                p, direction = search.wilcoxon_paper(regrets["ws"], regrets["random"])
+                p, direction = wilcoxon_paper(regrets["ws"], regrets["random"])
                 rows.append({"space": space, "guide": guide, "k": k, "p": p, "direction": direction,
                              "guided_regret": regrets["ws"].mean(), "random_regret": regrets["random"].mean(),
                              "pairs": int((regrets["ws"].notna() & regrets["random"].notna()).sum())})

@@ -14,7 +14,6 @@ named. By default each distinct super-net counts once: a run released twice (byt
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,7 +21,7 @@ import pandas as pd
 import scipy.stats
 
 from wsnas import bias, metrics, names, reference, results, search, space
-from wsnas.metrics import ALPHA, holm
+from wsnas.metrics import ALPHA, EQUIVALENCE_MARGIN, correlation_equivalence_p, holm, spearman_test
 
 SUPPORTED = "supported"
 PARTLY = "partly supported"
@@ -30,7 +29,6 @@ WEAK = "not contradicted (weak evidence)"
 CONTRADICTED = "contradicted"
 VERDICTS = (SUPPORTED, PARTLY, WEAK, CONTRADICTED)
 ROBUST, DEPENDS = "robust", "depends on the reading"
-EQUIVALENCE_MARGIN = 0.3  # |Spearman| below this counts as "no relation" (two one-sided tests, Fisher z)
 
 CHAPTER_TITLES = {"ranking": "Ranking", "variants": "Variants", "ws_search": "Search", "bias": "Bias"}
 
@@ -95,31 +93,6 @@ class Claim:
 
 # ---------------------------------------------------------------------------------------------
 # Statistics shared by the rules
-
-
-def spearman_test(x, y, alternative: str = "two-sided") -> tuple[float, float]:
-    """Spearman ρ of two short samples and its exact permutation p-value (all n! pairings, vectorised)."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if not 3 <= len(x) <= 8 or len(x) != len(y):
-        raise ValueError(f"the exact test needs 3 to 8 paired values, got {len(x)} and {len(y)}")
-    rank_x, rank_y = scipy.stats.rankdata(x), scipy.stats.rankdata(y)
-    pairings = rank_x[np.array(list(itertools.permutations(range(len(x)))))]
-    centred_x, centred_y = pairings - pairings.mean(axis=1, keepdims=True), rank_y - rank_y.mean()
-    null = centred_x @ centred_y / np.sqrt((centred_x**2).sum(axis=1) * (centred_y**2).sum())
-    rho = float(scipy.stats.spearmanr(x, y).statistic)
-    tolerance = 1e-12
-    p = {"less": np.mean(null <= rho + tolerance), "greater": np.mean(null >= rho - tolerance),
-         "two-sided": np.mean(np.abs(null) >= abs(rho) - tolerance)}[alternative]
-    return rho, float(p)
-
-
-def correlation_equivalence_p(rho: float, n: int, margin: float = EQUIVALENCE_MARGIN) -> float:
-    """p of two one-sided tests that |ρ| < margin (Fisher z, Bonett–Wright standard error for Spearman)."""
-    if n <= 3:
-        return 1.0
-    se = np.sqrt((1 + rho**2 / 2) / (n - 3))
-    z, bound = np.arctanh(np.clip(rho, -0.999999, 0.999999)), np.arctanh(margin)
-    return float(max(scipy.stats.norm.sf((z + bound) / se), scipy.stats.norm.cdf((z - bound) / se)))
 
 
 def distinct_runs(per_run: pd.DataFrame, duplicates: pd.DataFrame) -> pd.DataFrame:

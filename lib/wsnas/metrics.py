@@ -7,6 +7,7 @@ row per (run, cell) and compute one value per run with a pandas groupby.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -312,6 +313,11 @@ def cell_bootstrap_ci(
 # Spearman over bootstrap resamples of cells, vectorised
 
 
+def resample_indices(n: int, n_boot: int, seed: int | Sequence[int] = 0) -> np.ndarray:
+    """The bootstrap's resamples: `n_boot` rows of `n` indices drawn with replacement (cells, or super-nets)."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
 def _row_ranks(values: np.ndarray) -> np.ndarray:
     return scipy.stats.rankdata(values, axis=-1)
 
@@ -329,7 +335,7 @@ def spearman_ci(proxy, target, n_boot: int = 1000, seed: int = 0, confidence: fl
     """Percentile bootstrap interval of Spearman ρ over cells; NaNs when no resample has a defined ρ (e.g. every
     proxy equal: an untrained super-net scoring every cell at chance)."""
     x, y = np.asarray(proxy, dtype=float), np.asarray(target, dtype=float)
-    resamples = np.random.default_rng(seed).integers(0, len(x), size=(n_boot, len(x)))
+    resamples = resample_indices(len(x), n_boot, seed)
     values = spearman_rows(x[resamples], y[resamples])
     values = values[np.isfinite(values)]
     if not values.size:
@@ -351,9 +357,88 @@ def spearman_difference_ci(proxy_a, proxy_b, target, n_boot: int = 2000, seed: i
     """ρ(a, target) − ρ(b, target) for two proxies of the same cells, and its paired percentile bootstrap
     interval (both proxies resampled on the same cells)."""
     a, b, y = (np.asarray(values, dtype=float) for values in (proxy_a, proxy_b, target))
-    resamples = np.random.default_rng(seed).integers(0, len(y), size=(n_boot, len(y)))
+    resamples = resample_indices(len(y), n_boot, seed)
     values = spearman_rows(a[resamples], y[resamples]) - spearman_rows(b[resamples], y[resamples])
     values = values[np.isfinite(values)]
     difference = spearman(a, y) - spearman(b, y)
     return (difference, float(np.quantile(values, (1 - confidence) / 2)),
             float(np.quantile(values, (1 + confidence) / 2)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tests: the claims' exact Spearman and equivalence tests, the paper's Wilcoxon
+
+
+EQUIVALENCE_MARGIN = 0.3  # |Spearman| below this counts as "no relation" (two one-sided tests, Fisher z)
+
+
+def spearman_test(x, y, alternative: str = "two-sided") -> tuple[float, float]:
+    """Spearman ρ of two short samples and its exact permutation p-value (all n! pairings, vectorised)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if not 3 <= len(x) <= 8 or len(x) != len(y):
+        raise ValueError(f"the exact test needs 3 to 8 paired values, got {len(x)} and {len(y)}")
+    rank_x, rank_y = scipy.stats.rankdata(x), scipy.stats.rankdata(y)
+    pairings = rank_x[np.array(list(itertools.permutations(range(len(x)))))]
+    centred_x, centred_y = pairings - pairings.mean(axis=1, keepdims=True), rank_y - rank_y.mean()
+    null = centred_x @ centred_y / np.sqrt((centred_x**2).sum(axis=1) * (centred_y**2).sum())
+    rho = float(scipy.stats.spearmanr(x, y).statistic)
+    tolerance = 1e-12
+    p = {"less": np.mean(null <= rho + tolerance), "greater": np.mean(null >= rho - tolerance),
+         "two-sided": np.mean(np.abs(null) >= abs(rho) - tolerance)}[alternative]
+    return rho, float(p)
+
+
+
+def correlation_equivalence_p(rho: float, n: int, margin: float = EQUIVALENCE_MARGIN) -> float:
+    """p of two one-sided tests that |ρ| < margin (Fisher z, Bonett–Wright standard error for Spearman)."""
+    if n <= 3:
+        return 1.0
+    se = np.sqrt((1 + rho**2 / 2) / (n - 3))
+    z, bound = np.arctanh(np.clip(rho, -0.999999, 0.999999)), np.arctanh(margin)
+    return float(max(scipy.stats.norm.sf((z + bound) / se), scipy.stats.norm.cdf((z - bound) / se)))
+
+
+
+def wilcoxon_paper(ws, random, zero_method: str = "wilcox", alpha: float = ALPHA) -> tuple[float, str]:
+    """The paper's Wilcoxon signed-rank test of paired regrets: (p, direction).
+
+    Normal approximation without continuity correction, one-sided in the direction the data lean
+    (half the two-sided p): 5 of 5 pairs one way gives 0.0216. direction: ">" WS regret
+    significantly above random's, "<" below, "x" not significant. Pairs with a NaN are dropped;
+    if every difference is zero there is nothing to test (p = 1, "x").
+    """
+    ws, random = np.asarray(ws, dtype=np.float64), np.asarray(random, dtype=np.float64)
+    if ws.shape != random.shape or ws.ndim != 1:
+        raise ValueError(f"ws and random must be paired 1-D arrays, got shapes {ws.shape} and {random.shape}")
+    kept = ~(np.isnan(ws) | np.isnan(random))
+    ws, random = ws[kept], random[kept]
+    if not np.any(ws != random):
+        return 1.0, "x"
+    one_sided = {
+        side: scipy.stats.wilcoxon(ws, random, zero_method=zero_method, correction=False, alternative=side,
+                             method="approx").pvalue
+        for side in ("greater", "less")
+    }
+    side = min(one_sided, key=one_sided.get)
+    p = float(one_sided[side])
+    return p, ("x" if p >= alpha else (">" if side == "greater" else "<"))
+
+
+
+def exact_two_sided_floor(pairs: int) -> float:
+    """Smallest p an exact two-sided signed-rank test can give with `pairs` pairs: 2 / 2**pairs."""
+    return 2.0 / 2.0**pairs
+
+
+
+def attainable_p_values(pairs: int) -> pd.DataFrame:
+    """Every one-sided p `wilcoxon_paper` can give with `pairs` pairs and no ties: one row per W+ above its mean.
+
+    The normal approximation without continuity correction takes few values with 4 or 5 pairs;
+    columns pairs, W+ (sum of the ranks of the positive differences), one-sided p.
+    """
+    mean = pairs * (pairs + 1) / 4
+    std = np.sqrt(pairs * (pairs + 1) * (2 * pairs + 1) / 24)
+    w_plus = np.arange(pairs * (pairs + 1) // 4 + 1, pairs * (pairs + 1) // 2 + 1)
+    return pd.DataFrame({"pairs": pairs, "W+": w_plus, "one-sided p": scipy.stats.norm.sf((w_plus - mean) / std)})
+

@@ -20,9 +20,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from wsnas.metrics import ALPHA
+from wsnas.metrics import wilcoxon_paper
 from wsnas.reference import TOP_K, load_search_evaluations, paper_table2, with_repeats
 from wsnas.space import PAPER_ORDER
 
@@ -415,48 +414,6 @@ def search_over_cells(proxy: np.ndarray, validation: np.ndarray, test: np.ndarra
 
 # ---------------------------------------------------------------------------------------------
 # The test and Table 2
-
-
-def wilcoxon_paper(ws, random, zero_method: str = "wilcox", alpha: float = ALPHA) -> tuple[float, str]:
-    """The paper's Wilcoxon signed-rank test of paired regrets: (p, direction).
-
-    Normal approximation without continuity correction, one-sided in the direction the data lean
-    (half the two-sided p): 5 of 5 pairs one way gives 0.0216. direction: ">" WS regret
-    significantly above random's, "<" below, "x" not significant. Pairs with a NaN are dropped;
-    if every difference is zero there is nothing to test (p = 1, "x").
-    """
-    ws, random = np.asarray(ws, dtype=np.float64), np.asarray(random, dtype=np.float64)
-    if ws.shape != random.shape or ws.ndim != 1:
-        raise ValueError(f"ws and random must be paired 1-D arrays, got shapes {ws.shape} and {random.shape}")
-    kept = ~(np.isnan(ws) | np.isnan(random))
-    ws, random = ws[kept], random[kept]
-    if not np.any(ws != random):
-        return 1.0, "x"
-    one_sided = {
-        side: stats.wilcoxon(ws, random, zero_method=zero_method, correction=False, alternative=side,
-                             method="approx").pvalue
-        for side in ("greater", "less")
-    }
-    side = min(one_sided, key=one_sided.get)
-    p = float(one_sided[side])
-    return p, ("x" if p >= alpha else (">" if side == "greater" else "<"))
-
-
-def exact_two_sided_floor(pairs: int) -> float:
-    """Smallest p an exact two-sided signed-rank test can give with `pairs` pairs: 2 / 2**pairs."""
-    return 2.0 / 2.0**pairs
-
-
-def attainable_p_values(pairs: int) -> pd.DataFrame:
-    """Every one-sided p `wilcoxon_paper` can give with `pairs` pairs and no ties: one row per W+ above its mean.
-
-    The normal approximation without continuity correction takes few values with 4 or 5 pairs;
-    columns pairs, W+ (sum of the ranks of the positive differences), one-sided p.
-    """
-    mean = pairs * (pairs + 1) / 4
-    std = np.sqrt(pairs * (pairs + 1) * (2 * pairs + 1) / 24)
-    w_plus = np.arange(pairs * (pairs + 1) // 4 + 1, pairs * (pairs + 1) // 2 + 1)
-    return pd.DataFrame({"pairs": pairs, "W+": w_plus, "one-sided p": stats.norm.sf((w_plus - mean) / std)})
 
 
 def table2(evaluations: pd.DataFrame | None = None, reading: str | Reading = "default", rng_seed: int = 0) -> pd.DataFrame:

@@ -136,13 +136,13 @@ def table2_tables(evaluations: pd.DataFrame, reading: search.Reading, spaces: Se
 def attainable_table() -> dict[str, Any]:
     """Every one-sided p the paper's Wilcoxon can give with 5 or 4 non-zero pairs, marked where Table 2 uses it
     (`attainable_table`), and the two floors the text quotes."""
-    attainable = pd.concat([search.attainable_p_values(n) for n in (5, 4)], ignore_index=True).round({"one-sided p": 4})
+    attainable = pd.concat([metrics.attainable_p_values(n) for n in (5, 4)], ignore_index=True).round({"one-sided p": 4})
     paper_values = set(reference.paper_table2().xs("p", axis=1, level="field").to_numpy().ravel())
     used = attainable["one-sided p"].round(2).isin(sorted(paper_values))
     shown = attainable.assign(**{"one-sided p": attainable["one-sided p"].map(names.p_value),
                                  "in Table 2": used.map({True: "yes", False: ""})})
-    return {"exact_floor": f"{search.exact_two_sided_floor(5):.4f}",
-            "approx_5_of_5": f"{search.wilcoxon_paper([1.0, 2, 3, 4, 5], [0.0] * 5)[0]:.4f}",
+    return {"exact_floor": f"{metrics.exact_two_sided_floor(5):.4f}",
+            "approx_5_of_5": f"{metrics.wilcoxon_paper([1.0, 2, 3, 4, 5], [0.0] * 5)[0]:.4f}",
             "attainable_table": shown.style.hide(axis="index")}
 
 
