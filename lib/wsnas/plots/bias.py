@@ -63,7 +63,8 @@ def joint_scatter(fig: plt.Figure, spec: SubplotSpec, run: pd.DataFrame, colour,
     main.set_xlabel("")
     main.set_ylabel("")
     if title:
-        top.set_title(title + (f"\n({hidden} cells below {truth_min:.2f})" if hidden else ""), fontsize=9)
+        hidden_text = f"\n({hidden} {'cell' if hidden == 1 else 'cells'} below {truth_min:.2f})" if hidden else ""
+        top.set_title(title + hidden_text, fontsize=9)
     return main
 
 
