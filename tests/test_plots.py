@@ -198,3 +198,10 @@ def test_baselines_live_checks_add_zico_and_zen_with_their_own_settings_once_joi
     assert list(check.index) == [*metadata["settings"]["proxies"], "zico", "zen"]
     assert check.loc[["zico", "zen"], "reproduced"].all() and (check["CPU seconds per cell, alone"] > 0).all()
     assert list(baseline_plots.live_checks(one, scores, metadata).index) == metadata["settings"]["proxies"]
+
+
+def test_a_number_that_rounds_to_zero_is_written_without_a_minus_sign():
+    from wsnas import names
+
+    assert names.decimal(-0.001) == "0.00" and names.decimal(-0.02) == "−0.02"
+    assert names.mean_ci(0.03, -0.004, 0.07, signed=True) == "+0.03 [+0.00, +0.07]"

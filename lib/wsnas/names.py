@@ -167,8 +167,8 @@ def decimal(value, places: int = 2, signed: bool = False) -> str:
     """A number to `places` decimals ('−' as the minus sign); undefined -> '—'."""
     if _undefined(value):
         return UNDEFINED
-    text = f"{float(value):{'+' if signed else ''}.{places}f}"
-    return text.replace("-", "−")
+    value = float(value) if round(float(value), places) else 0.0  # no "−0.00": a value that rounds to zero has no sign
+    return f"{value:{'+' if signed else ''}.{places}f}".replace("-", "−")
 
 
 def rho(value, signed: bool = False) -> str:

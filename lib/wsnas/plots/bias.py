@@ -156,7 +156,7 @@ def _run(evaluations: pd.DataFrame, space: str, column: str, seed: int) -> pd.Da
 
 def _interval(effect: float, low: float, high: float) -> str:
     """'+0.12 [+0.08, +0.16]'."""
-    return f"{effect:+.2f} [{low:+.2f}, {high:+.2f}]"
+    return names.mean_ci(effect, low, high, signed=True)
 
 
 def column_summary(features: pd.DataFrame, residuals: pd.DataFrame, column: str) -> dict[str, Any]:
