@@ -116,3 +116,23 @@ def test_the_spearman_bootstrap_interval_holds_the_estimate_and_is_undefined_for
     low, high = metrics.spearman_ci(proxy, truth, n_boot=500)
     assert -1 <= low < scipy.stats.spearmanr(proxy, truth).statistic < high <= 1
     assert np.isnan(metrics.spearman_ci(np.full(len(truth), 0.1), truth, n_boot=50)).all()
+
+
+def test_precision_at_k_over_rows_is_the_one_row_measure_with_the_same_ties():
+    rng = np.random.default_rng(1)
+    proxy, target = rng.random((50, 40)).round(1), rng.random((50, 40))  # rounded: many ties
+    for k in (1, 5, 10):
+        expected = [metrics.precision_at_k(p, t, k) for p, t in zip(proxy, target)]
+        assert metrics.precision_at_k_rows(proxy, target, k).tolist() == expected
+
+
+def test_cell_bootstrap_is_the_mean_over_runs_with_an_interval_around_it():
+    evaluations = reference.load_evaluations()
+    runs = evaluations[(evaluations["space"] == "A4") & (evaluations["column"] == "baseline/bns_ft") & ~evaluations["diverged"]]
+    table = metrics.cell_bootstrap_ci(runs, ["space", "column"], top_k=(10, 100), n_resamples=40).set_index("measure")
+    per_run = [(run["proxy_accuracy"].to_numpy(), run["mean_validation_accuracy"].to_numpy()) for _, run in runs.groupby("seed")]
+    assert table.loc["kendall", "mean"] == pytest.approx(np.mean([metrics.kendall(x, y) for x, y in per_run]))
+    assert table.loc["precision@100", "mean"] == pytest.approx(np.mean([metrics.precision_at_k(x, y, 100) for x, y in per_run]))
+    assert (table["ci_low"] <= table["mean"]).all() and (table["mean"] <= table["ci_high"]).all()
+    again = metrics.cell_bootstrap_ci(runs, ["space", "column"], top_k=(10, 100), n_resamples=40).set_index("measure")
+    pd.testing.assert_frame_equal(table, again)

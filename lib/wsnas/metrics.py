@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -285,28 +286,37 @@ def cell_bootstrap_ci(
 ) -> pd.DataFrame:
     """Kendall τ and precision@K averaged over the runs of each group, with a percentile CI over the cells.
 
-    Each resample draws, within every run, as many cells as it has with replacement, recomputes the
-    measures per run and averages them over the runs of the group. One row per (group, measure):
-    mean, ci_low, ci_high.
+    Each resample draws, within every run, as many cells as it has with replacement (`resample_indices`, the same
+    resamples for every measure), recomputes the measures per run and averages them over the runs of the group.
+    One row per (group, measure): mean, ci_low, ci_high.
     """
-    rng = np.random.default_rng(seed)
+    measures = {"kendall": kendall_rows, **{f"precision@{k}": partial(precision_at_k_rows, k=k) for k in top_k}}
     rows = []
-    for group, runs in frame.groupby(list(by), sort=False):
+    for number, (group, runs) in enumerate(frame.groupby(list(by), sort=False)):
         arrays = [(r[proxy].to_numpy(float), r[target].to_numpy(float)) for _, r in runs.groupby(run, sort=True)]
-        measures = {"kendall": kendall, **{f"precision@{k}": (lambda x, y, k=k: precision_at_k(x, y, k)) for k in top_k}}
+        resamples = [resample_indices(len(x), n_resamples, [seed, number, position]) for position, (x, _) in enumerate(arrays)]
         for name, measure in measures.items():
-            point = np.mean([measure(x, y) for x, y in arrays])
-            draws = []
-            for _ in range(n_resamples):
-                values = []
-                for x, y in arrays:
-                    index = rng.integers(0, len(x), len(x))
-                    values.append(measure(x[index], y[index]))
-                draws.append(np.mean(values))
+            point = np.mean([measure(x[None], y[None])[0] for x, y in arrays])
+            draws = np.mean([measure(x[index], y[index]) for (x, y), index in zip(arrays, resamples)], axis=0)
             low, high = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
             keys = group if isinstance(group, tuple) else (group,)
             rows.append({**dict(zip(by, keys)), "measure": name, "mean": point, "ci_low": low, "ci_high": high})
     return pd.DataFrame(rows)
+
+
+def kendall_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall τ-b of each row of x with the same row of y (B × n): one scipy call per row (all pairs of every row at
+    once would not fit in memory)."""
+    return np.array([kendall(row_x, row_y) for row_x, row_y in zip(x, y)])
+
+
+def precision_at_k_rows(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """`precision_at_k` of each row of x (proxy) with the same row of y (target), B × n, vectorised (same ties)."""
+    def top(values: np.ndarray) -> np.ndarray:
+        mask = np.zeros(values.shape, dtype=bool)
+        np.put_along_axis(mask, np.argsort(-values, axis=-1, kind="stable")[..., :k], True, axis=-1)
+        return mask
+    return (top(x) & top(y)).sum(axis=-1) / k
 
 
 # ---------------------------------------------------------------------------------------------
