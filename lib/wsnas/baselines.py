@@ -469,6 +469,22 @@ def combination_verdict(runs: pd.DataFrame) -> pd.DataFrame:
     return summary.rename(columns={"combined": COMBINED}).reindex([s for s in PAPER_ORDER if s in summary.index])
 
 
+def supernet_beside_counts(hashes, proxy, target, n_boot: int = 1000, seed: int = 0,
+                           confidence: float = 0.95) -> dict[str, float | str]:
+    """One super-net's proxy beside the free counts on the very same cells: Spearman ρ of the proxy, the parameter
+    count, the FLOPs and the rank-average of proxy and parameters against `target`, and the paired bootstrap
+    interval of ρ(proxy) − ρ(parameters) (`spearman_difference_ci`). `verdict`: "better" / "worse" when that
+    interval lies above / below 0, else "not different". Keys: cells, ws, params, flops, combined, minus_params,
+    low, high, verdict."""
+    ws, target = np.asarray(proxy, dtype=float), np.asarray(target, dtype=float)
+    counts = counts_of(hashes)
+    difference, low, high = spearman_difference_ci(ws, counts["params"], target, n_boot, seed, confidence)
+    return {"cells": len(ws), "ws": spearman(ws, target), "params": spearman(counts["params"], target),
+            "flops": spearman(counts["flops"], target), COMBINED: spearman(rank_average(ws, counts["params"]), target),
+            "minus_params": difference, "low": low, "high": high,
+            "verdict": "better" if low > 0 else "worse" if high < 0 else "not different"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Search guided by every row, on the scored cells of one run
 

@@ -347,6 +347,27 @@ def features_and_residuals(evaluations: pd.DataFrame, column: str = "baseline/bn
     return cell_features(chosen["hash"].unique()).set_index("hash"), rank_residuals(chosen)
 
 
+def effect_in_one_run(proxy, truth, feature, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> dict:
+    """The effect of one feature on the rank residual in one run of cells, with a percentile bootstrap interval
+    over its cells (each resample re-ranks the cells it draws): the super-net-level analysis above needs several
+    super-nets, this one compares single super-nets, e.g. ours beside each released one. `feature` is 0/1 or a
+    count per cell (the effect is the least-squares slope, for 0/1 the difference of mean residuals, as in
+    `run_effects`). Keys: effect, low, high, cells, prevalence (share or mean of the feature)."""
+    proxy, truth, feature = (np.asarray(values, dtype=float) for values in (proxy, truth, feature))
+    n = len(proxy)
+    if not n == len(truth) == len(feature) or n < 3:
+        raise ValueError("proxy, truth and feature must be arrays of one length, at least 3 cells")
+    draws = np.vstack([np.arange(n), metrics.resample_indices(n, n_boot, seed)])
+    residual = (scipy.stats.rankdata(proxy[draws], axis=1) - scipy.stats.rankdata(truth[draws], axis=1)) / (n - 1)
+    x = feature[draws] - feature[draws].mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slopes = (x * (residual - residual.mean(axis=1, keepdims=True))).sum(axis=1) / (x ** 2).sum(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.nanquantile(slopes[1:], [tail, 1 - tail])
+    return {"effect": float(slopes[0]), "low": float(low), "high": float(high), "cells": n,
+            "prevalence": float(feature.mean())}
+
+
 # ---------------------------------------------------------------- correlation vs space size
 
 def size_correlation(correlation_by_space: pd.Series, sizes: pd.Series) -> dict[str, float]:

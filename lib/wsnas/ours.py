@@ -6,6 +6,7 @@ recomputed reference (`wsnas.reference`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -13,10 +14,22 @@ import pandas as pd
 from wsnas import runs
 from wsnas.metrics import mode_correlations
 from wsnas.names import VARIANT_NAMES
-from wsnas.nb101 import TRAINING_IMAGES
+from wsnas.nb101 import NB101, TRAINING_IMAGES
 from wsnas.profiles import load_profile
 from wsnas.reference import evaluation_column
-from wsnas.results import STUDY_PROFILE, STUDY_SPACE, comparisons, longest_run, spearman_beside_counts
+from wsnas.results import (
+    CHECKPOINT_CELLS,
+    CORRECTED_MOMENTUM,
+    PAPER_SCALE_RUN,
+    PAPERS_MOMENTUM,
+    STUDY_PROFILE,
+    STUDY_SPACE,
+    comparisons,
+    load_readings,
+    longest_run,
+    spearman_beside_counts,
+    study_run,
+)
 
 
 def our_runs(root: str | Path | None = None, stage: str | None = None) -> pd.DataFrame:
@@ -124,3 +137,84 @@ def ours_beside_counts(results_root=None) -> pd.DataFrame:
             tables.append(rows.assign(space=run.space, column=evaluation_column(run.variant, rows["mode"]),
                                       profile=run.profile, seed=int(run.seed), run=run.run))
     return pd.concat(tables, ignore_index=True)[columns] if tables else pd.DataFrame(columns=columns)
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper-scale run's latest reading: what the Bias, Search and Baselines chapters set beside the released super-nets
+
+OUR_BNS_FT = "bns_ft_last"  # BNS-FT from the last of the batches: the authors' code, which the released evaluations ran
+OUR_READINGS = (OUR_BNS_FT, f"no_ft@{PAPERS_MOMENTUM:g}", f"no_ft@{CORRECTED_MOMENTUM:g}")  # NO-FT under both momenta
+
+
+@dataclass(frozen=True)
+class PaperScaleReading:
+    """The latest complete reading of our paper-scale run: the final epoch once all its cells are read (the
+    profile's evaluation cells, 1,000), else the latest kept checkpoint with all its CHECKPOINT_CELLS read.
+
+    `cells` holds one row per (reading, cell) of that epoch for OUR_READINGS: reading, hash, position (the cell's
+    order in the run's sample), proxy_accuracy and the cell's NB-101 means (validation, test, training time)."""
+
+    run: str
+    space: str
+    profile: str
+    epoch: int
+    epochs: int  # the run's budget
+    n_cells: int
+    cells: pd.DataFrame
+
+    @property
+    def final(self) -> bool:
+        return self.epoch == self.epochs
+
+    @property
+    def label(self) -> str:
+        """The short name of a row, a legend entry or a panel: 'ours, epoch 81 of 432 (300 cells)'."""
+        when = f"final epoch {self.epoch}" if self.final else f"epoch {self.epoch} of {self.epochs}"
+        return f"ours, {when} ({self.n_cells:,} cells)"
+
+    @property
+    def scale(self) -> str:
+        """One sentence for a caption: which super-net, which epoch, how many cells, which BNS-FT."""
+        when = (f"its final epoch, {self.epoch}," if self.final else
+                f"its kept checkpoint of epoch {self.epoch} of {self.epochs} (a checkpoint, not the finished run),")
+        return (f"Ours: the {self.space} super-net trained here at the paper's protocol (profile {self.profile}, "
+                f"3 stacks of 3 cells, JPEG q75 CIFAR-10), read at {when} on {self.n_cells:,} cells drawn as the "
+                f"authors drew theirs; BNS-FT from the last of the batches (the authors' code, as in their released "
+                f"evaluations)")
+
+    def reading(self, name: str = OUR_BNS_FT) -> pd.DataFrame:
+        """The cells of one reading, in the run's order."""
+        return self.cells[self.cells["reading"] == name].sort_values("position").reset_index(drop=True)
+
+
+def complete_epochs(run: str) -> dict[int, int]:
+    """The epochs of committed run `run` whose readings are complete, with their cells: the final epoch when each
+    of OUR_READINGS holds the profile's evaluation cells, a kept checkpoint when each holds CHECKPOINT_CELLS."""
+    spec = study_run(run)
+    readings = load_readings(run)
+    counts = readings[readings["reading"].isin(OUR_READINGS)].groupby(["epoch", "reading"]).size()
+    complete = {}
+    for epoch in (spec.epochs, *spec.checkpoints):
+        needed = load_profile(spec.profile)["num_eval_cells"] if epoch == spec.epochs else CHECKPOINT_CELLS
+        held = [int(counts.get((epoch, name), 0)) for name in OUR_READINGS]
+        if min(held) >= needed:
+            complete[epoch] = min(held)
+    return complete
+
+
+def latest_paper_scale_reading(run: str = PAPER_SCALE_RUN) -> PaperScaleReading | None:
+    """The latest complete reading of run `run` (`complete_epochs`): the final epoch if complete, else the latest
+    complete checkpoint; None while no epoch is complete."""
+    spec = study_run(run)
+    complete = complete_epochs(run)
+    if not complete:
+        return None
+    epoch = spec.epochs if spec.epochs in complete else max(complete)
+    readings = load_readings(run)
+    chosen = readings[(readings["epoch"] == epoch) & readings["reading"].isin(OUR_READINGS)].copy()
+    chosen["position"] = chosen.groupby("reading", sort=False).cumcount()  # committed in the run's sampling order
+    truth = NB101.default().metrics(chosen["hash"].unique())[["mean_validation_accuracy", "mean_test_accuracy",
+                                                               "mean_training_time"]]
+    cells = chosen[["reading", "hash", "position", "proxy_accuracy"]].join(truth, on="hash").reset_index(drop=True)
+    return PaperScaleReading(run=run, space=STUDY_SPACE, profile=spec.profile, epoch=int(epoch), epochs=spec.epochs,
+                             n_cells=complete[epoch], cells=cells)

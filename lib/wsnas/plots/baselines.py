@@ -13,7 +13,9 @@ import seaborn as sns
 from IPython.display import Markdown
 
 from wsnas import baselines, names, ours, proxies, results
+from wsnas.ours import OUR_BNS_FT, OUR_READINGS, PaperScaleReading
 from wsnas.plots import FIGURE_WIDTH
+from wsnas.results import PAPERS_MOMENTUM
 
 KIND_COLOURS = {"count": "#009E73", "zero-cost": "#E69F00", "training": "#0072B2", "ws": "#D55E00"}
 
@@ -338,3 +340,53 @@ def findings_numbers(quality: pd.DataFrame, costs: pd.DataFrame, scores: pd.Data
     return {"zc_below_params": f"{int(below.sum())}", "zc_pairs": f"{below.size}",
             "ws_seconds_range": f"{ws_cost.min():.0f}–{ws_cost.max():.0f}",
             "zc_shared_seconds": f"{float(scores['seconds'].median()):.1f}", "precision_note": precision}
+
+
+def ours_free_rankers_table(evaluations: pd.DataFrame, ours: PaperScaleReading | None, n_boot: int) -> dict[str, Any]:
+    """Each A4 super-net against the free counts on its own cells (`baselines.supernet_beside_counts`), ours beside
+    the released: each released baseline super-net under BNS-FT on its 1,000 cells and on its first n (n = ours),
+    and under NO-FT (the authors' momentum, 0.997) on its 1,000 cells; ours under BNS-FT (last batch) and NO-FT
+    under both momenta on its n cells. Glue: `tab_ours_free`, `ours_free_label`, `ours_free_scale`, ours' BNS-FT
+    line (`ours_free_bns`), its NO-FT verdicts (`ours_free_no_ft`) and the released verdicts on n cells
+    (`ours_free_released_same`)."""
+    if ours is None:
+        missing = "No reading of our paper-scale run is complete yet."
+        return {"tab_ours_free": pd.DataFrame({"ours": [missing]}), "ours_free_label": "ours (not read yet)",
+                "ours_free_scale": missing, **dict.fromkeys(("ours_free_bns", "ours_free_no_ft",
+                                                             "ours_free_released_same"), names.UNDEFINED)}
+    released = evaluations[(evaluations["space"] == ours.space) & ~evaluations["diverged"]].sort_values("position")
+    runs = []  # (kind, super-net, reading, cells)
+    for seed, run in released[released["column"] == baselines.PROXY_COLUMN].groupby("seed"):
+        runs += [("whole", f"released, seed {seed}", "BNS-FT", run),
+                 ("same", f"released, seed {seed}, first {ours.n_cells:,}", "BNS-FT", run.head(ours.n_cells))]
+    for seed, run in released[released["column"] == "baseline/no_ft"].groupby("seed"):
+        runs.append(("whole", f"released, seed {seed}", f"NO-FT, momentum {PAPERS_MOMENTUM:g}", run))
+    for reading in OUR_READINGS:
+        runs.append(("ours", ours.label, _reading_name(reading), ours.reading(reading)))
+    table = pd.DataFrame([{"kind": kind, "super-net": name, "reading": reading, **baselines.supernet_beside_counts(
+        run["hash"], run["proxy_accuracy"], run[baselines.TARGET], n_boot)} for kind, name, reading, run in runs])
+    table["super-net − parameters [95% CI]"] = [
+        f"{names.mean_ci(d, lo, hi, signed=True)} {verdict}" for d, lo, hi, verdict in
+        zip(table["minus_params"], table["low"], table["high"], table["verdict"])]
+    shown = table.set_index(["super-net", "reading"])[["cells", "ws", "params", "flops", baselines.COMBINED,
+                                                        "super-net − parameters [95% CI]"]]
+    shown = shown.rename(columns={**BESIDE_COUNTS, baselines.COMBINED: "rank-average (super-net, parameters) ρ"})
+    mine = table[table["kind"] == "ours"].set_index("reading")
+    bns = mine.loc[_reading_name(OUR_BNS_FT)]
+    same = table[table["kind"] == "same"]["verdict"].value_counts()
+    no_ft = [f"{reading}: ρ {names.rho(row['ws'], signed=True)}, " + (
+        "not different from the parameter count" if row["verdict"] == "not different" else
+        f"{row['verdict']} than the parameter count") for reading, row in mine.iloc[1:].iterrows()]
+    return {"tab_ours_free": names.readable(shown, {"cells": names.integer, "super-net − parameters [95% CI]": str},
+                                            default=names.rho, rename=False),
+            "ours_free_label": ours.label, "ours_free_scale": ours.scale, "ours_free_no_ft": "; ".join(no_ft),
+            "ours_free_bns": (f"ρ {names.rho(bns['ws'])} against {names.rho(bns['params'])} for the parameter count on "
+                              f"the same cells, a difference of "
+                              f"{names.mean_ci(bns['minus_params'], bns['low'], bns['high'], signed=True)} ({bns['verdict']})"),
+            "ours_free_released_same": ", ".join(f"{same.get(verdict, 0)} {verdict}" for verdict in
+                                                 ("better", "not different", "worse")) + f" (of {int(same.sum())})"}
+
+
+def _reading_name(reading: str) -> str:
+    """A reader name of one of our run's readings (`wsnas.ours.OUR_READINGS`)."""
+    return "BNS-FT, last batch" if reading == OUR_BNS_FT else f"NO-FT, momentum {reading.removeprefix('no_ft@')}"

@@ -16,6 +16,7 @@ from matplotlib.ticker import MaxNLocator
 from wsnas import bias, claims, names, reference
 from wsnas.bias import TRUTH
 from wsnas.names import SPACE_COLOURS
+from wsnas.ours import OUR_BNS_FT, OUR_READINGS, PaperScaleReading
 from wsnas.plots import FIGURE_WIDTH
 from wsnas.space import PAPER_ORDER, space_sizes
 
@@ -69,39 +70,66 @@ def joint_scatter(fig: plt.Figure, spec: SubplotSpec, run: pd.DataFrame, colour,
 
 
 def scatter_grid(evaluations: pd.DataFrame, spaces: Sequence[str] = ("A4", "A1", "A0"), supernets: int = 3,
-                 column: str = "baseline/bns_ft", panel_height: float = 2.6) -> plt.Figure:
+                 column: str = "baseline/bns_ft", panel_height: float = 2.6,
+                 ours: PaperScaleReading | None = None) -> plt.Figure:
     """A row per space, a column per super-net (the first `supernets` non-diverged seeds), full page width:
-    the paper's Figure 3 with the defaults, its supplementary figure with all seven spaces."""
-    height = panel_height * len(spaces) + 0.8
+    the paper's Figure 3 with the defaults, its supplementary figure with all seven spaces. With `ours` (our
+    paper-scale run's latest reading), a row of ours follows its space's: BNS-FT (last batch), then NO-FT under
+    each momentum, each panel naming the epoch and the cells."""
+    rows = [(space, None) for space in spaces]
+    if ours is not None and ours.space in spaces:
+        rows.insert(list(spaces).index(ours.space) + 1, (ours.space, ours))
+    height = panel_height * len(rows) + 0.8
     fig = plt.figure(figsize=(FIGURE_WIDTH, height))
-    outer = fig.add_gridspec(len(spaces), supernets, wspace=0.28, hspace=0.6, top=1 - 1.0 / height,
-                             bottom=0.45 / height, left=0.1, right=0.98)
-    for row, space in enumerate(spaces):
-        for position, (seed, run) in enumerate(_shown_runs(evaluations, space, column, supernets)):
-            main = joint_scatter(fig, outer[row, position], run, SPACE_COLOURS[space], f"{space}, super-net {seed}")
+    outer = fig.add_gridspec(len(rows), supernets, wspace=0.28, hspace=0.6 if ours is None else 0.75,
+                             top=1 - 1.0 / height, bottom=0.45 / height, left=0.1, right=0.98)
+    for row, (space, mine) in enumerate(rows):
+        panels = (_shown_runs(evaluations, space, column, supernets) if mine is None else
+                  [(_our_title(mine, reading), mine.reading(reading)) for reading in OUR_READINGS[:supernets]])
+        for position, (seed, run) in enumerate(panels):
+            colour = SPACE_COLOURS[space] if mine is None or position == 0 else names.MODE_COLOURS["no_ft"]
+            title = f"{space}, super-net {seed}" if mine is None else seed
+            main = joint_scatter(fig, outer[row, position], run, colour, title)
             if position == 0:
                 main.set_ylabel("proxy accuracy")
-            if row == len(spaces) - 1:
+            if row == len(rows) - 1:
                 main.set_xlabel("NB-101 validation acc.")
-    fig.suptitle(f"{PROXY_LABEL} against NB-101 validation accuracy, 1,000 cells per super-net", y=1 - 0.2 / height)
+    released = f"{PROXY_LABEL} against NB-101 validation accuracy, 1,000 cells per released super-net"
+    fig.suptitle(released if ours is None else f"{released};\n{ours.label}: BNS-FT and NO-FT under both momenta",
+                 y=1 - 0.2 / height)
     return fig
+
+
+def _our_title(ours: PaperScaleReading, reading: str) -> str:
+    """A panel's title for one reading of our run: the space, ours, the epoch and cells, the reading."""
+    shown = "BNS-FT, last batch" if reading == OUR_BNS_FT else f"NO-FT, momentum {reading.removeprefix('no_ft@')}"
+    when = f"final epoch {ours.epoch}" if ours.final else f"epoch {ours.epoch}/{ours.epochs}"
+    return f"{ours.space}, ours, {when}, {ours.n_cells:,} cells\n{shown}"
 
 
 def figure4(evaluations: pd.DataFrame, features: pd.DataFrame, column: str = "baseline/bns_ft",
             panels: Sequence[tuple[str, int, str]] = (("A1", 0, "input_output_edge"),
-                                                      ("A4", 0, "first_vertex_conv3x3"))) -> plt.Figure:
+                                                      ("A4", 0, "first_vertex_conv3x3")),
+            ours: PaperScaleReading | None = None, ours_feature: str = "first_vertex_conv3x3") -> plt.Figure:
     """The paper's Figure 4: per (space, seed, feature) panel, the cells having the feature in the space's colour,
-    the others in grey, each group with its own marginal densities.
+    the others in grey, each group with its own marginal densities. With `ours` (our paper-scale run's latest
+    reading), a last panel shows its BNS-FT cells (last batch) with `ours_feature` highlighted.
 
     `features` is indexed by hash (`cell_features(...).set_index("hash")`).
     """
-    fig = plt.figure(figsize=(FIGURE_WIDTH, 4.6))
-    outer = fig.add_gridspec(1, len(panels), wspace=0.3, bottom=0.3, left=0.09, right=0.98, top=0.9)
-    for position, (space, seed, feature) in enumerate(panels):
-        run = _run(evaluations, space, column, seed)
+    shown = [(space, _run(evaluations, space, column, seed), feature, f"{space}, super-net {seed}")
+             for space, seed, feature in panels]
+    if ours is not None:
+        mine = ours.reading(OUR_BNS_FT)
+        features = pd.concat([features, bias.cell_features(mine["hash"].unique()).set_index("hash")])
+        features = features[~features.index.duplicated()]
+        shown.append((ours.space, mine, ours_feature, _our_title(ours, OUR_BNS_FT)))
+    fig = plt.figure(figsize=(FIGURE_WIDTH, 4.6 if ours is None else 4.9))
+    outer = fig.add_gridspec(1, len(shown), wspace=0.3, bottom=0.3, left=0.09, right=0.98, top=0.9 if ours is None else 0.86)
+    for position, (space, run, feature, title) in enumerate(shown):
         has = features.loc[run["hash"], feature].astype(bool).set_axis(run.index)
         label = names.FEATURE_NAMES.get(feature, feature)
-        main = joint_scatter(fig, outer[0, position], run, SPACE_COLOURS[space], f"{space}, super-net {seed}",
+        main = joint_scatter(fig, outer[0, position], run, SPACE_COLOURS[space], title,
                              highlight=has, highlight_label=label)
         main.set_xlabel("NB-101 validation accuracy")
         main.set_ylabel(PROXY_LABEL if position == 0 else "")
@@ -286,3 +314,54 @@ def top_quality_table(residuals: pd.DataFrame, spaces: Sequence[str]) -> dict[st
     return {"top_percentile_A4": f"{top.loc['A4', 'top_truth_percentile']:.2f}",
             "top_percentile_A1": f"{top.loc['A1', 'top_truth_percentile']:.2f}",
             "tab_top_quality": names.readable(top.rename(columns=lambda name: name.replace("_", " ")), default=names.decimal)}
+
+
+OURS_BIAS_FEATURES = ("first_vertex_conv3x3", "input_only_conv3x3", "input_output_edge")  # Figure 4's A4 bias first
+
+
+def ours_bias_table(evaluations: pd.DataFrame, ours: PaperScaleReading | None, n_boot: int,
+                    column: str = "baseline/bns_ft", features: Sequence[str] = OURS_BIAS_FEATURES) -> dict[str, Any]:
+    """The A4 bias of Figure 4 in each A4 super-net, ours beside the released: the effect of each of `features`
+    on the rank residual with a bootstrap 95% interval over the run's cells (`bias.effect_in_one_run`), for each
+    released super-net on its 1,000 cells and on its first n cells (n = ours), and for ours (BNS-FT, last batch).
+    Glue: `tab_ours_bias`, ours' effect of the first feature (`ours_bias_effect`), the released range on all and
+    on the first n cells (`ours_bias_released`, `ours_bias_released_same`), `ours_bias_label`, `ours_bias_scale`."""
+    if ours is None:
+        missing = "No reading of our paper-scale run is complete yet."
+        return {"tab_ours_bias": pd.DataFrame({"ours": [missing]}), "ours_bias_label": "ours (not read yet)", "ours_bias_scale": missing,
+                **dict.fromkeys(("ours_bias_effect", "ours_bias_released", "ours_bias_released_same", "ours_bias_present",
+                                 "ours_bias_reading"),
+                                names.UNDEFINED)}
+    released = evaluations[(evaluations["space"] == ours.space) & (evaluations["column"] == column) & ~evaluations["diverged"]]
+    mine = ours.reading(OUR_BNS_FT)
+    cells = bias.cell_features(pd.concat([released["hash"], mine["hash"]]).unique()).set_index("hash")
+    runs = []  # (kind, row name, cells)
+    for seed, run in released.sort_values("position").groupby("seed"):
+        runs += [("whole", f"released, seed {seed}", run),
+                 ("same", f"released, seed {seed}, first {ours.n_cells:,}", run.head(ours.n_cells))]
+    runs.append(("ours", ours.label, mine))
+    rows, first = [], {"whole": [], "same": [], "ours": []}
+    for kind, name, run in runs:
+        row = {"super-net": name, "cells": len(run)}
+        for feature in features:
+            effect = bias.effect_in_one_run(run["proxy_accuracy"], run[TRUTH], cells.loc[run["hash"], feature], n_boot=n_boot)
+            row[names.FEATURE_NAMES.get(feature, feature)] = _interval(effect["effect"], effect["low"], effect["high"])
+            if feature == features[0]:
+                first[kind].append(effect["effect"])
+                present = ("present in ours too (its interval lies above 0)" if effect["low"] > 0 else
+                           "reversed in ours (its interval lies below 0)" if effect["high"] < 0 else
+                           "not detected in ours (its interval contains 0)")
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("super-net")
+    spread = {kind: f"{names.decimal(min(values), 2, True)} to {names.decimal(max(values), 2, True)}"
+              for kind, values in first.items() if kind != "ours"}
+    return {"tab_ours_bias": names.readable(table, {"cells": names.integer}, rename=False),
+            "ours_bias_effect": rows[-1][names.FEATURE_NAMES.get(features[0], features[0])],
+            "ours_bias_released": spread["whole"], "ours_bias_released_same": spread["same"],
+            "ours_bias_present": present, "ours_bias_label": ours.label, "ours_bias_scale": ours.scale,
+            "ours_bias_reading": (
+                "A super-net trained by this book's code, on JPEG-compressed images, shows the same vertex-slot bias: it "
+                "does not hinge on the authors' code or images, and goes with sharing weights by vertex position"
+                if present.startswith("present") else
+                "Here ours and the authors' super-nets differ" + ("" if ours.final else
+                                                                   ", and ours is read at a checkpoint, not at its end"))}

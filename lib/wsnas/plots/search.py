@@ -12,6 +12,7 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from wsnas import metrics, names, reference, search
+from wsnas.ours import OUR_BNS_FT, PaperScaleReading
 from wsnas.plots import FIGURE_WIDTH
 from wsnas.reference import TOP_K
 from wsnas.space import PAPER_ORDER
@@ -185,3 +186,49 @@ def best_of_space_table(evaluations: pd.DataFrame) -> dict[str, Any]:
             "bos_open_spaces": ", ".join(check.index[check["unreleased_run0_above_best"] > 0]),
             "bos_global_best": f"{100 * best:.2f}", "bos_global_spaces": ", ".join(check.index[check["best_released"] == best]),
             "best_of_space_table": shown}
+
+
+def ours_search_table(evaluations: pd.DataFrame, ours: PaperScaleReading | None, permutations: int = 2000,
+                      column: str = search.DEFAULT_COLUMN) -> dict[str, Any]:
+    """The search over each A4 super-net's cells, ours beside the released (`search.top_k_one_run`): WS regret
+    against random search's at the same budget for TOP-1, TOP-10 and TOP-100, for each released super-net on its
+    1,000 cells (Table 2's setting) and on its first n cells (n = ours: the same number of cells, so the same
+    budgets in trainings), and for ours on its n cells (BNS-FT, last batch). Regrets in percentage points against
+    one reference, the best mean test accuracy among the released cells of the space and ours.
+
+    Glue: `tab_ours_search`, `ours_search_label`, `ours_search_scale`, ours' cells of each TOP-k
+    (`ours_search_top<k>`: 'WS 0.21 vs random 0.35 (p 0.04 <)'), and how many released super-nets on the same number
+    of cells WS beats / loses to significantly (`ours_search_released_same`)."""
+    if ours is None:
+        missing = "No reading of our paper-scale run is complete yet."
+        return {"tab_ours_search": pd.DataFrame({"ours": [missing]}), "ours_search_label": "ours (not read yet)",
+                "ours_search_scale": missing, "ours_search_released_same": names.UNDEFINED,
+                **{f"ours_search_top{k}": names.UNDEFINED for k in TOP_K}}
+    reading = search.resolve_reading("default", column)
+    space_rows = evaluations[evaluations["space"] == ours.space]
+    mine = ours.reading(OUR_BNS_FT)
+    best = max(search.best_test_accuracy(space_rows, reading), float(mine["mean_test_accuracy"].max()))
+    released = space_rows[space_rows["column"] == column].sort_values("position")
+    runs = []
+    for seed, run in released.groupby("seed"):
+        runs += [("whole", f"released, seed {seed}", run), ("same", f"released, seed {seed}, first {ours.n_cells:,}",
+                                                             run.head(ours.n_cells))]
+    runs.append(("ours", ours.label, mine))
+    tables = []
+    for kind, name, run in runs:
+        regrets = search.top_k_one_run(run["proxy_accuracy"], run["mean_validation_accuracy"], run["mean_test_accuracy"],
+                                       run["mean_training_time"], best, TOP_K, permutations)
+        tables.append(regrets.assign(kind=kind, **{"super-net": name}))
+    table = pd.concat(tables, ignore_index=True)
+    table["text"] = [f"WS {PERCENT * ws:.2f} vs random {PERCENT * random:.2f} (p {names.p_value(p)} {direction})"
+                     for ws, random, p, direction in zip(table["ws"], table["random"], table["p"], table["direction"])]
+    shown = table.pivot(index="super-net", columns="k", values="text").reindex([name for _, name, _ in runs])
+    shown.columns = [names.reader(f"top{k}") for k in shown.columns]
+    cells = table.drop_duplicates("super-net").set_index("super-net")["cells"]
+    shown.insert(0, "cells", cells.reindex(shown.index).map(names.integer))
+    same = table[table["kind"] == "same"]
+    ours_rows = table[table["kind"] == "ours"].set_index("k")
+    return {"tab_ours_search": shown, "ours_search_label": ours.label, "ours_search_scale": ours.scale,
+            **{f"ours_search_top{k}": ours_rows.loc[k, "text"] for k in TOP_K},
+            "ours_search_released_same": (f"better than random in {int((same['direction'] == '<').sum())} and worse in "
+                                          f"{int((same['direction'] == '>').sum())} of {len(same)} (super-net, TOP-k) comparisons")}
