@@ -4,11 +4,14 @@
     python benchmarks/bench_evaluate.py --scale paper --cells 2     # paper scale: 3 x 3 cells, 10,000 images
     python benchmarks/bench_evaluate.py --precision fp32 bf16       # today in fp32 and in bf16, in the same rounds
 
+Today's setting is the profiles' default evaluation precision (`--precision auto`: bf16 where the CPU has native bf16,
+else fp32), the BNS-FT statistics pass included.
+
 The baseline is `benchmarks/baseline_947de03/` (that commit's `evaluate.py` and `supernet.py`, verbatim). Each
 setting runs in a fresh process, because today's evaluation changes a process-wide setting (glibc's allocation
 thresholds, `wsnas.data.keep_freed_memory`); the processes alternate, `--rounds` times, each evaluating the same
 `--cells` cells after one warm-up cell, with the same weights (an untrained super-net of seed 0: the time does not
-depend on the weights), validation images and BN batches, in the scale's profile settings (channels-last, fp32,
+depend on the weights), validation images and BN batches, in the scale's profile settings (channels-last,
 BN folded, BNS-FT from the last of 4 training batches of 256). The time is the process's CPU time (user + system)
 per cell, median over the rounds. The last line of `--json` is {"baseline_ms", "fast_ms", "ratio", "setting"}.
 """
@@ -22,6 +25,8 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+from wsnas.data import validation_precision
 
 SCALES = {  # profile, overrides: the network and evaluation of each scale
     "cpu-study": ("cpu-study", {}),
@@ -79,12 +84,14 @@ def main() -> None:
     parser.add_argument("--cells", type=int, default=4, help="cells per round and setting (after one warm-up cell)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the two settings")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
-    parser.add_argument("--precision", nargs="+", choices=["fp32", "bf16"], default=["fp32"],
+    parser.add_argument("--precision", nargs="+", choices=["auto", "fp32", "bf16"], default=["auto"],
                         help="today's evaluation in these precisions, each its own setting in the same rounds "
-                             "(bf16: autocast; the baseline stays fp32); the JSON line reports the first")
+                             "(bf16: autocast; auto: the profiles' default eval_precision, bf16 where the CPU has "
+                             "native bf16, else fp32; the baseline stays fp32); the JSON line reports the first")
     parser.add_argument("--role", choices=ROLES, help=argparse.SUPPRESS)  # a child process: measure one setting
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    args.precision = [validation_precision(precision, "cpu") for precision in args.precision]
     if args.role:
         print(measure(args.role, args.scale, args.cells, args.seed, args.precision[0]))
         return

@@ -2,9 +2,10 @@
 
 Evaluates the same cells, validation images and BN batches twice with one trained study super-net:
 plain fp32 (contiguous, batch norm as its own pass, every validation batch through the whole network)
-and the profile's fast setting (channels-last, batch norm folded, the stem's convolution computed once).
+and the profile's fast setting (channels-last, batch norm folded, the stem's convolution computed once, in the
+profiles' default eval_precision: bf16 autocast where the CPU has native bf16, the BNS-FT statistics pass included).
 Passes when the Spearman between the two proxies is >= 0.99 and their Spearman against NB-101 differ by
-<= 0.01, in both modes.
+<= 0.01, in both modes (`wsnas.metrics.ranking_check`).
 
     python benchmarks/check_fast_ranking.py --run A4_baseline_seed0_e9 --cells 200 --json
     python benchmarks/check_fast_ranking.py --run A4_baseline_seed0_e81 --epoch 9 --modes bns_ft
@@ -17,14 +18,13 @@ import argparse
 import json
 import time
 
-import numpy as np
-import scipy.stats
 import torch
 
 from wsnas import results, runs, study
 from wsnas.checkpoints import load_trained_supernet
-from wsnas.data import TrainingBatches, balanced_subset, load_training_data
+from wsnas.data import TrainingBatches, balanced_subset, load_training_data, validation_precision
 from wsnas.evaluate import MODES, evaluation_cells, proxy_accuracy
+from wsnas.metrics import ranking_check
 from wsnas.nb101 import NB101
 from wsnas.settings import run_settings
 
@@ -36,14 +36,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epoch", type=int, default=None, help="a kept mid-run checkpoint of the run (default: its last)")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                        help="the fast setting's precision (bf16: autocast on the CPU; the plain one stays fp32)")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto",
+                        help="the fast setting's precision (bf16: autocast on the CPU; auto: the profiles' default "
+                             "eval_precision, bf16 where the CPU has native bf16; the plain one stays fp32)")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
 
 
 def main() -> None:
     args = parse_args()
+    args.precision = validation_precision(args.precision, "cpu")
     torch.set_num_threads(args.threads)
     run = results.study_run(args.run)
     overrides = study.run_overrides(run)
@@ -72,18 +74,8 @@ def main() -> None:
                                    layout=layout, precision=args.precision if name == "fast" else "fp32")
             seconds[name] = time.process_time() - started
             proxies[name] = table["proxy_accuracy"].to_numpy()
-        plain, fast = proxies["plain"], proxies["fast"]
-        report[mode] = {
-            "spearman_fast_vs_plain": float(scipy.stats.spearmanr(plain, fast).statistic),
-            "spearman_nb101_plain": float(scipy.stats.spearmanr(plain, truth).statistic),
-            "spearman_nb101_fast": float(scipy.stats.spearmanr(fast, truth).statistic),
-            "max_abs_difference": float(np.abs(plain - fast).max()),
-            "cells_differing": int((plain != fast).sum()),
-            "cpu_seconds_plain": round(seconds["plain"], 1), "cpu_seconds_fast": round(seconds["fast"], 1),
-        }
-        entry = report[mode]
-        entry["passes"] = entry["spearman_fast_vs_plain"] >= 0.99 and abs(
-            entry["spearman_nb101_plain"] - entry["spearman_nb101_fast"]) <= 0.01
+        report[mode] = entry = {**ranking_check(proxies["plain"], proxies["fast"], truth),
+                                "cpu_seconds_plain": round(seconds["plain"], 1), "cpu_seconds_fast": round(seconds["fast"], 1)}
         print(f"{mode}: {entry}")
     if args.json:
         print(json.dumps(report))

@@ -174,7 +174,7 @@ def test_precision_context_autocasts_only_for_bf16_and_names_the_choices():
         precision_context("cpu", "fp16")
 
 
-def test_auto_precision_trains_in_bf16_only_where_the_cpu_has_it_and_evaluates_in_fp32():
+def test_auto_precision_trains_and_evaluates_in_bf16_only_where_the_cpu_has_it():
     from wsnas.data import native_bf16, training_precision, validation_precision
 
     cpuinfo = Path("/proc/cpuinfo")
@@ -182,9 +182,9 @@ def test_auto_precision_trains_in_bf16_only_where_the_cpu_has_it_and_evaluates_i
         flags = set(cpuinfo.read_text().split())
         assert native_bf16("cpu") == bool(flags & {"avx512_bf16", "amx_bf16"})
     assert training_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
-    assert validation_precision("auto") == "fp32"
+    assert validation_precision("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
     for explicit in ("fp32", "bf16"):
-        assert training_precision(explicit, "cpu") == validation_precision(explicit) == explicit
+        assert training_precision(explicit, "cpu") == validation_precision(explicit, "cpu") == explicit
     with pytest.raises(ValueError, match=r"unknown precision 'fp16'; choose one of \['fp32', 'bf16', 'auto'\]"):
         training_precision("fp16", "cpu")
 

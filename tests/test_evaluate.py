@@ -224,3 +224,36 @@ def test_todays_evaluation_gives_the_committed_accuracies_of_the_81_epoch_run(tm
                                progress=False, layout=config.memory_format).set_index("hash")["proxy_accuracy"]
         before = committed[committed["mode"] == mode].set_index("hash")["proxy_accuracy"].loc[today.index]
         assert (today - before).abs().max() <= 1 / settings["valid_subset"] + 1e-12, mode
+
+
+def test_the_bf16_evaluation_ranks_cells_as_the_plain_fp32_one_does(tmp_path):
+    """The ranking check on a trained super-net (the study's committed 81-epoch one), 80 of its cells, its 2,000
+    validation images: the fast setting in bf16 (channels-last, BN folded, stem convolution once; the default where
+    the CPU has native bf16) against plain fp32 (contiguous, BN as its own pass), in both modes: Spearman between them
+    >= 0.99 and their Spearman against NB-101 within 0.01. (The fp32 fast setting is exact: see the test above.)"""
+    from wsnas import results, study
+    from wsnas.checkpoints import load_trained_supernet
+    from wsnas.data import TrainingBatches, load_training_data
+    from wsnas.evaluate import run_evaluation_cells, validation_indices
+    from wsnas.metrics import ranking_check
+
+    run = results.study_run("A4_baseline_seed0_e81")
+    spec, run_dir = study.open_study_run(run, tmp_path)
+    config, settings = spec.train, spec.evaluate
+    split = load_training_data(config)
+    valid = validation_indices(split, settings)
+    cells = run_evaluation_cells(spec, NB101.default())[0][:80]
+    truth = NB101.default().metrics([cell.hash for cell in cells])["mean_validation_accuracy"].to_numpy()
+    for mode in ("no_ft", "bns_ft"):
+        proxies = {}
+        for name, layout, fold, setting in (("plain", "contiguous", False, "fp32"), ("fast", "channels_last", True, "bf16")):
+            supernet = load_trained_supernet(config, run_dir).to(
+                memory_format=torch.channels_last if layout == "channels_last" else torch.contiguous_format)
+            supernet.set_batch_norm_folding(fold)
+            batches = TrainingBatches(split, settings["bn_batch_size"], seed=settings["eval_seed"], layout=layout)
+            proxies[name] = proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
+                                           train_batches=batches, num_bn_batches=settings["num_bn_batches"],
+                                           bn_statistics=settings["bn_statistics"], batch_size=500, progress=False,
+                                           layout=layout, precision=setting)["proxy_accuracy"].to_numpy()
+        check = ranking_check(proxies["plain"], proxies["fast"], truth)
+        assert check["passes"], (mode, check)

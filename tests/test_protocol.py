@@ -278,7 +278,7 @@ def test_saving_an_epoch_evaluated_on_a_fresh_clone_keeps_the_epochs_committed_b
     run = results.study_run("A4_baseline_seed0_e81")
     epoch, committed_before = 9, {81, 27}
     source = datafiles.data_dir() / study.STUDY_DIR / run.name
-    before = pd.read_parquet(source / "evaluations.parquet")
+    before = results.with_precision(pd.read_parquet(source / "evaluations.parquet"))  # committed before: fp32
     before = before[before["epoch"].isin(committed_before)]
     params = json.loads((source / "params.json").read_text())
     seconds = {key: value for key, value in params["provenance"]["evaluation_seconds"].items() if int(key) in committed_before}
@@ -308,6 +308,7 @@ def test_saving_an_epoch_evaluated_on_a_fresh_clone_keeps_the_epochs_committed_b
     expected = before[study.STUDY_EVALUATION_COLUMNS].sort_values(["epoch", "mode", "hash"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(kept, expected, check_dtype=False)
     assert (after.loc[after["epoch"] == epoch, "proxy_accuracy"] == 0.5).all()
+    assert set(after["precision"]) == {"fp32"}  # a table cached before the column: the study's fp32
     recorded = json.loads(datafiles.data_path(f"{study.STUDY_DIR}/{run.name}/params.json").read_text())
     assert {key: value for key, value in recorded["provenance"]["evaluation_seconds"].items() if key != str(epoch)} == seconds
     datafiles.forget_manifest()

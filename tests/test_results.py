@@ -8,6 +8,7 @@ import pytest
 import scipy.stats
 
 from wsnas import results, study
+from wsnas.data import validation_precision
 
 STUDY_RUN = "A4_baseline_seed0_e81"
 
@@ -104,6 +105,29 @@ def test_the_whole_space_is_evaluated_in_committed_chunks_that_resume(tmp_path, 
     table = results.load_whole_space(STUDY_RUN)
     assert len(table) == 12 and set(table["mode"]) == {"no_ft", "bns_ft"} and table["hash"].nunique() == 6
     assert table["mean_validation_accuracy"].notna().all() and table["proxy_accuracy"].between(0, 1).all()
+    assert set(table["precision"]) == {validation_precision("auto", "cpu")}  # the profiles' default eval_precision
+
+
+def test_a_resumed_whole_space_evaluation_keeps_the_precision_of_its_committed_chunks(tmp_path, data_copy):
+    """Chunk 0 committed in the other precision than `auto` means here (or before chunks recorded one: fp32): the
+    chunk evaluated next is in that precision too, so one evaluation never mixes precisions."""
+    from wsnas import datafiles
+
+    run = results.study_run(STUDY_RUN)
+    study.evaluate_whole_space(run, chunks=[0], chunk_size=3, results_root=tmp_path / "results", progress=False)
+    chunk0 = data_copy / results.whole_space_chunk(STUDY_RUN, 0)
+    table = pd.read_parquet(chunk0)
+    if validation_precision("auto", "cpu") == "bf16":
+        other = "fp32"
+        table = table.drop(columns="precision")  # a chunk from before the column: fp32
+    else:
+        other = "bf16"
+        table = table.assign(precision=other)
+    table.to_parquet(chunk0, index=False)
+    datafiles.record_in_manifest(results.whole_space_chunk(STUDY_RUN, 0), source="this test", licence="MIT (this project)",
+                                 made_by="this test")
+    study.evaluate_whole_space(run, chunks=[1], chunk_size=3, results_root=tmp_path / "results", progress=False)
+    assert set(results.load_whole_space(STUDY_RUN)["precision"]) == {other}
 
 
 def test_a_run_with_two_sets_of_statistics_is_read_four_ways_in_committed_chunks(tmp_path, data_copy):

@@ -452,3 +452,21 @@ def attainable_p_values(pairs: int) -> pd.DataFrame:
     w_plus = np.arange(pairs * (pairs + 1) // 4 + 1, pairs * (pairs + 1) // 2 + 1)
     return pd.DataFrame({"pairs": pairs, "W+": w_plus, "one-sided p": scipy.stats.norm.sf((w_plus - mean) / std)})
 
+
+
+RANKING_CHECK_MIN_SPEARMAN = 0.99  # a faster evaluation must rank cells as the plain one does ...
+RANKING_CHECK_MAX_RHO_CHANGE = 0.01  # ... and rank them against the truth as well, to this much
+
+
+def ranking_check(plain: np.ndarray, fast: np.ndarray, truth: np.ndarray) -> dict[str, float | int | bool]:
+    """Whether a faster evaluation (`fast` proxy accuracies) keeps the ranking of the plain fp32 one (`plain`) of the
+    same cells: Spearman between them >= RANKING_CHECK_MIN_SPEARMAN and their Spearman against `truth` within
+    RANKING_CHECK_MAX_RHO_CHANGE; with how many cells' accuracy changed, and by how much at most."""
+    plain, fast, truth = (np.asarray(values, dtype=float) for values in (plain, fast, truth))
+    result = {"spearman_fast_vs_plain": float(scipy.stats.spearmanr(plain, fast).statistic),
+              "spearman_nb101_plain": float(scipy.stats.spearmanr(plain, truth).statistic),
+              "spearman_nb101_fast": float(scipy.stats.spearmanr(fast, truth).statistic),
+              "max_abs_difference": float(np.abs(plain - fast).max()), "cells_differing": int((plain != fast).sum())}
+    result["passes"] = bool(result["spearman_fast_vs_plain"] >= RANKING_CHECK_MIN_SPEARMAN and abs(
+        result["spearman_nb101_plain"] - result["spearman_nb101_fast"]) <= RANKING_CHECK_MAX_RHO_CHANGE)
+    return result

@@ -15,7 +15,7 @@ import tomllib
 
 from .nb101 import TRAINING_IMAGES
 
-PRECISION_SETTINGS = ("fp32", "bf16", "auto")  # a profile's `precision`; auto is resolved per stage (wsnas.data)
+PRECISION_SETTINGS = ("fp32", "bf16", "auto")  # `precision`, `eval_precision`; auto is resolved per device (wsnas.data)
 PROFILE_DIR = Path(__file__).with_name("profiles")
 
 # Every setting a profile holds, by section: its type and, where the set is closed, its allowed values.
@@ -58,6 +58,7 @@ SECTIONS: dict[str, dict[str, tuple[type, tuple | None]]] = {
         "valid_subset": (int, None),
         "eval_seed": (int, None),
         "eval_sample": (str, ("per_supernet", "shared")),
+        "eval_precision": (str, PRECISION_SETTINGS),  # the validation passes; auto: wsnas.data.validation_precision
     },
     # the chapters' own scale (resamples, chance draws); no run depends on them
     "analysis": {

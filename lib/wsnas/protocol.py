@@ -60,16 +60,19 @@ ROWS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
                         lambda p: f"{p['num_eval_cells']:,} " + ("per super-net" if p["eval_sample"] == "per_supernet"
                                                                   else "shared by all runs")),
     "validation images": ("10,000", "10,000", lambda p: _images(p["valid_subset"], VALIDATION_IMAGES)),
-    "memory format, precision": ("—", "contiguous, fp32", lambda p: f"{p['memory_format'].replace('_', '-')}, "
-                                                                    f"{_precision(p['precision'])}"),
+    "memory format, precision": ("—", "contiguous, fp32", lambda p: f"{p['memory_format'].replace('_', '-')}; "
+                                                                    f"{_precision(p['precision'], p['eval_precision'])}"),
 }
 
 
-def _precision(setting: str) -> str:
-    """A profile's precision; `auto` with what it means on the CPU building the table."""
-    if setting != "auto":
-        return setting
-    return f"auto (on this CPU: {training_precision(setting, 'cpu')} training, {validation_precision(setting)} evaluation)"
+def _precision(training: str, evaluation: str) -> str:
+    """A profile's training and evaluation precision; `auto` with what it means on the CPU building the table."""
+    if training == evaluation != "auto":
+        return training
+    described = [f"{stage} {setting}" + (f" ({resolve(setting, 'cpu')} on this CPU)" if setting == "auto" else "")
+                 for stage, setting, resolve in (("training", training, training_precision),
+                                                 ("evaluation", evaluation, validation_precision))]
+    return ", ".join(described)
 
 
 def protocol_table(profiles: tuple[str, ...] = PROFILE_COLUMNS) -> pd.DataFrame:

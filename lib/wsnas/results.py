@@ -31,12 +31,13 @@ RUN_EVALUATIONS_FILE = "evaluations.parquet"
 BN_READINGS_FILE = "bn_readings.parquet"  # NO-FT under replayed BN statistics (wsnas.study.bn_momentum_readings)
 BN_READINGS_COLUMNS = ["hash", "momentum", "precision", "draw", "replay_steps", "proxy_accuracy"]
 WHOLE_SPACE_DIR = "whole_space"  # data/study/<run>/whole_space/chunk<k>.parquet: every cell of the space ranked
-WHOLE_SPACE_COLUMNS = ["hash", "mode", "proxy_accuracy"]
+WHOLE_SPACE_COLUMNS = ["hash", "mode", "proxy_accuracy", "precision"]
 WHOLE_SPACE_CHUNK = 500  # cells per committed chunk
 READINGS_DIR = "readings"  # data/study/<run>/readings/: a run with two sets of BN statistics, read four ways
-READINGS_COLUMNS = ["epoch", "hash", "reading", "proxy_accuracy"]
+READINGS_COLUMNS = ["epoch", "hash", "reading", "proxy_accuracy", "precision"]
 READINGS_CHUNK = 100  # cells per committed chunk of readings (about half an hour at the paper's scale)
 CHECKPOINT_CELLS = 300  # a mid-run checkpoint is read on the first 300 of the run's cells (a uniform subsample)
+EARLIER_PRECISION = "fp32"  # what every committed evaluation without a `precision` column ran in
 SPREAD_DRAWS, SPREAD_CELLS = 3, 300  # NO-FT at the first momentum re-read after other last steps: draws, cells
 PAPERS_MOMENTUM, CORRECTED_MOMENTUM = 0.997, 0.003  # PyTorch convention: a7237c3's value, 1a746cb's correction
 
@@ -166,6 +167,14 @@ def draw_reading(momentum: float, draw: int) -> str:
     return f"no_ft@{momentum:g} draw {draw}"
 
 
+def with_precision(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with its `precision` column (the validation passes'), filled in for evaluations committed before it
+    was recorded (all fp32)."""
+    if "precision" not in table.columns:
+        return table.assign(precision=EARLIER_PRECISION)
+    return table.assign(precision=table["precision"].fillna(EARLIER_PRECISION))
+
+
 def readings_chunk(run: str, epoch: int, chunk: int, draws: bool = False) -> str:
     """The data name of chunk `chunk` of the readings of run `run` at `epoch` (`draws`: of its NO-FT draws)."""
     return run_file(run, f"{READINGS_DIR}/epoch{epoch:03d}_{'draws' if draws else 'cells'}{chunk:03d}.parquet")
@@ -178,7 +187,7 @@ def load_readings(run: str) -> pd.DataFrame:
     names = sorted(f"{STUDY_DIR}/{run}/{READINGS_DIR}/{path.name}" for path in folder.glob("epoch*.parquet"))
     if not names:
         return pd.DataFrame(columns=[*READINGS_COLUMNS, "nb101_validation_accuracy"])
-    return _with_truth(pd.concat([pd.read_parquet(data_path(name)) for name in names], ignore_index=True))
+    return _with_truth(pd.concat([with_precision(pd.read_parquet(data_path(name))) for name in names], ignore_index=True))
 
 
 def readings_summary(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -323,7 +332,7 @@ def load_whole_space(run: str) -> pd.DataFrame:
     names = sorted(f"{STUDY_DIR}/{run}/{WHOLE_SPACE_DIR}/{path.name}" for path in folder.glob("chunk*.parquet"))
     if not names:
         return pd.DataFrame(columns=WHOLE_SPACE_COLUMNS)
-    table = pd.concat([pd.read_parquet(data_path(name)) for name in names], ignore_index=True)
+    table = pd.concat([with_precision(pd.read_parquet(data_path(name))) for name in names], ignore_index=True)
     truth = NB101.default().metrics(table["hash"].unique())[["mean_validation_accuracy", "mean_test_accuracy"]]
     return table.join(truth, on="hash")
 
@@ -493,10 +502,11 @@ def load_study() -> pd.DataFrame:
     for run in STUDY_RUNS:
         path = data_dir() / STUDY_DIR / run.name / "evaluations.parquet"
         if path.exists():
-            tables.append(pd.read_parquet(path).assign(run=run.name, budget=run.epochs, seed=run.seed, variant=run.variant))
+            tables.append(with_precision(pd.read_parquet(path)).assign(run=run.name, budget=run.epochs, seed=run.seed,
+                                                                       variant=run.variant))
     if not tables:
         return pd.DataFrame(columns=["run", "budget", "seed", "variant", "epoch", "mode", "hash", "proxy_accuracy",
-                                     "nb101_validation_accuracy"])
+                                     "precision", "nb101_validation_accuracy"])
     study = pd.concat(tables, ignore_index=True)
     truth = NB101.load().metrics(study["hash"].unique())["mean_validation_accuracy"]
     return study.assign(nb101_validation_accuracy=study["hash"].map(truth))

@@ -46,7 +46,7 @@ class TrainConfig:
     optimizer: str  # tf_rmsprop | authors_rmsprop
     lr_schedule: str  # cosine_per_step (NB-101) | cosine_per_epoch (the authors' code)
     memory_format: str  # contiguous | channels_last
-    precision: str  # fp32 | bf16 (autocast) | auto (data.training_precision, data.validation_precision)
+    precision: str  # training: fp32 | bf16 (autocast) | auto (data.training_precision)
     divergence_patience: int  # epochs at chance accuracy that stop the run; 0: never
     stem_channels: int
     num_stacks: int
@@ -126,8 +126,14 @@ class RunSettings:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def params(self) -> dict[str, Any]:
-        """Everything that identifies the run (its directory's `params.json`)."""
-        return {**self.train.params(), **self.evaluate}
+        """Everything that identifies the run (its directory's `params.json`).
+
+        `eval_precision` "auto" is left out: runs from before the setting existed keep their identity, and each
+        evaluation records the precision it ran in."""
+        evaluate = dict(self.evaluate)
+        if evaluate.get("eval_precision") == "auto":
+            evaluate.pop("eval_precision")
+        return {**self.train.params(), **evaluate}
 
 
 def run_settings(profile: str = "demo", space: str = "A4", variant: str = "baseline", seed: int = 0, *,

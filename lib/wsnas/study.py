@@ -25,7 +25,7 @@ import torch
 
 from . import runs
 from .checkpoints import load_trained_supernet
-from .data import TrainingBatches, load_training_data, training_precision
+from .data import TrainingBatches, load_training_data, training_precision, validation_precision
 from .datafiles import atomic_path, data_dir, data_path, manifest, record_in_manifest
 from .evaluate import (
     evaluate_run,
@@ -60,6 +60,7 @@ from .results import (
     readings_chunk,
     study_run,
     whole_space_chunk,
+    with_precision,
 )
 from .settings import RunSettings, run_settings
 from .space import cells_at, sample_cells, space_mask
@@ -68,7 +69,7 @@ from .train import train_supernet
 STATE_DIR = "state"  # data/study/<run>/state/: the run directory's checkpoints and logs (a fresh clone resumes from them)
 STATE_FILES = ("checkpoint.pt", "status.json", "train_epochs.parquet", "train_steps.parquet")  # + checkpoint_epoch*.pt
 SECONDS_FILE = "evaluation_seconds_e{epoch}.json"  # in the run directory: what evaluating that epoch cost
-STUDY_EVALUATION_COLUMNS = ["hash", "epoch", "mode", "proxy_accuracy"]  # data/study/<run>/evaluations.parquet
+STUDY_EVALUATION_COLUMNS = ["hash", "epoch", "mode", "proxy_accuracy", "precision"]  # data/study/<run>/evaluations.parquet
 
 
 def run_overrides(run: StudyRun) -> dict:
@@ -204,6 +205,16 @@ def bn_momentum_readings(run: StudyRun, readings: tuple[BnReading, ...] = BN_REA
     return table
 
 
+def chunk_precision(names: list[str], spec: RunSettings) -> str:
+    """The precision of the validation passes of a chunked evaluation: that of its chunks already committed (`names`;
+    fp32 for chunks from before the column), else the run's `eval_precision` on its device. One evaluation never
+    mixes precisions, even when it resumes on a machine whose `auto` means another one."""
+    committed_names = [name for name in names if (data_dir() / name).exists()]
+    if committed_names:
+        return str(with_precision(pd.read_parquet(data_path(committed_names[0])))["precision"].iloc[0])
+    return validation_precision(spec.evaluate["eval_precision"], spec.train.device)
+
+
 def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chunk_size: int = WHOLE_SPACE_CHUNK,
                          results_root: str | Path | None = None, progress: bool = True) -> list[str]:
     """NO-FT and BNS-FT of every cell of the run's space (its final checkpoint, its evaluation settings), in chunks of
@@ -220,6 +231,7 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
     todo = [k for k in wanted if not (data_dir() / whole_space_chunk(run.name, k)).exists()]
     if not todo:
         return []
+    precision = chunk_precision([whole_space_chunk(run.name, k) for k in range(count)], spec)
     supernet = load_trained_supernet(config, run_dir)
     split = load_training_data(config)
     valid = validation_indices(split, settings)
@@ -233,14 +245,15 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
             tables.append(proxy_accuracy(supernet, cells, split.valid_images[valid], split.valid_labels[valid], mode=mode,
                                          train_batches=batches, num_bn_batches=settings["num_bn_batches"],
                                          bn_statistics=settings["bn_statistics"], batch_size=settings["eval_batch_size"],
-                                         progress=progress, layout=config.memory_format))
+                                         progress=progress, layout=config.memory_format, precision=precision))
         name = whole_space_chunk(run.name, chunk)
         (data_dir() / name).parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(data_dir() / name) as temporary:
-            pd.concat(tables, ignore_index=True)[WHOLE_SPACE_COLUMNS].to_parquet(temporary, index=False)
+            pd.concat(tables, ignore_index=True).assign(precision=precision)[WHOLE_SPACE_COLUMNS].to_parquet(
+                temporary, index=False)
         command = f"wsnas study --run {run.name} --whole-space"
         record_in_manifest(name, source=f"computed here: {command} (profile {run.profile}; chunk {chunk} of {count}, "
-                           f"{chunk_size} cells in table order)", licence="MIT (this project)",
+                           f"{chunk_size} cells in table order; {precision} validation)", licence="MIT (this project)",
                            made_by=f"{command} at commit {_git_commit()}")
         written.append(name)
     return written
@@ -270,6 +283,7 @@ def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, 
     todo = [k for k in chunks if not (data_dir() / readings_chunk(run.name, epoch, k, draws)).exists()]
     if not todo:
         return []
+    precision = chunk_precision([readings_chunk(run.name, epoch, k, draws) for k in chunks], spec)
     supernet = load_trained_supernet(config, run_dir, None if epoch == run.epochs else epoch)
     split = load_training_data(config)
     valid = validation_indices(split, settings)
@@ -279,7 +293,8 @@ def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, 
         batches = TrainingBatches(split, settings["bn_batch_size"], seed=batch_seed, layout=config.memory_format)
         return proxy_accuracy(supernet, part, images, labels, mode=mode, train_batches=batches,
                               num_bn_batches=settings["num_bn_batches"], bn_statistics=bn_statistics,
-                              batch_size=settings["eval_batch_size"], progress=progress, layout=config.memory_format)
+                              batch_size=settings["eval_batch_size"], progress=progress, layout=config.memory_format,
+                              precision=precision)
 
     last, mean, first_set, second_set = reading_names(config.bn_momentum, config.second_bn_momentum)
     written = []
@@ -301,14 +316,14 @@ def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, 
             with second_statistics(supernet):
                 tables.append(read(part).assign(reading=second_set))
         name = readings_chunk(run.name, epoch, chunk, draws)
-        table = pd.concat(tables, ignore_index=True).assign(epoch=epoch)[READINGS_COLUMNS]
+        table = pd.concat(tables, ignore_index=True).assign(epoch=epoch, precision=precision)[READINGS_COLUMNS]
         (data_dir() / name).parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(data_dir() / name) as temporary:
             table.to_parquet(temporary, index=False)
         command = f"wsnas study --run {run.name} --readings {epoch}{' --draws' if draws else ''}"
         record_in_manifest(name, source=f"computed here: {command} (profile {run.profile}; cells "
                            f"{chunk * chunk_size}-{chunk * chunk_size + len(part) - 1} of the run's evaluation "
-                           "cells)", licence="MIT (this project)", made_by=f"{command} at commit {_git_commit()}")
+                           f"cells; {precision} validation)", licence="MIT (this project)", made_by=f"{command} at commit {_git_commit()}")
         written.append(name)
     return written
 
@@ -375,7 +390,7 @@ def _committed_evaluations(run: StudyRun, except_epochs: list[int]) -> tuple[pd.
     folder = data_dir() / STUDY_DIR / run.name
     if not (folder / "evaluations.parquet").exists():
         return pd.DataFrame(columns=STUDY_EVALUATION_COLUMNS), {}
-    table = pd.read_parquet(data_path(f"{STUDY_DIR}/{run.name}/evaluations.parquet"))
+    table = with_precision(pd.read_parquet(data_path(f"{STUDY_DIR}/{run.name}/evaluations.parquet")))
     table = table[~table["epoch"].isin(except_epochs)]
     seconds = json.loads(data_path(f"{STUDY_DIR}/{run.name}/params.json").read_text())["provenance"]["evaluation_seconds"]
     return table, {int(epoch): value for epoch, value in seconds.items() if int(epoch) in set(table["epoch"])}
