@@ -24,7 +24,7 @@ from .nb101 import EPOCHS as NB101_EPOCHS
 from .nb101 import NB101
 from .profiles import images_per_epoch, load_profile
 from .reference import duplicate_runs, load_evaluations, paper_table1
-from .space import counts_of
+from .space import counts_of, flops_of_all_cells, index_of
 
 STUDY_DIR = "study"  # data/study/<run>/: one committed run
 RUN_EVALUATIONS_FILE = "evaluations.parquet"
@@ -382,6 +382,43 @@ def true_ranks_of_proxy_top(table: pd.DataFrame, k: int = 10) -> pd.DataFrame:
     true_rank = known["mean_validation_accuracy"].rank(ascending=False, method="min").astype(int)
     top = known.assign(true_rank=true_rank, percentile=100 * true_rank / len(known)).nlargest(k, "proxy_accuracy")
     return top[["hash", "proxy_accuracy", "mean_validation_accuracy", "true_rank", "percentile"]].reset_index(drop=True)
+
+
+WHOLE_SPACE_RANKERS = {"bns_ft": "BNS-FT", "no_ft": "NO-FT", "params": "parameters", "flops": "FLOPs"}
+
+
+def whole_space_rankers(run: str) -> pd.DataFrame:
+    """One row per cell of run `run`'s whole-space evaluation that NB-101 knows: hash, the proxy accuracy of each
+    mode (columns bns_ft, no_ft), the free counts (params: trainable parameters, flops: of NB-101's network), the
+    truth (validation, test: means over the repeats) and training time (NB-101's mean seconds), and precision.
+    Only cells evaluated in both modes; empty when no chunk is committed."""
+    table = load_whole_space(run)
+    columns = ["hash", *WHOLE_SPACE_RANKERS, "validation", "test", "time", "precision"]
+    if table.empty:
+        return pd.DataFrame(columns=columns)
+    wide = table.pivot(index="hash", columns="mode", values="proxy_accuracy").dropna()
+    truth = NB101.default().metrics(wide.index)
+    wide = wide.assign(params=truth["trainable_parameters"], flops=flops_of_all_cells()[index_of(list(wide.index))],
+                       validation=truth["mean_validation_accuracy"], test=truth["mean_test_accuracy"],
+                       time=truth["mean_training_time"],
+                       precision=table.drop_duplicates("hash").set_index("hash")["precision"])
+    return wide.dropna(subset=["validation", "test", "time"]).reset_index()[columns]
+
+
+def whole_space_summary(wide: pd.DataFrame, sample: pd.Index) -> pd.DataFrame:
+    """Per ranker of `whole_space_rankers`: Spearman ρ and Kendall τ against the mean validation accuracy over every
+    cell (cells, spearman, kendall) and over the cells of `sample` (the run's own evaluation cells: sample_cells,
+    sample_spearman, sample_kendall), so whether that sample was representative."""
+    shared = wide[wide["hash"].isin(sample)]
+    rows = []
+    for ranker, name in WHOLE_SPACE_RANKERS.items():
+        row = {"ranker": name}
+        for prefix, part in (("", wide), ("sample_", shared)):
+            row |= {f"{prefix}cells": len(part),
+                    f"{prefix}spearman": scipy.stats.spearmanr(part[ranker], part["validation"]).statistic,
+                    f"{prefix}kendall": scipy.stats.kendalltau(part[ranker], part["validation"]).statistic}
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def run_spearman(run: str, mode: str = "bns_ft") -> float:
