@@ -219,7 +219,8 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
                          results_root: str | Path | None = None, progress: bool = True) -> list[str]:
     """NO-FT and BNS-FT of every cell of the run's space (its final checkpoint, its evaluation settings), in chunks of
     `chunk_size` cells in table order, each committed to data/study/<run>/whole_space/chunk<k>.parquet with a
-    MANIFEST row as it finishes; chunks already committed are skipped, so an interrupted job resumes. Chunk k draws
+    MANIFEST row as it finishes; chunks already committed are skipped (also those another process commits meanwhile,
+    so two processes can work through `chunks` in opposite orders), so an interrupted job resumes. Chunk k draws
     its BNS-FT batches from a stream of seed eval_seed + k (one chunk is redone alone). Returns the data names written.
     """
 
@@ -237,6 +238,8 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
     valid = validation_indices(split, settings)
     written = []
     for chunk in todo:
+        if (data_dir() / whole_space_chunk(run.name, chunk)).exists():
+            continue  # committed meanwhile by another process working on the same run (e.g. in the other order)
         cells = cells_at(indices[chunk * chunk_size:(chunk + 1) * chunk_size])
         tables = []
         for mode in ("no_ft", "bns_ft"):
