@@ -48,3 +48,10 @@ def test_the_chapter_tables_show_every_ranker_and_true_ranks(wide):
 def test_the_run_sample_is_the_runs_own_evaluation_cells():
     sample = whole_plots.run_sample(RUN)
     assert len(sample) == 300 and np.unique(sample).size == 300
+
+
+def test_the_intro_line_gives_the_committed_ranking():
+    line = whole_plots.answer_line(RUN)
+    wide = results.whole_space_rankers(RUN)
+    rho = results.whole_space_summary(wide, whole_plots.run_sample(RUN)).set_index("ranker").loc["BNS-FT", "spearman"]
+    assert f"BNS-FT reaches ρ {rho:.2f}" in line and "of A4" in line

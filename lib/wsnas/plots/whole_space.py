@@ -16,6 +16,7 @@ SHOWN = {"bns_ft": "BNS-FT", "no_ft": "NO-FT", "params": "parameters"}  # the ra
 GUIDES = {"bns_ft": search.SUPERNET_FACTOR, "params": 0.0}  # the search's guides and their up-front cost (trainings)
 PERCENT = 100.0
 SAMPLE_SIZE = 1000  # the paper's cells per super-net
+WHOLE_SPACE_RUN = "A4_baseline_seed0_e81"  # the committed study run whose whole space is ranked
 
 
 def progress(run: str, wide: pd.DataFrame, space: str) -> dict[str, Any]:
@@ -114,3 +115,19 @@ def _points(regret: float) -> str:
 def run_sample(run: str) -> pd.Index:
     """The hashes of run `run`'s own evaluation cells (its committed evaluations)."""
     return pd.Index(results.load_study().query("run == @run")["hash"].unique())
+
+
+def answer_line(run: str = WHOLE_SPACE_RUN, space: str = "A4") -> str:
+    """The intro's one line on the whole space, from the committed ranking of run `run` (Markdown)."""
+    wide = results.whole_space_rankers(run)
+    if wide.empty:
+        return f"not ranked yet (`wsnas study --run {run} --whole-space`)."
+    evaluated, size = results.load_whole_space(run)["hash"].nunique(), int(space_sizes()[space])
+    summary = results.whole_space_summary(wide, run_sample(run)).set_index("ranker")
+    recall = {ranker: results.top_recall(wide[ranker], wide["validation"]).loc["top 100", "1%"] for ranker in ("bns_ft", "params")}
+    scope = f"all {size:,} cells of {space}" if evaluated == size else f"{evaluated:,} of the {size:,} cells of {space} so far"
+    return (f"one of our super-nets (the study's 81-epoch A4 run) ranked {scope}: BNS-FT reaches ρ "
+            f"{names.decimal(summary.loc['BNS-FT', 'spearman'])} (the parameter count "
+            f"{names.decimal(summary.loc['parameters', 'spearman'])}), and its top 1 % holds "
+            f"{names.percent(recall['bns_ft'])} of the 100 truly best cells (the parameter count's, "
+            f"{names.percent(recall['params'])}).")
