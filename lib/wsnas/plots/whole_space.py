@@ -10,11 +10,11 @@ import pandas as pd
 
 from wsnas import names, results, search
 from wsnas.plots import FIGURE_WIDTH, finished
+from wsnas.plots.search import PERCENT
 from wsnas.space import space_sizes
 
 SHOWN = {"bns_ft": "BNS-FT", "no_ft": "NO-FT", "params": "parameters"}  # the rankers of the recall table and figure
 GUIDES = {"bns_ft": search.SUPERNET_FACTOR, "params": 0.0}  # the search's guides and their up-front cost (trainings)
-PERCENT = 100.0
 SAMPLE_SIZE = 1000  # the paper's cells per super-net
 WHOLE_SPACE_RUN = "A4_baseline_seed0_e81"  # the committed study run whose whole space is ranked
 
