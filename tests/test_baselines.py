@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from wsnas import baselines, metrics, reference, search, space
+from wsnas.nb101 import NB101
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +243,59 @@ def test_the_best_ranker_is_never_worse_than_itself_and_the_parameter_count_trai
         assert space_name in baselines.not_worse_than_best(replicates, best)
     # A0 (the whole space): NB-101's halfway training ranks best and the count is significantly behind it
     assert baselines.not_worse_than_best(replicates, "params") == ["A4"]
+
+
+# ---------------------------------------------------------------------------------------------
+# NASLib's published per-cell scores (data/naslib_zc_nasbench101.json) and ours on the same cells
+
+
+def test_naslib_file_maps_to_our_hashes_its_targets_are_nb101_repeats_and_its_counts_ours() -> None:
+    records = baselines.naslib_records()
+    distinct = baselines.read_naslib()
+    assert len(records) == 500 and len(distinct) == 292 and distinct["records"].sum() == 500
+    assert (space.index_of(distinct["hash"].to_numpy()) >= 0).all()  # every NASLib cell is a cell of NB-101
+    # Where data/ holds the cell's NB-101 record, NASLib's target is exactly one of its 3 repeats' validation accuracy.
+    truth = NB101.default().metrics(distinct["hash"])
+    known = records[records["hash"].isin(truth.index[truth["mean_validation_accuracy"].notna()])]
+    repeats = reference.nb101_repeats(pd.unique(known["hash"])).loc[known["hash"], ["r0", "r1", "r2"]].to_numpy()
+    gaps = np.abs(repeats * 100 - known["val_accuracy"].to_numpy()[:, None]).min(axis=1)
+    assert len(known) >= 150 and gaps.max() < 1e-9
+    # NASLib's parameter count (millions) is NB-101's of our hash, except where its unpruned spec keeps dead vertices.
+    params = space.counts_of(records["hash"])["params"] / 1e6
+    assert np.mean(np.abs(params - records["params"]) < 1e-9) > 0.9
+    np.testing.assert_allclose(params, records["params"], rtol=0.02)
+    with pytest.raises(ValueError, match="49 adjacency entries"):
+        baselines.naslib_cell([0] * 55)
+
+
+def test_the_committed_scores_cover_the_naslib_sample_under_both_setups() -> None:
+    sample = baselines.naslib_sample(baselines.read_naslib())
+    assert len(sample) == baselines.NASLIB_SAMPLE["cells"] == 60 and sample["hash"].is_unique
+    for setup in ("published", "paper"):
+        scores, metadata = baselines.read_naslib_scores(setup)
+        assert set(scores["hash"]) == set(sample["hash"]) and metadata["complete"]
+        assert metadata["settings"]["setup"]["name"] == setup and metadata["settings"]["seed"] == 0
+        names = [*baselines.COUNTS, *baselines.SCORABLE_ZERO_COST]
+        assert set(names) <= set(scores.columns) and np.isfinite(scores[names].to_numpy(dtype=float)).all()
+    assert baselines.read_naslib_scores("published")[1]["settings"]["network"]["stem_out_channels"] == 128
+    with pytest.raises(ValueError, match="no committed scores"):
+        baselines.read_naslib_scores("other")
+
+
+def test_naslib_beside_ours_recomputes_naslibs_rho_and_pairs_ours_on_the_same_cells() -> None:
+    table = baselines.naslib_beside_ours(n_boot=50)
+    sample = baselines.naslib_sample(baselines.read_naslib())
+    published = baselines.read_naslib_scores("published")[0].set_index("hash").loc[sample["hash"]]
+    assert (table["cells"] == 60).all()
+    assert table.loc["snip", "naslib"] == pytest.approx(metrics.spearman(sample["snip"], sample["val_accuracy"]))
+    assert table.loc["jacob_cov", "naslib"] == pytest.approx(metrics.spearman(sample["jacov"], sample["val_accuracy"]))
+    assert table.loc["synflow", "published"] == pytest.approx(
+        metrics.spearman(published["synflow"], sample["val_accuracy"]))
+    assert table.loc["params", "published_per_cell"] == pytest.approx(1.0)
+    assert table.loc[["naswot", "zico", "zen"], "naslib"].isna().all()
+    assert table.loc[["naswot", "zico", "zen"], ["published", "paper"]].notna().all().all()
+    scored = table.dropna(subset=["naslib"])
+    assert len(scored) == 9 and (scored["naslib_low"] < scored["naslib_high"]).all()
+    assert (table["published_low"] < table["published_high"]).all() and table["paper_low"].notna().all()
+    agreement = baselines.naslib_repeat_agreement()
+    assert agreement.attrs["cells"] == table["repeat_cells"].iloc[0] > 10 and agreement["params"] > 0.99

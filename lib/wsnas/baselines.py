@@ -6,6 +6,7 @@ and committed in `data/proxies_released_seed0.parquet`; this module reads them.
 
 from __future__ import annotations
 
+import ast
 import json
 import time
 import warnings
@@ -15,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from scipy.stats import kendalltau, rankdata
+from scipy.stats import kendalltau, rankdata, spearmanr
 
 from wsnas import search
 from wsnas.datafiles import data_dir, data_path, manifest
@@ -42,7 +43,7 @@ from wsnas.search import (
     incumbent_accuracy,
     ws_order,
 )
-from wsnas.space import NUM_CELLS, PAPER_ORDER, counts_of, flops_of_all_cells
+from wsnas.space import NUM_CELLS, PAPER_ORDER, Cell, counts_of, flops_of_all_cells
 
 PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost proxies (the search chapter's default)
 PROXY_SEED = 0
@@ -426,6 +427,139 @@ def beside_published(quality: pd.DataFrame, space: str = "A0") -> pd.DataFrame:
              "zico_paper_spearman": PUBLISHED_ZICO_SPEARMAN.get(name, np.nan)} for name in zero_cost_rows(ours.index)]
     return pd.DataFrame(rows)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# NASLib's published per-cell scores (NAS-Bench-Suite-Zero) beside ours on the same cells (issue 20)
+
+# github.com/automl/NASLib at commit 22280f711aa782fe9157d1b4e5ce4f83f47ab908, naslib/data/zc_nasbench101.json
+# (Apache-2.0), committed unchanged: 500 records of 292 distinct NB-101 cells, each with flops, params, snip, jacov,
+# grad_norm, fisher, grasp, l2_norm, synflow (and plain, epe_nas) and `val_accuracy`, one NB-101 repeat's validation
+# accuracy in %. The file scores some pruned cells several times, each on a fresh batch and initialisation.
+NASLIB_FILE = "naslib_zc_nasbench101.json"
+NASLIB_COMMIT = "22280f711aa782fe9157d1b4e5ce4f83f47ab908"
+NASLIB_OPS = {0: "input", 1: "output", 2: "maxpool3x3", 3: "conv1x1-bn-relu", 4: "conv3x3-bn-relu"}  # its conversions.py
+NASLIB_NAMES = {"jacob_cov": "jacov"}  # our name -> NASLib's, where they differ
+NASLIB_COMPARED = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "l2_norm", "params", "flops")
+NASLIB_TARGET = "val_accuracy"
+NASLIB_SAMPLE = {"cells": 60, "seed": 0}  # the cells scored here (benchmarks/RESULTS.md, issue 20)
+# Our scores of those cells under each setup of wsnas.proxies, written by `wsnas proxies --cells ... --out`.
+NASLIB_SCORES_FILES = {"published": "proxies_naslib_published.parquet", "paper": "proxies_naslib_paper.parquet"}
+
+
+def naslib_cell(code) -> Cell:
+    """Our Cell of one NASLib NB-101 key: 49 adjacency entries (7 x 7, row-major) then 7 op codes (`NASLIB_OPS`).
+    NASLib stores unpruned specs; our hash prunes, so unpruned duplicates map to one hash."""
+    code = list(code)
+    if len(code) != 56:
+        raise ValueError(f"a NASLib NB-101 key has 49 adjacency entries and 7 op codes, not {len(code)} numbers")
+    return Cell(np.array(code[:49]).reshape(7, 7), tuple(NASLIB_OPS[op] for op in code[49:]))
+
+
+def naslib_records(path=None) -> pd.DataFrame:
+    """Every record of NASLib's scores (`NASLIB_FILE`, checked against data/MANIFEST; `path`: another copy), in the
+    file's order, with our Cell (`cell`), its hash and `repeat` (0 for the cell's first record, 1 for its second...)."""
+    records = json.loads(open(path if path is not None else data_path(NASLIB_FILE)).read())["nasbench101"]["cifar10"]
+    rows = []
+    for key, scores in records.items():
+        cell = naslib_cell(ast.literal_eval(key))
+        rows.append({"cell": cell, "hash": cell.hash, **scores})
+    frame = pd.DataFrame(rows)
+    return frame.assign(repeat=frame.groupby("hash").cumcount())
+
+
+def read_naslib(path=None) -> pd.DataFrame:
+    """NASLib's scores one row per distinct cell (its first record), with our Cell (`cell`), its hash and `records`
+    (how many records score that cell); `path` as in `naslib_records`."""
+    frame = naslib_records(path)
+    frame["records"] = frame.groupby("hash")["hash"].transform("size")
+    return frame[frame["repeat"] == 0].drop(columns="repeat").reset_index(drop=True)
+
+
+def naslib_repeat_agreement(path=None) -> pd.Series:
+    """Per NASLib score (our proxy names), Spearman ρ between its first and second record of the cells the file
+    scores at least twice (each record on a fresh batch and initialisation); `cells` in the Series' `attrs`."""
+    frame = naslib_records(path)
+    first = frame[frame["repeat"] == 0].set_index("hash")
+    second = frame[frame["repeat"] == 1].set_index("hash")
+    first = first.loc[second.index].rename(columns={theirs: ours for ours, theirs in NASLIB_NAMES.items()})
+    second = second.rename(columns={theirs: ours for ours, theirs in NASLIB_NAMES.items()})
+    agreement = pd.Series({name: spearman(first[name], second[name]) for name in NASLIB_COMPARED}, name="rho")
+    agreement.attrs["cells"] = len(second)
+    return agreement
+
+
+def naslib_sample(naslib: pd.DataFrame, cells: int = NASLIB_SAMPLE["cells"],
+                  seed: int = NASLIB_SAMPLE["seed"]) -> pd.DataFrame:
+    """The seeded sample of NASLib's distinct cells that this book scores (pandas' `sample`, in its order)."""
+    return naslib.sample(min(cells, len(naslib)), random_state=seed)
+
+
+def naslib_comparison(ours: pd.DataFrame, naslib: pd.DataFrame) -> pd.DataFrame:
+    """Per proxy of `ours` (a frame with `hash` and scores): signed Spearman against NASLib's target
+    (`ours_vs_naslib_target`) and NASLib's own score against it on the same cells (`naslib_vs_naslib_target`), ours
+    against the mean NB-101 validation accuracy (`ours_vs_nb101_mean`, cells without an NB-101 record left out), and
+    the per-cell Spearman of our score against NASLib's (`ours_vs_naslib_per_cell`); NaN where NASLib has no score."""
+    theirs = naslib.drop(columns="cell", errors="ignore").set_index("hash").add_prefix("naslib_")
+    merged = ours.join(theirs, on="hash", how="inner")
+    merged["mean_validation"] = NB101.default().metrics(merged["hash"])[TARGET].to_numpy()
+    target = merged[f"naslib_{NASLIB_TARGET}"]
+    rows = []
+    for name in [name for name in (*NASLIB_COMPARED, "fisher_per_channel", *SCORABLE_ZERO_COST) if name in ours]:
+        base = "fisher" if name == "fisher_per_channel" else name
+        column = f"naslib_{NASLIB_NAMES.get(base, base)}"
+        published = merged[column] if column in merged else None
+        rows.append({"proxy": name, "cells": len(merged),
+                     "ours_vs_naslib_target": spearmanr(merged[name], target)[0],
+                     "naslib_vs_naslib_target": spearmanr(published, target)[0] if published is not None else np.nan,
+                     "ours_vs_nb101_mean": spearmanr(merged[name], merged["mean_validation"], nan_policy="omit")[0],
+                     "ours_vs_naslib_per_cell": spearmanr(merged[name], published)[0]
+                     if published is not None else np.nan})
+    return pd.DataFrame(rows).drop_duplicates("proxy").set_index("proxy")
+
+
+def read_naslib_scores(setup: str) -> tuple[pd.DataFrame, dict]:
+    """Our committed scores of the NASLib sample under `setup` (`NASLIB_SCORES_FILES`) and their metadata; raises
+    unless the file was made under that setup and scores every cell of the sample."""
+    if setup not in NASLIB_SCORES_FILES:
+        raise ValueError(f"no committed scores of NASLib's cells under setup {setup!r}: {sorted(NASLIB_SCORES_FILES)}")
+    scores, metadata = read_proxy_scores(data_path(NASLIB_SCORES_FILES[setup]))
+    made_under = metadata["settings"].get("setup", {}).get("name")
+    if made_under != setup:
+        raise ValueError(f"{NASLIB_SCORES_FILES[setup]} was scored under setup {made_under!r}, not {setup!r}")
+    missing = set(naslib_sample(read_naslib())["hash"]) - set(scores["hash"])
+    if missing:
+        raise ValueError(f"{NASLIB_SCORES_FILES[setup]} lacks {len(missing)} of the NASLib sample's cells: rerun the "
+                         "command in its data/MANIFEST row (it resumes)")
+    return scores, metadata
+
+
+def naslib_beside_ours(n_boot: int = 1000, seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
+    """Per proxy (counts and zero-cost proxies), on the NASLib sample (`NASLIB_SAMPLE`): signed Spearman ρ against
+    NASLib's target (`val_accuracy`, one NB-101 repeat's validation accuracy, from NASLib's first record of the cell)
+    of NASLib's published score (`naslib`, recomputed from its file) and of ours under each setup (`published`,
+    `paper`, the committed `NASLIB_SCORES_FILES`), each with its percentile bootstrap interval over cells (`*_low`,
+    `*_high`); the per-cell ρ of our score against NASLib's (`published_per_cell`, `paper_per_cell`); and NASLib's
+    agreement with itself (`naslib_repeat`, `naslib_repeat_agreement`, over `repeat_cells` cells). NaN where a
+    source has no score (NASLib: naswot, zico, zen). Index: proxy; `cells`: the sample's size."""
+    sample = naslib_sample(read_naslib())
+    agreement = naslib_repeat_agreement()
+    ranked = {"naslib": sample.rename(columns={theirs: ours for ours, theirs in NASLIB_NAMES.items()})}
+    ranked.update({setup: read_naslib_scores(setup)[0].set_index("hash").loc[sample["hash"]].reset_index()
+                   for setup in NASLIB_SCORES_FILES})
+    target = sample[NASLIB_TARGET].to_numpy(dtype=float)
+    rows = []
+    for name in (*COUNTS, *SCORABLE_ZERO_COST):
+        row = {"proxy": name, "cells": len(sample), "naslib_repeat": agreement.get(name, np.nan),
+               "repeat_cells": agreement.attrs["cells"]}
+        for source, frame in ranked.items():
+            x = frame[name].to_numpy(dtype=float) if name in frame else np.full(len(target), np.nan)
+            row[source] = spearman(x, target) if name in frame else np.nan
+            row[f"{source}_low"], row[f"{source}_high"] = spearman_ci(x, target, n_boot, seed, confidence)
+            if source != "naslib":
+                row[f"{source}_per_cell"] = spearman(x, ranked["naslib"][name]) if name in ranked["naslib"] else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("proxy")
 
 # ---------------------------------------------------------------------------------------------
 # The combination a reader asks about: the rank-average of the super-net's BNS-FT proxy and the parameter count

@@ -184,10 +184,23 @@ PUBLISHED_FIELDS = {"published_abs_spearman": "abdelfattah", "suite_zero_spearma
                     "zico_paper_spearman": "zico_paper"}
 
 
-def published_table(quality: pd.DataFrame, spaces: Sequence[str], zico_zen_state: str = "not scored yet") -> dict[str, Any]:
+NASLIB_HEADS = {  # the columns on NASLib's cells: source, convention, cells and target ({cells} filled in)
+    "naslib": "NASLib's published scores (NAS-Bench-Suite-Zero, NASLib 22280f71), recomputed: signed ρ, {cells} of its "
+              "NB-101 cells, its val_accuracy (one NB-101 repeat)",
+    "published": "ours, published setup (stem 128, batch 32): signed ρ, the same {cells} cells, NASLib's val_accuracy",
+    "paper": "ours, paper setup (stem 16, batch 64): signed ρ, the same {cells} cells, NASLib's val_accuracy",
+}
+NASLIB_CLOSE = 0.10  # issue 20: under the published setup, each proxy NASLib scores ranks within this of NASLib's ρ
+
+
+def published_table(quality: pd.DataFrame, spaces: Sequence[str], zico_zen_state: str = "not scored yet",
+                    naslib: pd.DataFrame | None = None) -> dict[str, Any]:
     """Every zero-cost proxy scored here, our ρ on A0 (else the first space) beside each published column, each
     column headed with its convention, cells and target (`tab_published`); the numbers the text quotes; and
-    `zico_zen_note`, naming ZiCo and Zen with their published values while they are not in the table."""
+    `zico_zen_note`, naming ZiCo and Zen with their published values while they are not in the table.
+
+    `naslib` (`baselines.naslib_beside_ours`): also NASLib's published per-cell scores and ours under both setups on
+    the same NASLib cells (`NASLIB_HEADS`), rows added for proxies scored only there, and `naslib_*` numbers."""
     space = "A0" if "A0" in spaces else spaces[0]
     published = baselines.beside_published(quality, space)
     cells = int(published["cells"].iloc[0])
@@ -206,12 +219,49 @@ def published_table(quality: pd.DataFrame, spaces: Sequence[str], zico_zen_state
                        if np.isfinite(row.published_abs_spearman))
     missing = [name for name in baselines.UNCOMMITTED_ZERO_COST if name not in set(published["proxy"])]
     quoted = {**baselines.PUBLISHED_SUITE_ZERO_SPEARMAN, **baselines.PUBLISHED_ZICO_SPEARMAN}
-    note = (f"{' and '.join(baselines.ROW_NAMES[name] for name in missing)}: {zico_zen_state} here, so not in the "
+    where = f" on the {space} cells" if naslib is not None else ""
+    note = (f"{' and '.join(baselines.ROW_NAMES[name] for name in missing)}: {zico_zen_state}{where} here, so not in the "
             "table (published: " + "; ".join(f"{baselines.ROW_NAMES[name]} {names.rho(quoted[name], signed=True)}"
                                             for name in missing if name in quoted) + ")." if missing else
             "ZiCo and Zen-score: scored here on the same cells (a second file, joined on the cell's hash).")
-    return {"tab_published": shown.rename_axis(f"zero-cost proxy, {space}"), "published_space": space,
-            "published_cells": f"{cells:,}", "a0_published": beside, "zico_zen_note": note}
+    if naslib is not None and missing:
+        note = note.replace(", so not in the table", "; their rows show only the NASLib cells' columns")
+    out = {"tab_published": shown.rename_axis(f"zero-cost proxy, {space}"), "published_space": space,
+           "published_cells": f"{cells:,}", "a0_published": beside, "zico_zen_note": note}
+    return out if naslib is None else {**out, **naslib_columns(out["tab_published"], naslib, published["proxy"])}
+
+
+def naslib_columns(shown: pd.DataFrame, naslib: pd.DataFrame, rows: Sequence[str]) -> dict[str, Any]:
+    """`shown` (the published table) with the columns on NASLib's cells (`NASLIB_HEADS`) and rows for the zero-cost
+    proxies scored only there (`tab_published`), and the numbers the text quotes: `naslib_cells`, `naslib_ci` (median
+    half-width of the intervals), `naslib_close` (proxies where ours, published setup, is within `NASLIB_CLOSE` of
+    NASLib's ρ), `naslib_far`, `naslib_per_cell` (per-cell ρ of ours, published setup, against NASLib's score),
+    `naslib_repeats` (NASLib's first record against its second, on `naslib_repeat_cells` cells) and `naslib_params`
+    (the parameter count's ρ on those cells, NASLib's and ours)."""
+    count = int(naslib["cells"].iloc[0])
+    order = [*rows, *(name for name in baselines.SCORABLE_ZERO_COST if name not in set(rows))]
+    columns = naslib.reindex(order)[list(NASLIB_HEADS)].rename(index=baselines.ROW_NAMES)
+    columns = columns.map(lambda value: names.rho(value, signed=True))
+    table = shown.join(columns.rename(columns={key: head.format(cells=count) for key, head in NASLIB_HEADS.items()}),
+                       how="right").fillna(names.UNDEFINED)
+    scored = naslib[naslib.index.isin(baselines.SCORABLE_ZERO_COST) & naslib["naslib"].notna()]
+    gap = (scored["published"] - scored["naslib"]).abs()
+    shown_rows = naslib.reindex(order)
+    halves = pd.concat([(shown_rows[f"{key}_high"] - shown_rows[f"{key}_low"]) / 2 for key in NASLIB_HEADS]).dropna()
+    label = [baselines.ROW_NAMES[name] for name in scored.index]
+    return {"tab_published": table.rename_axis(shown.index.name), "naslib_cells": f"{count:,}",
+            "naslib_ci": f"±{names.rho(halves.median())}",
+            "naslib_close": f"{int((gap <= NASLIB_CLOSE).sum())} of {len(gap)}",
+            "naslib_far": ", ".join(f"{name} ({names.rho(row.published, signed=True)} against "
+                                    f"{names.rho(row.naslib, signed=True)})" for name, row in
+                                    zip(label, scored.itertuples()) if abs(row.published - row.naslib) > NASLIB_CLOSE)
+                          or "none",
+            "naslib_per_cell": "; ".join(f"{name} {names.rho(value)}" for name, value in
+                                         zip(label, scored["published_per_cell"])),
+            "naslib_repeats": "; ".join(f"{name} {names.rho(value)}" for name, value in zip(label, scored["naslib_repeat"])),
+            "naslib_repeat_cells": f"{int(naslib['repeat_cells'].iloc[0]):,}",
+            "naslib_params": f"{names.rho(naslib.loc['params', 'naslib'], signed=True)} (NASLib's count) and "
+                             f"{names.rho(naslib.loc['params', 'published'], signed=True)} (ours)"}
 
 
 def combination_table(evaluations: pd.DataFrame, spaces: Sequence[str], n_boot: int) -> dict[str, Any]:
