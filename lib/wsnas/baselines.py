@@ -32,6 +32,7 @@ from wsnas.metrics import (  # noqa: F401 (the chapters' names)
     wilcoxon_paper,
 )
 from wsnas.names import COLUMN_NAMES
+from wsnas.nasbench_api import spec_from_naslib
 from wsnas.nb101 import NB101
 from wsnas.profiles import load_profile
 from wsnas.reference import load_evaluations, nb101_repeats
@@ -438,7 +439,6 @@ def beside_published(quality: pd.DataFrame, space: str = "A0") -> pd.DataFrame:
 # accuracy in %. The file scores some pruned cells several times, each on a fresh batch and initialisation.
 NASLIB_FILE = "naslib_zc_nasbench101.json"
 NASLIB_COMMIT = "22280f711aa782fe9157d1b4e5ce4f83f47ab908"
-NASLIB_OPS = {0: "input", 1: "output", 2: "maxpool3x3", 3: "conv1x1-bn-relu", 4: "conv3x3-bn-relu"}  # its conversions.py
 NASLIB_NAMES = {"jacob_cov": "jacov"}  # our name -> NASLib's, where they differ
 NASLIB_COMPARED = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "l2_norm", "params", "flops")
 NASLIB_TARGET = "val_accuracy"
@@ -448,12 +448,11 @@ NASLIB_SCORES_FILES = {"published": "proxies_naslib_published.parquet", "paper":
 
 
 def naslib_cell(code) -> Cell:
-    """Our Cell of one NASLib NB-101 key: 49 adjacency entries (7 x 7, row-major) then 7 op codes (`NASLIB_OPS`).
-    NASLib stores unpruned specs; our hash prunes, so unpruned duplicates map to one hash."""
-    code = list(code)
-    if len(code) != 56:
-        raise ValueError(f"a NASLib NB-101 key has 49 adjacency entries and 7 op codes, not {len(code)} numbers")
-    return Cell(np.array(code[:49]).reshape(7, 7), tuple(NASLIB_OPS[op] for op in code[49:]))
+    """Our Cell of one NASLib NB-101 key (its flat encoding: 49 adjacency entries, then 7 op codes; read by
+    `wsnas.nasbench_api.spec_from_naslib`). NASLib stores unpruned specs; our hash prunes, so unpruned duplicates
+    map to one hash."""
+    spec = spec_from_naslib(code)
+    return Cell(np.asarray(spec.original_matrix), tuple(spec.original_ops))
 
 
 def naslib_records(path=None) -> pd.DataFrame:
