@@ -99,13 +99,15 @@ def proxy_accuracy(
     rows = []
     try:
         supernet.eval()
-        validation = _stem_convolutions(supernet, valid_images, valid_labels, batch_size, device, layout, precision)
+        # NO-FT: the stem's statistics are the same for every cell, so its whole output is computed once too
+        validation = _stem_outputs(supernet, valid_images, valid_labels, batch_size, device, layout, precision,
+                                   convolution_only=mode == "bns_ft")
         for cell in tqdm(cells, desc=f"proxy accuracy ({mode})", unit="cell", disable=not progress):
             if mode == "bns_ft":
                 with fine_tuned_statistics(supernet, cell, batches, num_bn_batches, bn_statistics, device):
-                    accuracy = _accuracy(supernet, cell, validation, precision)
+                    accuracy = _accuracy(supernet, cell, validation, precision, supernet.from_stem_convolution)
             else:
-                accuracy = _accuracy(supernet, cell, validation, precision)
+                accuracy = _accuracy(supernet, cell, validation, precision, supernet.after_stem)
             rows.append((cell.hash, accuracy))
     finally:
         supernet.train(was_training)
@@ -243,19 +245,27 @@ def _cycle(batches: Iterable) -> Iterator:
 
 
 @torch.inference_mode()
-def _stem_convolutions(supernet, images, labels, batch_size, device, layout, precision) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(stem convolution of a validation batch, its labels) for every batch: computed once, shared by all cells."""
+def _stem_outputs(supernet, images, labels, batch_size, device, layout, precision,
+                  convolution_only: bool) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(stem output of a validation batch, its labels) for every batch, computed once and shared by all cells: the
+    stem's convolution alone (`convolution_only`: BNS-FT, whose stem statistics change with each cell), or the whole
+    stem (convolution, batch norm with the super-net's statistics, ReLU)."""
+    outputs = []
     with precision_context(device, precision):
-        return [(supernet.stem_convolution(batch.to(device, non_blocking=True)), batch_labels.to(device, non_blocking=True))
-                for batch, batch_labels in eval_batches(images, labels, batch_size, layout)]
+        for batch, batch_labels in eval_batches(images, labels, batch_size, layout):
+            convolved = supernet.stem_convolution(batch.to(device, non_blocking=True))
+            outputs.append((convolved if convolution_only else supernet.stem_activation(convolved),
+                            batch_labels.to(device, non_blocking=True)))
+    return outputs
 
 
 @torch.inference_mode()
-def _accuracy(supernet, cell, validation: list[tuple[torch.Tensor, torch.Tensor]], precision: str) -> float:
+def _accuracy(supernet, cell, validation: list[tuple[torch.Tensor, torch.Tensor]], precision: str, logits_of) -> float:
+    """Accuracy of `cell` on the stem outputs of `validation`, `logits_of(stem output, cell)` giving its logits."""
     correct, count = 0, 0
-    for convolved, labels in validation:
-        with precision_context(convolved.device, precision):
-            logits = supernet.from_stem_convolution(convolved, cell)
+    for stemmed, labels in validation:
+        with precision_context(stemmed.device, precision):
+            logits = logits_of(stemmed, cell)
         correct += int((logits.argmax(dim=1) == labels).sum())
         count += len(labels)
     return correct / count

@@ -398,9 +398,13 @@ class SuperNet(nn.Module):
         """The stem's convolution alone: the same for every cell, so an evaluation computes it once."""
         return F.conv2d(images, self.stem.conv.weight, padding=1)
 
+    def stem_activation(self, convolved: torch.Tensor) -> torch.Tensor:
+        """The stem's output from `stem_convolution(images)`: its batch norm (with the current statistics), then ReLU."""
+        return F.relu(sliced_batch_norm(self.stem.bn, convolved))
+
     def from_stem_convolution(self, convolved: torch.Tensor, cell: Cell) -> torch.Tensor:
         """Logits of `cell` from `stem_convolution(images)` (the stem's batch norm and ReLU, then the cells)."""
-        return self.after_stem(F.relu(sliced_batch_norm(self.stem.bn, convolved)), cell)
+        return self.after_stem(self.stem_activation(convolved), cell)
 
     def after_stem(self, x: torch.Tensor, cell: Cell) -> torch.Tensor:
         """Logits of `cell` from the stem's output."""
