@@ -29,10 +29,11 @@ def progress(run: str, wide: pd.DataFrame, space: str) -> dict[str, Any]:
             "ws_precision": ", ".join(precisions) or names.UNDEFINED}
 
 
-def correlation_table(wide: pd.DataFrame, sample: pd.Index) -> dict[str, Any]:
+def correlation_table(wide: pd.DataFrame, sample: pd.Index, run: str = WHOLE_SPACE_RUN) -> dict[str, Any]:
     """Spearman ρ and Kendall τ of each ranker over the whole space beside those over the run's own sample of cells.
     Glue: `tab_ws_correlations`, and ρ over all cells and over the sample for BNS-FT (`ws_rho_bns_ft`,
-    `ws_sample_rho_bns_ft`) and the parameters (`ws_rho_params`)."""
+    `ws_sample_rho_bns_ft`), the parameters (`ws_rho_params`), and BNS-FT's ρ in the run's own committed evaluation
+    of its sample (`ws_run_rho_bns_ft`: other BNS-FT batches, its own precision)."""
     summary = results.whole_space_summary(wide, sample).set_index("ranker")
     shown = pd.DataFrame({
         ("all cells", "ρ"): summary["spearman"].map(names.decimal), ("all cells", "τ"): summary["kendall"].map(names.decimal),
@@ -43,7 +44,8 @@ def correlation_table(wide: pd.DataFrame, sample: pd.Index) -> dict[str, Any]:
          for (where, measure), prefix in zip(shown.columns, ("", "", "sample_", "sample_"))])
     return {"tab_ws_correlations": shown, "ws_rho_bns_ft": names.decimal(summary.loc["BNS-FT", "spearman"]),
             "ws_sample_rho_bns_ft": names.decimal(summary.loc["BNS-FT", "sample_spearman"]),
-            "ws_rho_params": names.decimal(summary.loc["parameters", "spearman"])}
+            "ws_rho_params": names.decimal(summary.loc["parameters", "spearman"]),
+            "ws_run_rho_bns_ft": names.decimal(results.run_spearman(run, "bns_ft"))}
 
 
 def recall_table(wide: pd.DataFrame) -> dict[str, Any]:
