@@ -225,15 +225,15 @@ def published_table(quality: pd.DataFrame, spaces: Sequence[str], zico_zen_state
                                             for name in missing if name in quoted) + ")." if missing else
             "ZiCo and Zen-score: scored here on the same cells (a second file, joined on the cell's hash).")
     if naslib is not None and missing:
-        note = note.replace(", so not in the table", "; their rows show only the NASLib cells' columns")
+        note = note.replace(", so not in the table", ", so only in the table of NASLib's cells")
     out = {"tab_published": shown.rename_axis(f"zero-cost proxy, {space}"), "published_space": space,
            "published_cells": f"{cells:,}", "a0_published": beside, "zico_zen_note": note}
     return out if naslib is None else {**out, **naslib_columns(out["tab_published"], naslib, published["proxy"])}
 
 
 def naslib_columns(shown: pd.DataFrame, naslib: pd.DataFrame, rows: Sequence[str]) -> dict[str, Any]:
-    """`shown` (the published table) with the columns on NASLib's cells (`NASLIB_HEADS`) and rows for the zero-cost
-    proxies scored only there (`tab_published`), and the numbers the text quotes: `naslib_cells`, `naslib_ci` (median
+    """The columns on NASLib's cells (`NASLIB_HEADS`), one row per proxy of `shown` (the published table) and per
+    zero-cost proxy scored only there (`tab_published_naslib`), and the numbers the text quotes: `naslib_cells`, `naslib_ci` (median
     half-width of the intervals), `naslib_close` (proxies where ours, published setup, is within `NASLIB_CLOSE` of
     NASLib's ρ), `naslib_far`, `naslib_per_cell` (per-cell ρ of ours, published setup, against NASLib's score),
     `naslib_repeats` (NASLib's first record against its second, on `naslib_repeat_cells` cells) and `naslib_params`
@@ -242,14 +242,14 @@ def naslib_columns(shown: pd.DataFrame, naslib: pd.DataFrame, rows: Sequence[str
     order = [*rows, *(name for name in baselines.SCORABLE_ZERO_COST if name not in set(rows))]
     columns = naslib.reindex(order)[list(NASLIB_HEADS)].rename(index=baselines.ROW_NAMES)
     columns = columns.map(lambda value: names.rho(value, signed=True))
-    table = shown.join(columns.rename(columns={key: head.format(cells=count) for key, head in NASLIB_HEADS.items()}),
-                       how="right").fillna(names.UNDEFINED)
+    table = columns.rename(columns={key: head.format(cells=count) for key, head in NASLIB_HEADS.items()}).fillna(
+        names.UNDEFINED)  # a table of its own: beside the A0 columns it would not fit the page at 1,280 px
     scored = naslib[naslib.index.isin(baselines.SCORABLE_ZERO_COST) & naslib["naslib"].notna()]
     gap = (scored["published"] - scored["naslib"]).abs()
     shown_rows = naslib.reindex(order)
     halves = pd.concat([(shown_rows[f"{key}_high"] - shown_rows[f"{key}_low"]) / 2 for key in NASLIB_HEADS]).dropna()
     label = [baselines.ROW_NAMES[name] for name in scored.index]
-    return {"tab_published": table.rename_axis(shown.index.name), "naslib_cells": f"{count:,}",
+    return {"tab_published_naslib": table.rename_axis("zero-cost proxy, NASLib's cells"), "naslib_cells": f"{count:,}",
             "naslib_ci": f"±{names.rho(halves.median())}",
             "naslib_close": f"{int((gap <= NASLIB_CLOSE).sum())} of {len(gap)}",
             "naslib_far": ", ".join(f"{name} ({names.rho(row.published, signed=True)} against "
