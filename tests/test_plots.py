@@ -193,7 +193,7 @@ def test_baselines_published_table_adds_our_and_naslibs_columns_on_naslibs_cells
     table = shown["tab_published_naslib"]
     heads = [head.format(cells=60) for head in baseline_plots.NASLIB_HEADS.values()]
     assert list(table.columns) == heads
-    assert all("signed ρ" in head and " 60 " in head and "val_accuracy" in head for head in heads)
+    assert all("signed ρ" in head and " 60 " in head and "validation accuracy" in head for head in heads)
     assert "NASLib's published scores" in heads[0] and "published setup" in heads[1] and "paper setup" in heads[2]
     assert list(table.index) == [baselines.ROW_NAMES[name] for name in (*baselines.ZERO_COST, "zico", "zen")]
     for key, head in zip(baseline_plots.NASLIB_HEADS, heads):

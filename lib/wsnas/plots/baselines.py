@@ -186,9 +186,9 @@ PUBLISHED_FIELDS = {"published_abs_spearman": "abdelfattah", "suite_zero_spearma
 
 NASLIB_HEADS = {  # the columns on NASLib's cells: source, convention, cells and target ({cells} filled in)
     "naslib": "NASLib's published scores (NAS-Bench-Suite-Zero, NASLib 22280f71), recomputed: signed ρ, {cells} of its "
-              "NB-101 cells, its val_accuracy (one NB-101 repeat)",
-    "published": "ours, published setup (stem 128, batch 32): signed ρ, the same {cells} cells, NASLib's val_accuracy",
-    "paper": "ours, paper setup (stem 16, batch 64): signed ρ, the same {cells} cells, NASLib's val_accuracy",
+              "NB-101 cells, its validation accuracy (one NB-101 repeat)",
+    "published": "ours, published setup (stem 128, batch 32): signed ρ, the same {cells} cells, NASLib's validation accuracy",
+    "paper": "ours, paper setup (stem 16, batch 64): signed ρ, the same {cells} cells, NASLib's validation accuracy",
 }
 NASLIB_CLOSE = 0.10  # issue 20: under the published setup, each proxy NASLib scores ranks within this of NASLib's ρ
 
