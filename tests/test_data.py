@@ -151,6 +151,28 @@ def test_an_epoch_visits_every_training_image_once(split):
     assert data.batches_per_epoch(40_000, 256) == 157
 
 
+def test_skipping_a_batch_leaves_every_later_batch_as_plain_iteration_gives_it():
+    """BNS-FT from the last of 4 batches skips the 3 before it without building them: the batches after a skip, in
+    this pass and the next, are those of a plain iteration (same random draws), and a pass still ends in
+    StopIteration."""
+    small = data.load_cifar10("embedded", train_subset=600, subset_seed=2)
+    plain = data.TrainingBatches(small, 256, seed=3)
+    expected = [batch for _ in range(2) for batch in plain]  # two passes of 3 batches
+    skipping = data.TrainingBatches(small, 256, seed=3)
+    got = []
+    for _ in range(2):
+        batches = iter(skipping)
+        batches.skip()
+        got += [None, next(batches)]
+        batches.skip()
+        got.append(None)
+        with pytest.raises(StopIteration):
+            batches.skip()
+    for mine, theirs in zip(got, expected):
+        if mine is not None:
+            assert torch.equal(mine[0], theirs[0]) and torch.equal(mine[1], theirs[1])
+
+
 def test_balanced_subset_is_seeded_and_balanced(split):
     labels = split.train_labels.numpy()
     first = data.balanced_subset(labels, 1005, seed=4)

@@ -7,6 +7,7 @@ import torch
 from wsnas.space import OPS, SPACES, Cell, InvalidCellError, UnknownSpaceError, compute_vertex_channels
 from wsnas.supernet import (
     CellOutsideSpaceError,
+    SharedInput,
     SuperNet,
     extract_network,
     vertex_width,
@@ -291,3 +292,30 @@ def test_max_pool2x2_equals_torchs(layout):
         assert torch.equal(max_pool2x2(x), F.max_pool2d(x, 2, 2))
         odd = torch.randn(2, 3, 7, 7)
         assert torch.equal(max_pool2x2(odd), F.max_pool2d(odd, 2, 2))  # odd sizes: torch's op, which floors
+
+
+@pytest.mark.parametrize("space", ["A0", "A4"])
+def test_reusing_what_the_first_cell_computes_from_its_input_gives_the_same_logits_bit_for_bit(space):
+    """NO-FT's SharedInput: cells run on one stem output, sharing projections and vertices fed by the input alone,
+    give exactly the logits they give alone, whatever the budget (0 keeps nothing, a small one evicts)."""
+    supernet = SuperNet(space, stem_channels=STEM)
+    randomise(supernet, seed=8)
+    supernet.eval()
+    images = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(9))
+    cells = random_cells(space, 6, seed=10)
+    cells += cells[:3] + (SPECIAL_CELLS if space == "A0" else [])
+    with torch.no_grad():
+        stem = supernet.stem_activation(supernet.stem_convolution(images))
+        alone = [supernet.after_stem(stem, c) for c in cells]
+        one_map = 8 * vertex_width(space, STEM) * 32 * 32 * 4  # bytes of one vertex output of the first cell
+        for budget in (1 << 30, 3 * one_map, 0):
+            shared = SharedInput(stem, budget)
+            for c, expected in zip(cells, alone):
+                assert torch.equal(supernet.after_stem(stem, c, shared), expected), (budget, c.hash)
+            assert len(shared) == 0 if budget == 0 else len(shared) > 0
+            assert shared._bytes <= budget
+        with pytest.raises(ValueError, match="SharedInput serves only"):
+            supernet.after_stem(stem.clone(), cells[0], shared)
+        supernet.train()
+        with pytest.raises(ValueError, match="SharedInput serves only"):
+            supernet.after_stem(stem, cells[0], SharedInput(stem, 1 << 30))

@@ -359,13 +359,19 @@ def precision_context(device: torch.device | str, precision: str) -> torch.autoc
     return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+def augmentation_draws(count: int, generator: torch.Generator, padding: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """The random numbers `augment` draws for a batch of `count`: crop offsets (2, count) and flips (count)."""
+    offsets = torch.randint(0, 2 * padding + 1, (2, count), generator=generator)
+    flips = torch.rand(count, generator=generator) < 0.5
+    return offsets, flips
+
+
 def augment(images: torch.Tensor, generator: torch.Generator, padding: int = 4,
             layout: str = "contiguous") -> torch.Tensor:
     """Random crop after zero-padding by `padding`, then random horizontal flip, for a whole uint8 batch."""
     count, _, height, width = images.shape
     padded = F.pad(images, (padding,) * 4)
-    offsets = torch.randint(0, 2 * padding + 1, (2, count), generator=generator).to(images.device)
-    flips = (torch.rand(count, generator=generator) < 0.5).to(images.device)
+    offsets, flips = (draws.to(images.device) for draws in augmentation_draws(count, generator, padding))
     rows = offsets[0, :, None] + torch.arange(height, device=images.device)  # (N, H)
     cols = offsets[1, :, None] + torch.arange(width, device=images.device)  # (N, W)
     cols = torch.where(flips[:, None], cols.flip(1), cols)
@@ -380,13 +386,44 @@ def batches_per_epoch(num_images: int, batch_size: int) -> int:
     return -(-num_images // batch_size)
 
 
-def epoch_batches(split: CifarSplit, batch_size: int, generator: torch.Generator, layout: str = "contiguous"):
-    """Yield (normalised augmented images, labels) for one shuffled pass over the training set."""
-    count = len(split.train_labels)
-    order = torch.randperm(count, generator=generator).to(split.device)
-    for start in range(0, count, batch_size):
-        index = order[start : start + batch_size]
-        yield normalise(augment(split.train_images[index], generator, layout=layout)), split.train_labels[index]
+def epoch_batches(split: CifarSplit, batch_size: int, generator: torch.Generator,
+                  layout: str = "contiguous") -> EpochBatches:
+    """(normalised augmented images, labels) mini-batches of one shuffled pass over the training set."""
+    return EpochBatches(split, batch_size, generator, layout)
+
+
+class EpochBatches:
+    """Iterator over one shuffled pass of (normalised augmented images, labels) training mini-batches.
+
+    `skip()` passes over the next batch without building it: its random draws are still made, so every batch after
+    it is the one plain iteration gives (BNS-FT from the last of 4 batches needs only the fourth).
+    """
+
+    def __init__(self, split: CifarSplit, batch_size: int, generator: torch.Generator, layout: str = "contiguous"):
+        self.split, self.batch_size, self.generator, self.layout = split, batch_size, generator, layout
+        self._order: torch.Tensor | None = None  # drawn at the first batch, as a generator function would
+        self._start = 0
+
+    def __iter__(self) -> EpochBatches:
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
+        index = self._next_index()
+        images = augment(self.split.train_images[index], self.generator, layout=self.layout)
+        return normalise(images), self.split.train_labels[index]
+
+    def skip(self) -> None:
+        """Advance past the next batch (StopIteration at the end of the pass) without building it."""
+        augmentation_draws(len(self._next_index()), self.generator)
+
+    def _next_index(self) -> torch.Tensor:
+        if self._order is None:
+            self._order = torch.randperm(len(self.split.train_labels), generator=self.generator).to(self.split.device)
+        if self._start >= len(self._order):
+            raise StopIteration
+        index = self._order[self._start : self._start + self.batch_size]
+        self._start += self.batch_size
+        return index
 
 
 class TrainingBatches:

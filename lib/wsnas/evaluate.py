@@ -45,11 +45,12 @@ from wsnas.data import (
 from wsnas.nb101 import NB101
 from wsnas.settings import RunSettings, TrainConfig, run_settings
 from wsnas.space import SPACES, Cell, cells_at, index_of, space_mask, space_sizes
-from wsnas.supernet import SuperNet
+from wsnas.supernet import SharedInput, SuperNet
 from wsnas.train import TrainResult, train_supernet
 
 MODES: tuple[str, ...] = ("no_ft", "bns_ft")
 BN_STATISTICS: tuple[str, ...] = ("mean", "last")
+SHARED_INPUT_BYTES = 1 << 30  # NO-FT keeps up to 1 GiB of first-cell results computed from the stem output alone
 AUTHORS_DRAWS_PER_SPACE = 30_000  # 6 variant columns × 5 seeds × 1,000 cells, in each of the 7 spaces
 
 
@@ -94,7 +95,7 @@ def proxy_accuracy(
     keep_freed_memory()
     device = torch.device(device) if device is not None else next(supernet.parameters()).device
     supernet.to(device)
-    batches = _cycle(train_batches) if mode == "bns_ft" else None
+    batches = _Passes(train_batches) if mode == "bns_ft" else None
     was_training = supernet.training
     rows = []
     try:
@@ -102,12 +103,17 @@ def proxy_accuracy(
         # NO-FT: the stem's statistics are the same for every cell, so its whole output is computed once too
         validation = _stem_outputs(supernet, valid_images, valid_labels, batch_size, device, layout, precision,
                                    convolution_only=mode == "bns_ft")
+        # NO-FT: every cell's first cell position sees the same input with the same statistics, so what it computes
+        # from that input alone is computed once too
+        shared = [(SharedInput(stemmed, SHARED_INPUT_BYTES // len(validation)), labels) for stemmed, labels in validation]
         for cell in tqdm(cells, desc=f"proxy accuracy ({mode})", unit="cell", disable=not progress):
             if mode == "bns_ft":
                 with fine_tuned_statistics(supernet, cell, batches, num_bn_batches, bn_statistics, device):
-                    accuracy = _accuracy(supernet, cell, validation, precision, supernet.from_stem_convolution)
+                    accuracy = _accuracy(validation, device, precision,
+                                         lambda stemmed: supernet.from_stem_convolution(stemmed, cell))
             else:
-                accuracy = _accuracy(supernet, cell, validation, precision, supernet.after_stem)
+                accuracy = _accuracy(shared, device, precision,
+                                     lambda stem: supernet.after_stem(stem.input, cell, stem))
             rows.append((cell.hash, accuracy))
     finally:
         supernet.train(was_training)
@@ -143,10 +149,10 @@ def fine_tuned_statistics(
         supernet.train()
         with torch.no_grad():
             for count in range(num_bn_batches):
-                images = _next_images(batches, count, num_bn_batches)
                 if bn_statistics == "last" and count < num_bn_batches - 1:
-                    continue  # momentum 1: only the last batch's statistics survive, the others need not run
-                supernet(images.to(device, non_blocking=True), cell)
+                    _skip_batch(batches, count, num_bn_batches)  # momentum 1: only the last batch's statistics survive
+                    continue
+                supernet(_next_images(batches, count, num_bn_batches).to(device, non_blocking=True), cell)
         supernet.eval()
         yield supernet
 
@@ -177,7 +183,7 @@ def replayed_statistics(supernet: SuperNet, cells: Sequence[Cell], train_batches
     if not 0.0 < momentum <= 1.0:
         raise ValueError(f"momentum must lie in (0, 1] (PyTorch convention), got {momentum!r}")
     device = next(supernet.parameters()).device
-    batches = _cycle(train_batches)  # a replay may be longer than one pass over the training set
+    batches = _Passes(train_batches)  # a replay may be longer than one pass over the training set
     with _statistics_kept(supernet, momentum):
         if reset:
             for module in supernet.batch_norms():
@@ -230,18 +236,48 @@ def _check_images(valid_images: torch.Tensor, valid_labels: torch.Tensor) -> Non
         raise ValueError(f"{len(valid_images)} validation images but {len(valid_labels)} labels")
 
 
-def _cycle(batches: Iterable) -> Iterator:
-    """Endless passes over `batches`; a pass that yields nothing (exhausted one-shot iterator) is an error."""
-    while True:
-        empty = True
-        for batch in batches:
-            empty = False
-            yield batch
-        if empty:
-            raise ValueError(
-                "train_batches yielded no batch: pass a list of mini-batches, or an iterable that "
-                "starts a new pass on each iter() (a one-shot generator runs out)"
-            )
+def _skip_batch(batches: Iterator, count: int, wanted: int) -> None:
+    """Pass over the next mini-batch, without building it where the iterator can skip (`wsnas.data.EpochBatches`)."""
+    skip = getattr(batches, "skip", None)
+    if skip is None:
+        _next_images(batches, count, wanted)
+        return
+    try:
+        skip()
+    except StopIteration:
+        raise ValueError(f"train_batches ran out after {count} of {wanted} mini-batches") from None
+
+
+class _Passes:
+    """Endless passes over re-iterable `batches` (each iter() a new pass); `skip()` as the current pass's, if it has
+    one. A pass that yields nothing (an exhausted one-shot iterator) is an error."""
+
+    def __init__(self, batches: Iterable):
+        self.batches, self.current, self.empty = batches, iter(batches), True
+
+    def __iter__(self) -> _Passes:
+        return self
+
+    def __next__(self):
+        return self._advance(next)
+
+    def skip(self) -> None:
+        self._advance(lambda current: current.skip() if hasattr(current, "skip") else next(current))
+
+    def _advance(self, step):
+        while True:
+            try:
+                value = step(self.current)
+            except StopIteration:
+                if self.empty:
+                    raise ValueError(
+                        "train_batches yielded no batch: pass a list of mini-batches, or an iterable that "
+                        "starts a new pass on each iter() (a one-shot generator runs out)"
+                    ) from None
+                self.current, self.empty = iter(self.batches), True
+                continue
+            self.empty = False
+            return value
 
 
 @torch.inference_mode()
@@ -260,12 +296,12 @@ def _stem_outputs(supernet, images, labels, batch_size, device, layout, precisio
 
 
 @torch.inference_mode()
-def _accuracy(supernet, cell, validation: list[tuple[torch.Tensor, torch.Tensor]], precision: str, logits_of) -> float:
-    """Accuracy of `cell` on the stem outputs of `validation`, `logits_of(stem output, cell)` giving its logits."""
+def _accuracy(validation: list[tuple[Any, torch.Tensor]], device: torch.device, precision: str, logits_of) -> float:
+    """Accuracy over the validation batches, `logits_of(batch)` giving the logits of each (batch, labels) pair."""
     correct, count = 0, 0
-    for stemmed, labels in validation:
-        with precision_context(stemmed.device, precision):
-            logits = logits_of(stemmed, cell)
+    for batch, labels in validation:
+        with precision_context(device, precision):
+            logits = logits_of(batch)
         correct += int((logits.argmax(dim=1) == labels).sum())
         count += len(labels)
     return correct / count

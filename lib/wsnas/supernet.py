@@ -172,7 +172,8 @@ class SlicedConvBnRelu(nn.Module):
         if self.fold_batch_norm and not self.bn.training:  # fixed statistics: BN folds into the conv, one pass fewer
             return F.relu(F.conv2d(x, *self.folded(weight, channels), padding=kernel_size // 2),
                           inplace=not torch.is_grad_enabled())  # in place: one activation fewer to write
-        return F.relu(sliced_batch_norm(self.bn, F.conv2d(x, weight, padding=kernel_size // 2)))
+        return F.relu(sliced_batch_norm(self.bn, F.conv2d(x, weight, padding=kernel_size // 2)),
+                      inplace=not torch.is_grad_enabled())
 
     def folded(self, weight: torch.Tensor, channels: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The kernel and bias of conv → BN (eval mode) as one convolution, for the first `channels` filters."""
@@ -270,23 +271,71 @@ class SuperCell(nn.Module):
         )
         self.output_projection = SlicedConvBnRelu(in_channels, out_channels, 1, bn_momentum, bn_eps)
 
-    def forward(self, x: torch.Tensor, plan: CellPlan) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, plan: CellPlan, shared: SharedInput | None = None) -> torch.Tensor:
+        """The cell's output; `shared` (a `SharedInput` of `x`) reuses what earlier cells computed from `x` alone."""
+        if shared is not None and (shared.input is not x or self.training):
+            raise ValueError("a SharedInput serves only the eval-mode cell position whose input it was made for")
         outputs = [x]
         for step in plan.steps:
             terms = [outputs[u][:, : step.channels] if truncate else outputs[u] for u, truncate in step.predecessors]
             if step.from_input:
-                terms.append(self.input_projections[step.vertex - 1](x, step.channels))
+                terms.append(_reused(shared, ("input", step.vertex, step.channels),
+                                     lambda: self.input_projections[step.vertex - 1](x, step.channels)))
+            if not step.predecessors:  # computed from x alone: the same in every cell with this vertex, op and width
+                outputs.append(_reused(shared, ("vertex", step.vertex, step.op, step.channels),
+                                       lambda: self.vertices[step.vertex - 1](terms[0], step.op, step.channels)))
+                continue
             total = terms[0]
             for term in terms[1:]:
                 total = total + term
             outputs.append(self.vertices[step.vertex - 1](total, step.op, step.channels))
+        def projection() -> torch.Tensor:
+            return _reused(shared, ("output",), lambda: self.output_projection(x, self.out_channels))
+
         if not plan.output_vertices:
-            return self.output_projection(x, self.out_channels)
+            return projection()
         concatenated = [outputs[v] for v in plan.output_vertices]
         result = concatenated[0] if len(concatenated) == 1 else torch.cat(concatenated, dim=1)
         if plan.input_to_output:
-            result = result + self.output_projection(x, self.out_channels)
+            result = result + projection()
         return result
+
+
+class SharedInput:
+    """What a cell position computes from its input alone (projections, vertices fed only by the input), kept for the
+    next cells run on the same input: NO-FT runs every cell on the same stem outputs with the same statistics, so
+    these are the same tensors cell after cell (the same operations on the same values: bit for bit).
+
+    Holds at most `max_bytes`, dropping the least recently used. Nothing may write into a kept tensor in place.
+    """
+
+    def __init__(self, input: torch.Tensor, max_bytes: int):
+        self.input, self.max_bytes = input, max_bytes
+        self._kept: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        """How many tensors are kept."""
+        return len(self._kept)
+
+    def get(self, key: tuple, compute) -> torch.Tensor:
+        """The tensor kept under `key`, or `compute()`, kept if it fits."""
+        kept = self._kept.get(key)
+        if kept is not None:
+            self._kept.move_to_end(key)
+            return kept
+        value = compute()
+        size = value.untyped_storage().nbytes()
+        while self._kept and self._bytes + size > self.max_bytes:
+            self._bytes -= self._kept.popitem(last=False)[1].untyped_storage().nbytes()
+        if size <= self.max_bytes:
+            self._kept[key] = value
+            self._bytes += size
+        return value
+
+
+def _reused(shared: SharedInput | None, key: tuple, compute) -> torch.Tensor:
+    return compute() if shared is None else shared.get(key, compute)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,19 +449,19 @@ class SuperNet(nn.Module):
 
     def stem_activation(self, convolved: torch.Tensor) -> torch.Tensor:
         """The stem's output from `stem_convolution(images)`: its batch norm (with the current statistics), then ReLU."""
-        return F.relu(sliced_batch_norm(self.stem.bn, convolved))
+        return F.relu(sliced_batch_norm(self.stem.bn, convolved), inplace=not torch.is_grad_enabled())
 
     def from_stem_convolution(self, convolved: torch.Tensor, cell: Cell) -> torch.Tensor:
         """Logits of `cell` from `stem_convolution(images)` (the stem's batch norm and ReLU, then the cells)."""
         return self.after_stem(self.stem_activation(convolved), cell)
 
-    def after_stem(self, x: torch.Tensor, cell: Cell) -> torch.Tensor:
-        """Logits of `cell` from the stem's output."""
+    def after_stem(self, x: torch.Tensor, cell: Cell, shared: SharedInput | None = None) -> torch.Tensor:
+        """Logits of `cell` from the stem's output `x`; `shared` (a `SharedInput` of `x`) serves the first cell position."""
         plans = self.plans(cell)
         for index, (supercell, plan) in enumerate(zip(self.cells, plans)):
             if index in self.downsample_before:
                 x = max_pool2x2(x)
-            x = supercell(x, plan)
+            x = supercell(x, plan, shared if index == 0 else None)
         return self.classifier(torch.mean(x, (2, 3)))
 
 
