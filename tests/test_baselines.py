@@ -101,21 +101,23 @@ def test_rank_average_of_bns_ft_and_params_is_compared_with_each_on_every_run_th
     assert np.array_equal(baselines.rank_average([3.0, 1.0, 2.0], [3.0, 1.0, 2.0]), [3.0, 1.0, 2.0])
 
 
-def test_zico_and_zen_join_the_committed_scores_only_when_they_score_every_cell(evaluations, tmp_path) -> None:
+def test_zico_zen_and_the_per_weight_fisher_join_the_committed_scores_only_when_they_score_every_cell(evaluations, tmp_path) -> None:
     from wsnas import proxies
 
     scores, metadata = baselines.read_proxy_scores()
     a4 = baselines.scored_cells(evaluations, scores).query("space == 'A4'")["hash"].unique()[:3]
-    path = tmp_path / "zico_zen.parquet"
-    proxies.score_to_file(space.cells_at(space.index_of(a4)), path, names=["zico", "zen"])
-    frame, _, state = baselines.read_zico_zen(scores, path)
+    path = tmp_path / "rescored.parquet"
+    proxies.score_to_file(space.cells_at(space.index_of(a4)), path, names=["zico", "zen", "fisher"])
+    frame, _, state = baselines.read_rescored(scores, path)
     assert frame is None and state == f"being scored (3 of {len(scores):,} cells so far)"
     some = scores[scores["hash"].isin(a4)]
-    extra, extra_metadata, state = baselines.read_zico_zen(some, path)
-    assert state == "scored" and baselines.zero_cost_rows(extra.columns) == ("zico", "zen")
-    joined = baselines.join_zico_zen(some, metadata, extra, extra_metadata)
+    extra, extra_metadata, state = baselines.read_rescored(some, path)
+    assert state == "scored" and baselines.zero_cost_rows(extra.columns) == ("fisher", "zico", "zen")
+    joined = baselines.join_rescored(some, metadata, extra, extra_metadata)
     assert list(joined.columns) == [*scores.columns, "zico", "zen"]
-    assert joined["zico"].tolist() == extra.set_index("hash").loc[some["hash"], "zico"].tolist()
+    for name in ("zico", "fisher"):  # fisher: the rescored file's (per weight) replaces the committed (per channel)
+        assert joined[name].tolist() == extra.set_index("hash").loc[some["hash"], name].tolist()
+    assert not np.allclose(joined["fisher"], some["fisher"])
     assert joined["seconds"].tolist() == pytest.approx((some.set_index("hash")["seconds"]
                                                         + extra.set_index("hash")["seconds"]).loc[some["hash"]].tolist())
     cells = baselines.scored_cells(evaluations, joined)
@@ -126,7 +128,7 @@ def test_zico_and_zen_join_the_committed_scores_only_when_they_score_every_cell(
     assert table.loc["zen", "suite_zero_spearman"] == 0.59 and table.loc["zico", "zico_paper_spearman"] == 0.63
     other = {**extra_metadata, "settings": {**extra_metadata["settings"], "batch_size": 32}}
     with pytest.raises(ValueError, match="batch_size"):
-        baselines.join_zico_zen(some, metadata, extra, other)
+        baselines.join_rescored(some, metadata, extra, other)
 
 
 def test_subsample_search_matches_a_plain_loop_over_the_same_random_orders(evaluations) -> None:

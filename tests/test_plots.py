@@ -206,19 +206,26 @@ def test_baselines_published_table_adds_our_and_naslibs_columns_on_naslibs_cells
     assert "so only in the table of NASLib's cells" in shown["zico_zen_note"]
 
 
-def test_baselines_live_checks_add_zico_and_zen_with_their_own_settings_once_joined(evaluations, tmp_path) -> None:
+def test_baselines_live_checks_add_the_rescored_proxies_with_their_own_settings_once_joined(evaluations, tmp_path) -> None:
     from wsnas import proxies, space
 
     scores, metadata = baselines.read_proxy_scores()
     two = scores["hash"].iloc[:2]
-    proxies.score_to_file(space.cells_at(space.index_of(two.to_numpy())), tmp_path / "z.parquet", names=["zico", "zen"])
-    extra, extra_metadata, _ = baselines.read_zico_zen(scores[scores["hash"].isin(two)], tmp_path / "z.parquet")
-    joined = baselines.join_zico_zen(scores[scores["hash"].isin(two)], metadata, extra, extra_metadata)
+    names_ = ["zico", "zen", "fisher"]
+    proxies.score_to_file(space.cells_at(space.index_of(two.to_numpy())), tmp_path / "z.parquet", names=names_)
+    extra, extra_metadata, _ = baselines.read_rescored(scores[scores["hash"].isin(two)], tmp_path / "z.parquet")
+    joined = baselines.join_rescored(scores[scores["hash"].isin(two)], metadata, extra, extra_metadata)
     one = two.iloc[:1]
-    check = baseline_plots.live_checks(one, joined, {**metadata, "zico_zen": {"settings": extra_metadata["settings"]}})
-    assert list(check.index) == [*metadata["settings"]["proxies"], "zico", "zen"]
-    assert check.loc[["zico", "zen"], "reproduced"].all() and (check["CPU seconds per cell, alone"] > 0).all()
+    rescored = {**metadata, "rescored": {"settings": extra_metadata["settings"]}}
+    check = baseline_plots.live_checks(one, joined, rescored)
+    committed = [name for name in metadata["settings"]["proxies"] if name != "fisher"]
+    assert list(check.index) == [*committed, "fisher", "zico", "zen"]
+    assert check.loc[["zico", "zen", "fisher"], "reproduced"].all() and (check["CPU seconds per cell, alone"] > 0).all()
     assert list(baseline_plots.live_checks(one, scores, metadata).index) == metadata["settings"]["proxies"]
+    assert baseline_plots.fisher_definition(rescored).startswith("fisher summed per weight")
+    assert baseline_plots.fisher_definition({**metadata, "rescored": {"state": "not scored yet", "settings": None}}) == (
+        "fisher summed per channel (each channel's saliency once), this book's definition before issue 20 "
+        "(`data/proxies_released_seed0.parquet`); these cells' per-weight rescoring: not scored yet")
 
 
 def test_a_number_that_rounds_to_zero_is_written_without_a_minus_sign():

@@ -50,7 +50,9 @@ PROXY_COLUMN = "baseline/bns_ft"  # the run whose cells carry the zero-cost prox
 PROXY_SEED = 0
 SAMPLE_SEED = 0
 PROXIES_FILE = "proxies_released_seed0.parquet"
-ZICO_ZEN_FILE = "proxies_released_seed0_zico_zen.parquet"  # ZiCo and Zen of the same cells, scored later (issue 20)
+# ZiCo, Zen and fisher of the same cells, scored after issue 20: its fisher (summed per weight, as zero-cost-nas and
+# NASLib sum it) replaces PROXIES_FILE's (summed per channel, this book's definition before issue 20)
+RESCORED_FILE = "proxies_released_seed0_rescored.parquet"
 
 
 def released_sample(evaluations: pd.DataFrame, per_space: int = 1000, sample_seed: int = SAMPLE_SEED) -> pd.DataFrame:
@@ -141,36 +143,40 @@ def zero_cost_rows(columns) -> tuple[str, ...]:
     return tuple(name for name in SCORABLE_ZERO_COST if name in present)
 
 
-def read_zico_zen(scores: pd.DataFrame, path=None) -> tuple[pd.DataFrame | None, dict | None, str]:
-    """ZiCo and Zen of the committed cells (`ZICO_ZEN_FILE`), its metadata, and its state for the captions.
+def read_rescored(scores: pd.DataFrame, path=None) -> tuple[pd.DataFrame | None, dict | None, str]:
+    """The committed cells' proxies scored after issue 20 (`RESCORED_FILE`), its metadata, and its state for the captions.
 
     The frame is None unless the file scores every cell of `scores` with the same network, batch and seed, and (when
     read from data/) has its data/MANIFEST row: a partial file would leave the rows unpaired. `path`: another file.
     """
     if path is None:
-        path = data_dir() / ZICO_ZEN_FILE
+        path = data_dir() / RESCORED_FILE
         if not path.exists():
             return None, None, "not scored yet"
     extra, metadata = read_proxy_scores(path)
     done = int(scores["hash"].isin(extra["hash"]).sum())
     if done < len(scores):
         return None, metadata, f"being scored ({done:,} of {len(scores):,} cells so far)"
-    if path == data_dir() / ZICO_ZEN_FILE:
-        if ZICO_ZEN_FILE not in manifest():
+    if path == data_dir() / RESCORED_FILE:
+        if RESCORED_FILE not in manifest():
             return None, metadata, "scored, but not yet in data/MANIFEST"
-        extra, metadata = read_proxy_scores(data_path(ZICO_ZEN_FILE))
+        extra, metadata = read_proxy_scores(data_path(RESCORED_FILE))
     return extra, metadata, "scored"
 
 
-def join_zico_zen(scores: pd.DataFrame, metadata: dict, extra: pd.DataFrame, extra_metadata: dict) -> pd.DataFrame:
-    """The committed scores with ZiCo and Zen joined on hash; `seconds` becomes both files' time per cell."""
+def join_rescored(scores: pd.DataFrame, metadata: dict, extra: pd.DataFrame, extra_metadata: dict) -> pd.DataFrame:
+    """The committed scores with the rescored proxies joined on hash, replacing a proxy both hold (fisher); `seconds`
+    becomes both files' time per cell."""
     same = ("seed", "batch_size", "batch_seed", "network", "precision")
     differ = [key for key in same if metadata["settings"][key] != extra_metadata["settings"][key]]
     if differ:
-        raise ValueError(f"{ZICO_ZEN_FILE} was scored with other settings than {PROXIES_FILE}: {differ}")
+        raise ValueError(f"{RESCORED_FILE} was scored with other settings than {PROXIES_FILE}: {differ}")
     names = list(zero_cost_rows(extra.columns))
     joined = scores.join(extra.set_index("hash")[[*names, "seconds"]].add_prefix("extra_"), on="hash")
     joined["seconds"] = joined["seconds"] + joined.pop("extra_seconds")
+    for name in names:
+        if name in scores.columns:
+            joined[name] = joined.pop(f"extra_{name}")
     return joined.rename(columns={f"extra_{name}": name for name in names})
 
 
@@ -688,19 +694,19 @@ def chapter_scale(profile: str, live_cells: int | None = None, cell_resamples: i
             settings["baseline_kendall_resamples"])
 
 
-def load_scored(spaces: Sequence[str] = PAPER_ORDER, zico_zen: bool = False
+def load_scored(spaces: Sequence[str] = PAPER_ORDER, rescored: bool = False
                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict, pd.DataFrame]:
     """The released evaluations, the committed zero-cost scores, their metadata, and the scored cells of `spaces`.
 
-    `zico_zen`: join ZiCo and Zen (`read_zico_zen`) when they score every cell; metadata["zico_zen"] then holds the
-    file's state ("scored", "not scored yet", ...) and its settings (None when not read)."""
+    `rescored`: join ZiCo, Zen and the per-weight fisher (`read_rescored`) when they score every cell; metadata["rescored"]
+    then holds the file's state ("scored", "not scored yet", ...) and its settings (None when not joined)."""
     evaluations = load_evaluations()
     scores, metadata = read_proxy_scores()
-    if zico_zen:
-        extra, extra_metadata, state = read_zico_zen(scores)
+    if rescored:
+        extra, extra_metadata, state = read_rescored(scores)
         if extra is not None:
-            scores = join_zico_zen(scores, metadata, extra, extra_metadata)
-        metadata = {**metadata, "zico_zen": {"state": state,
+            scores = join_rescored(scores, metadata, extra, extra_metadata)
+        metadata = {**metadata, "rescored": {"state": state,
                                              "settings": extra_metadata["settings"] if extra is not None else None}}
     cells = scored_cells(evaluations, scores)
     return evaluations, scores, metadata, cells[cells["space"].isin(spaces)]

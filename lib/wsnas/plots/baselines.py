@@ -109,14 +109,29 @@ def settings_line(metadata: dict) -> str:
             f"{settings['threads']} thread; torch {settings['torch']}")
 
 
+FISHER_SUM_WORDS = {"per_weight": "summed per weight, as zero-cost-nas and NASLib sum it",
+               "per_channel": "summed per channel (each channel's saliency once), this book's definition before issue 20"}
+
+
 def live_checks(hashes: pd.Series, scores: pd.DataFrame, metadata: dict) -> pd.DataFrame:
-    """`wsnas.proxies.live_check` of the committed scores on `hashes`, and of ZiCo and Zen's file (its own settings)
-    when `baselines.load_scored` joined it."""
-    checks = [proxies.live_check(hashes, scores, metadata["settings"])]
-    extra = metadata.get("zico_zen", {}).get("settings")
-    if extra is not None:
-        checks.append(proxies.live_check(hashes, scores, extra))
-    return pd.concat(checks)
+    """`wsnas.proxies.live_check` of the committed scores on `hashes`, and of the rescored file (its own settings)
+    when `baselines.load_scored` joined it; a proxy the rescored file replaced is checked against its settings only."""
+    extra = metadata.get("rescored", {}).get("settings")
+    if extra is None:
+        return proxies.live_check(hashes, scores, metadata["settings"])
+    committed = {**metadata["settings"], "proxies": [p for p in metadata["settings"]["proxies"] if p not in extra["proxies"]]}
+    return pd.concat([proxies.live_check(hashes, scores, committed), proxies.live_check(hashes, scores, extra)])
+
+
+def fisher_definition(metadata: dict) -> str:
+    """How the fisher scores `baselines.load_scored` gave sum their per-channel saliencies, and which file holds them."""
+    extra = metadata.get("rescored", {}).get("settings")
+    rescored = extra is not None and "fisher" in extra["proxies"]
+    source, settings = (baselines.RESCORED_FILE, extra) if rescored else (baselines.PROXIES_FILE, metadata["settings"])
+    line = f"fisher {FISHER_SUM_WORDS[proxies.setup_of_settings(settings).fisher_sum]} (`data/{source}`)"
+    if not rescored:
+        line += f"; these cells' per-weight rescoring: {metadata.get('rescored', {}).get('state', 'not scored yet')}"
+    return line
 
 
 def live_table(check: pd.DataFrame, scores: pd.DataFrame, hashes: pd.Series) -> dict[str, Any]:
@@ -193,7 +208,7 @@ NASLIB_HEADS = {  # the columns on NASLib's cells: source, convention, cells and
 NASLIB_CLOSE = 0.10  # issue 20: under the published setup, each proxy NASLib scores ranks within this of NASLib's ρ
 
 
-def published_table(quality: pd.DataFrame, spaces: Sequence[str], zico_zen_state: str = "not scored yet",
+def published_table(quality: pd.DataFrame, spaces: Sequence[str], rescored_state: str = "not scored yet",
                     naslib: pd.DataFrame | None = None) -> dict[str, Any]:
     """Every zero-cost proxy scored here, our ρ on A0 (else the first space) beside each published column, each
     column headed with its convention, cells and target (`tab_published`); the numbers the text quotes; and
@@ -220,7 +235,7 @@ def published_table(quality: pd.DataFrame, spaces: Sequence[str], zico_zen_state
     missing = [name for name in baselines.UNCOMMITTED_ZERO_COST if name not in set(published["proxy"])]
     quoted = {**baselines.PUBLISHED_SUITE_ZERO_SPEARMAN, **baselines.PUBLISHED_ZICO_SPEARMAN}
     where = f" on the {space} cells" if naslib is not None else ""
-    note = (f"{' and '.join(baselines.ROW_NAMES[name] for name in missing)}: {zico_zen_state}{where} here, so not in the "
+    note = (f"{' and '.join(baselines.ROW_NAMES[name] for name in missing)}: {rescored_state}{where} here, so not in the "
             "table (published: " + "; ".join(f"{baselines.ROW_NAMES[name]} {names.rho(quoted[name], signed=True)}"
                                             for name in missing if name in quoted) + ")." if missing else
             "ZiCo and Zen-score: scored here on the same cells (a second file, joined on the cell's hash).")
