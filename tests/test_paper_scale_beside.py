@@ -129,13 +129,19 @@ def test_figure3_and_figure4_hold_ours_at_the_labelled_epoch(evaluations, latest
     matplotlib.pyplot.close("all")
 
 
+def assert_ours_beside_the_five_released_runs(table, latest) -> None:
+    """The table has a row of our run at its labelled epoch with its cell count, and one per released A4 run cut to
+    as many cells."""
+    assert latest.label in table.index and table.loc[latest.label, "cells"] == f"{latest.n_cells:,}"
+    assert sum(index.endswith(f"first {latest.n_cells:,}") for index in table.index) == 5
+
+
 def test_the_a4_bias_table_holds_ours_at_the_labelled_epoch(evaluations, latest) -> None:
     from wsnas.plots import bias as bias_plots
 
     glued = bias_plots.ours_bias_table(evaluations, latest, n_boot=50)
     table = glued["tab_ours_bias"]
-    assert latest.label in table.index and table.loc[latest.label, "cells"] == f"{latest.n_cells:,}"
-    assert sum(index.endswith(f"first {latest.n_cells:,}") for index in table.index) == 5
+    assert_ours_beside_the_five_released_runs(table, latest)
     cells = committed(latest.epoch)
     has = bias.cell_features(cells["hash"].unique()).set_index("hash").loc[cells["hash"], "first_vertex_conv3x3"]
     expected = bias.effect_in_one_run(cells["proxy_accuracy"], cells["nb101_validation_accuracy"], has, n_boot=50)
@@ -148,8 +154,7 @@ def test_the_search_table_holds_ours_at_the_labelled_epoch(evaluations, latest) 
 
     glued = search_plots.ours_search_table(evaluations, latest, permutations=200)
     table = glued["tab_ours_search"]
-    assert latest.label in table.index and table.loc[latest.label, "cells"] == f"{latest.n_cells:,}"
-    assert sum(index.endswith(f"first {latest.n_cells:,}") for index in table.index) == 5
+    assert_ours_beside_the_five_released_runs(table, latest)
     cells = committed(latest.epoch)
     metrics = NB101.default().metrics(cells["hash"].unique()).loc[cells["hash"]]
     space = evaluations[evaluations["space"] == "A4"]  # the regret's reference: the best of the released A4 cells and ours

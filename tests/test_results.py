@@ -164,6 +164,16 @@ def test_a_run_with_two_sets_of_statistics_is_read_four_ways_in_committed_chunks
     draws = results.load_readings(run.name).query("epoch == 1")
     assert set(draws["reading"]) == {results.draw_reading(0.003, d) for d in range(results.SPREAD_DRAWS)}
     assert len(draws) == 2 * results.SPREAD_DRAWS
+
+    # `--last-first`: the same chunks from the last (a second process shares them), each the same as before
+    before = results.load_readings(run.name).query("epoch == 2").reset_index(drop=True)
+    for name in written:
+        (data_copy / name).unlink()
+    again = study.evaluate_readings(run, 2, n_cells=5, chunk_size=3, results_root=tmp_path / "results", progress=False,
+                                    last_first=True)
+    assert again == written[::-1]
+    datafiles.forget_manifest()
+    pd.testing.assert_frame_equal(results.load_readings(run.name).query("epoch == 2").reset_index(drop=True), before)
     with pytest.raises(ValueError, match="keeps epochs"):
         study.evaluate_readings(run, 3, results_root=tmp_path / "results")
     with pytest.raises(ValueError, match="one set of BN statistics"):

@@ -143,12 +143,14 @@ def command_study(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
         if args.whole_space:
             for name in args.run:
-                for written in study.evaluate_whole_space(results.study_run(name), results_root=args.results):
+                for written in study.evaluate_whole_space(results.study_run(name), results_root=args.results,
+                                                          last_first=args.last_first):
                     print(f"data/{written}")
         elif args.readings is not None:
             for name in args.run:
                 for written in study.evaluate_readings(results.study_run(name), args.readings, n_cells=args.cells,
-                                                       draws=args.draws, results_root=args.results):
+                                                       draws=args.draws, results_root=args.results,
+                                                       last_first=args.last_first):
                     print(f"data/{written}")
         elif args.bn_readings:
             for name in args.run:
@@ -383,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "at the final epoch, 300 at a mid-run one)")
     study.add_argument("--draws", action="store_true",
                        help="with --readings: NO-FT at the first momentum after 3 replays of the last 100 steps, 300 cells")
+    study.add_argument("--last-first", action="store_true",
+                       help="with --whole-space or --readings: work through the chunks from the last, so that a second "
+                            "process started without it shares the work (each skips the chunks the other committed)")
     modes.add_argument("--train-only", action="store_true", help="with --run: train (resumable), commit the state, do not evaluate")
     study.add_argument("--threads", type=int, default=1, help="torch threads when running (default: 1)")
     study.add_argument("--results", help="results directory (default: $WSNAS_RESULTS or results/)")

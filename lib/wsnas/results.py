@@ -351,16 +351,19 @@ def whole_space_correlations(table: pd.DataFrame, sample: pd.Index) -> pd.DataFr
     validation accuracy over every cell with one (all), and over the cells of `sample` (the run's shared cells):
     whether the sample was representative. Columns mode, cells, spearman, kendall, sample_cells, sample_spearman,
     sample_kendall."""
-    rows = []
-    for mode, group in table.dropna(subset=["mean_validation_accuracy"]).groupby("mode", sort=False):
-        shared = group[group["hash"].isin(sample)]
-        measures = {}
-        for prefix, part in (("", group), ("sample_", shared)):
-            proxy, truth = part["proxy_accuracy"], part["mean_validation_accuracy"]
-            measures |= {f"{prefix}cells": len(part), f"{prefix}spearman": scipy.stats.spearmanr(proxy, truth).statistic,
-                         f"{prefix}kendall": scipy.stats.kendalltau(proxy, truth).statistic}
-        rows.append({"mode": mode, **measures})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"mode": mode, **_all_and_sample(group, "proxy_accuracy", "mean_validation_accuracy", sample)}
+                         for mode, group in table.dropna(subset=["mean_validation_accuracy"]).groupby("mode", sort=False)])
+
+
+def _all_and_sample(table: pd.DataFrame, ranker: str, truth: str, sample: pd.Index) -> dict[str, float]:
+    """Spearman ρ and Kendall τ of column `ranker` against column `truth` over all rows of `table` (cells, spearman,
+    kendall) and over those whose hash is in `sample` (sample_cells, sample_spearman, sample_kendall)."""
+    measures = {}
+    for prefix, part in (("", table), ("sample_", table[table["hash"].isin(sample)])):
+        measures |= {f"{prefix}cells": len(part),
+                     f"{prefix}spearman": scipy.stats.spearmanr(part[ranker], part[truth]).statistic,
+                     f"{prefix}kendall": scipy.stats.kendalltau(part[ranker], part[truth]).statistic}
+    return measures
 
 
 def top_recall(proxy: np.ndarray, truth: np.ndarray) -> pd.DataFrame:
@@ -409,16 +412,8 @@ def whole_space_summary(wide: pd.DataFrame, sample: pd.Index) -> pd.DataFrame:
     """Per ranker of `whole_space_rankers`: Spearman ρ and Kendall τ against the mean validation accuracy over every
     cell (cells, spearman, kendall) and over the cells of `sample` (the run's own evaluation cells: sample_cells,
     sample_spearman, sample_kendall), so whether that sample was representative."""
-    shared = wide[wide["hash"].isin(sample)]
-    rows = []
-    for ranker, name in WHOLE_SPACE_RANKERS.items():
-        row = {"ranker": name}
-        for prefix, part in (("", wide), ("sample_", shared)):
-            row |= {f"{prefix}cells": len(part),
-                    f"{prefix}spearman": scipy.stats.spearmanr(part[ranker], part["validation"]).statistic,
-                    f"{prefix}kendall": scipy.stats.kendalltau(part[ranker], part["validation"]).statistic}
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"ranker": name, **_all_and_sample(wide, ranker, "validation", sample)}
+                         for ranker, name in WHOLE_SPACE_RANKERS.items()])
 
 
 def run_spearman(run: str, mode: str = "bns_ft") -> float:

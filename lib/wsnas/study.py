@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import torch
 
 from . import runs
@@ -42,6 +43,7 @@ from .results import (
     BN_READINGS_FILE,
     CHECKPOINT_CELLS,
     CORRECTED_MOMENTUM,
+    EARLIER_PRECISION,
     PAPERS_MOMENTUM,
     READINGS_CHUNK,
     READINGS_COLUMNS,
@@ -211,16 +213,20 @@ def chunk_precision(names: list[str], spec: RunSettings) -> str:
     mixes precisions, even when it resumes on a machine whose `auto` means another one."""
     committed_names = [name for name in names if (data_dir() / name).exists()]
     if committed_names:
-        return str(with_precision(pd.read_parquet(data_path(committed_names[0])))["precision"].iloc[0])
+        first = data_path(committed_names[0])
+        if "precision" not in pq.read_schema(first).names:
+            return EARLIER_PRECISION  # a chunk from before the column
+        return str(with_precision(pd.read_parquet(first, columns=["precision"]))["precision"].iloc[0])
     return validation_precision(spec.evaluate["eval_precision"], spec.train.device)
 
 
 def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chunk_size: int = WHOLE_SPACE_CHUNK,
-                         results_root: str | Path | None = None, progress: bool = True) -> list[str]:
+                         results_root: str | Path | None = None, progress: bool = True,
+                         last_first: bool = False) -> list[str]:
     """NO-FT and BNS-FT of every cell of the run's space (its final checkpoint, its evaluation settings), in chunks of
     `chunk_size` cells in table order, each committed to data/study/<run>/whole_space/chunk<k>.parquet with a
     MANIFEST row as it finishes; chunks already committed are skipped (also those another process commits meanwhile,
-    so two processes can work through `chunks` in opposite orders), so an interrupted job resumes. Chunk k draws
+    so two processes can work through `chunks` in opposite orders: `last_first`), so an interrupted job resumes. Chunk k draws
     its BNS-FT batches from a stream of seed eval_seed + k (one chunk is redone alone). Returns the data names written.
     """
 
@@ -229,7 +235,7 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
     indices = np.flatnonzero(space_mask(config.space))
     count = -(-len(indices) // chunk_size)
     wanted = range(count) if chunks is None else chunks
-    todo = [k for k in wanted if not (data_dir() / whole_space_chunk(run.name, k)).exists()]
+    todo = [k for k in (reversed(wanted) if last_first else wanted) if not (data_dir() / whole_space_chunk(run.name, k)).exists()]
     if not todo:
         return []
     precision = chunk_precision([whole_space_chunk(run.name, k) for k in range(count)], spec)
@@ -263,10 +269,12 @@ def evaluate_whole_space(run: StudyRun, *, chunks: list[int] | None = None, chun
 
 
 def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, draws: bool = False,
-                      chunk_size: int = READINGS_CHUNK, results_root: str | Path | None = None, progress: bool = True) -> list[str]:
+                      chunk_size: int = READINGS_CHUNK, results_root: str | Path | None = None, progress: bool = True,
+                      last_first: bool = False) -> list[str]:
     """Read checkpoint `epoch` of a run that keeps two sets of BN statistics on its first `n_cells` evaluation cells
     (default: all of them at the final epoch, CHECKPOINT_CELLS at a mid-run one), in chunks of `chunk_size` cells,
-    each committed to data/ with a MANIFEST row as it finishes (chunks already there are skipped).
+    each committed to data/ with a MANIFEST row as it finishes (chunks already there are skipped, also those another
+    process commits meanwhile, so two processes can share the chunks, one of them `last_first`).
 
     The readings (`reading_names`): BNS-FT from the last and from the mean of the same batches (chunk k draws them
     from a stream of seed eval_seed + k), NO-FT under each set of running statistics. `draws` instead re-reads NO-FT
@@ -283,7 +291,8 @@ def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, 
     n_cells = n_cells or (SPREAD_CELLS if draws else settings["num_eval_cells"] if epoch == run.epochs else CHECKPOINT_CELLS)
     cells, _ = run_evaluation_cells(spec, NB101.default())
     chunks = range(-(-min(n_cells, len(cells)) // chunk_size))
-    todo = [k for k in chunks if not (data_dir() / readings_chunk(run.name, epoch, k, draws)).exists()]
+    todo = [k for k in (reversed(chunks) if last_first else chunks)
+            if not (data_dir() / readings_chunk(run.name, epoch, k, draws)).exists()]
     if not todo:
         return []
     precision = chunk_precision([readings_chunk(run.name, epoch, k, draws) for k in chunks], spec)
@@ -302,6 +311,8 @@ def evaluate_readings(run: StudyRun, epoch: int, *, n_cells: int | None = None, 
     last, mean, first_set, second_set = reading_names(config.bn_momentum, config.second_bn_momentum)
     written = []
     for chunk in todo:
+        if (data_dir() / readings_chunk(run.name, epoch, chunk, draws)).exists():
+            continue  # committed meanwhile by another process reading the same epoch
         part = cells[chunk * chunk_size:min((chunk + 1) * chunk_size, n_cells)]
         if draws:
             tables = []
