@@ -222,10 +222,12 @@ def test_baselines_live_checks_add_the_rescored_proxies_with_their_own_settings_
     assert list(check.index) == [*committed, "fisher", "zico", "zen"]
     assert check.loc[["zico", "zen", "fisher"], "reproduced"].all() and (check["CPU seconds per cell, alone"] > 0).all()
     assert list(baseline_plots.live_checks(one, scores, metadata).index) == metadata["settings"]["proxies"]
-    assert baseline_plots.fisher_definition(rescored).startswith("fisher summed per weight")
+    assert baseline_plots.fisher_definition(rescored) == ("Fisher here is the per-weight sum, as zero-cost-nas and NASLib "
+                                                          "compute it (data/proxies_released_seed0_rescored.parquet).")
     assert baseline_plots.fisher_definition({**metadata, "rescored": {"state": "not scored yet", "settings": None}}) == (
-        "fisher summed per channel (each channel's saliency once), this book's definition before issue 20 "
-        "(`data/proxies_released_seed0.parquet`); these cells' per-weight rescoring: not scored yet")
+        "Fisher here is the per-channel sum (each channel's saliency counted once), as this book first computed it "
+        "(data/proxies_released_seed0.parquet); the per-weight sum replaces it once these cells are rescored: not "
+        "scored yet.")
 
 
 def test_a_number_that_rounds_to_zero_is_written_without_a_minus_sign():

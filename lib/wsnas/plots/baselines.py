@@ -109,8 +109,9 @@ def settings_line(metadata: dict) -> str:
             f"{settings['threads']} thread; torch {settings['torch']}")
 
 
-FISHER_SUM_WORDS = {"per_weight": "summed per weight, as zero-cost-nas and NASLib sum it",
-               "per_channel": "summed per channel (each channel's saliency once), this book's definition before issue 20"}
+FISHER_SUM_WORDS = {"per_weight": "the per-weight sum, as zero-cost-nas and NASLib compute it",
+                    "per_channel": "the per-channel sum (each channel's saliency counted once), as this book first "
+                                   "computed it"}
 
 
 def live_checks(hashes: pd.Series, scores: pd.DataFrame, metadata: dict) -> pd.DataFrame:
@@ -124,14 +125,15 @@ def live_checks(hashes: pd.Series, scores: pd.DataFrame, metadata: dict) -> pd.D
 
 
 def fisher_definition(metadata: dict) -> str:
-    """How the fisher scores `baselines.load_scored` gave sum their per-channel saliencies, and which file holds them."""
+    """A sentence: how the fisher scores `baselines.load_scored` gave sum their per-channel saliencies, from which file."""
     extra = metadata.get("rescored", {}).get("settings")
     rescored = extra is not None and "fisher" in extra["proxies"]
     source, settings = (baselines.RESCORED_FILE, extra) if rescored else (baselines.PROXIES_FILE, metadata["settings"])
-    line = f"fisher {FISHER_SUM_WORDS[proxies.setup_of_settings(settings).fisher_sum]} (`data/{source}`)"
-    if not rescored:
-        line += f"; these cells' per-weight rescoring: {metadata.get('rescored', {}).get('state', 'not scored yet')}"
-    return line
+    line = f"Fisher here is {FISHER_SUM_WORDS[proxies.setup_of_settings(settings).fisher_sum]} (data/{source})"
+    if rescored:
+        return line + "."
+    state = metadata.get("rescored", {}).get("state", "not scored yet")
+    return line + f"; the per-weight sum replaces it once these cells are rescored: {state}."
 
 
 def live_table(check: pd.DataFrame, scores: pd.DataFrame, hashes: pd.Series) -> dict[str, Any]:
