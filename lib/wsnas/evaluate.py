@@ -78,7 +78,9 @@ def proxy_accuracy(
 
     `layout` (contiguous | channels_last) is the memory format of the validation batches (the
     super-net's weights should match it); `precision` "bf16" runs the validation passes under bf16
-    autocast (the BNS-FT statistics are estimated in fp32: see `fine_tuned_statistics`).
+    autocast (the BNS-FT statistics are estimated in fp32: see `fine_tuned_statistics`). Work that is the same for
+    every cell is done once per call: the stem's convolution (both modes), and under NO-FT the whole stem and what the
+    first cell position computes from its output alone (`wsnas.supernet.SharedInput`); the values are unchanged.
 
     `valid_images` are uint8 NCHW images (as in `wsnas.data.CifarSplit`), normalised here.
     `train_batches` (BNS-FT only) yields (normalised images, labels) mini-batches of the training
@@ -105,7 +107,8 @@ def proxy_accuracy(
                                    convolution_only=mode == "bns_ft")
         # NO-FT: every cell's first cell position sees the same input with the same statistics, so what it computes
         # from that input alone is computed once too
-        shared = [(SharedInput(stemmed, SHARED_INPUT_BYTES // len(validation)), labels) for stemmed, labels in validation]
+        shared = [(SharedInput(stemmed, SHARED_INPUT_BYTES // len(validation)), labels)
+                  for stemmed, labels in validation] if mode == "no_ft" else []
         for cell in tqdm(cells, desc=f"proxy accuracy ({mode})", unit="cell", disable=not progress):
             if mode == "bns_ft":
                 with fine_tuned_statistics(supernet, cell, batches, num_bn_batches, bn_statistics, device):
