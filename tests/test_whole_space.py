@@ -40,9 +40,13 @@ def test_the_chapter_tables_show_every_ranker_and_true_ranks(wide):
     best_by_proxy = wide.loc[wide["bns_ft"].idxmax()]  # ties: the first in table order, as the table breaks them
     true_rank = int((wide["validation"] > best_by_proxy["validation"]).sum()) + 1
     assert top.loc[1, "BNS-FT"].startswith(f"{true_rank:,} (")
-    search_table = whole_plots.search_table(wide, samples=2, permutations=5)["tab_ws_search"]
+    glued = whole_plots.search_table(wide, samples=2, permutations=5)
+    search_table = glued["tab_ws_search"]
     assert set(search_table.index.get_level_values("ranker")) == {"BNS-FT", "parameters"}
     assert (search_table.index.get_level_values("cells") == "all").sum() == 2
+    for (ranker, cells), row in search_table.iterrows():  # the text quotes the table's TOP-10 cells, guided vs random
+        key = f"ws_search_{'bns_ft' if ranker == 'BNS-FT' else 'params'}_{'all' if cells == 'all' else 'sample'}"
+        assert row["TOP-10"].startswith(f"{glued[key]} vs {glued[key + '_random']}")
 
 
 def test_the_run_sample_is_the_runs_own_evaluation_cells():

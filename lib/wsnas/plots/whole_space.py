@@ -65,7 +65,7 @@ def top10_table(wide: pd.DataFrame) -> dict[str, Any]:
     for ranker in ("bns_ft", "params"):
         top = results.true_ranks_of_proxy_top(wide.rename(columns={ranker: "proxy_accuracy",
                                                                     "validation": "mean_validation_accuracy"}), k=10)
-        rows[SHOWN[ranker]] = [f"{rank:,} ({names.percent(percentile / 100, 1)})"
+        rows[SHOWN[ranker]] = [f"{rank:,} ({names.percent(percentile / 100, 2 if percentile < 1 else 1)})"
                                for rank, percentile in zip(top["true_rank"], top["percentile"])]
         if ranker == "bns_ft":
             best_rank = int(top["true_rank"].min())
@@ -92,8 +92,8 @@ def rank_figure(wide: pd.DataFrame) -> plt.Figure:
 def search_table(wide: pd.DataFrame, samples: int = 20, permutations: int = 200) -> dict[str, Any]:
     """The paper's TOP-k search (`search.whole_space_search`) guided by BNS-FT and by the parameter count, over the
     whole space and over 1,000-cell samples (half the ranked cells while fewer than 1,000 are ranked), regrets in percentage points of test accuracy against the space's best.
-    Glue: `tab_ws_search`, and BNS-FT's TOP-10 regret over all cells and over the samples (`ws_search_bns_ft_all`,
-    `ws_search_bns_ft_sample`)."""
+    Glue: `tab_ws_search`, and each guide's TOP-10 regret over all cells and over the samples, guided and random
+    (`ws_search_bns_ft_all`, `ws_search_bns_ft_all_random`, `ws_search_params_sample`, ...)."""
     sample_size = SAMPLE_SIZE if len(wide) > SAMPLE_SIZE else len(wide) // 2  # a partial ranking: half its cells
     table = search.whole_space_search(wide, GUIDES, sample_size=sample_size, samples=samples, permutations=permutations)
     table["ranker"] = table["ranker"].map(SHOWN)
@@ -104,9 +104,13 @@ def search_table(wide: pd.DataFrame, samples: int = 20, permutations: int = 200)
     order = pd.MultiIndex.from_tuples(list(dict.fromkeys(zip(table["ranker"], table["cells"]))), names=["ranker", "cells"])
     shown = table.pivot(index=["ranker", "cells"], columns="k", values="text").reindex(order)
     shown.columns = [f"TOP-{k}" for k in shown.columns]
-    at10 = table[(table["ranker"] == "BNS-FT") & (table["k"] == 10)].set_index("cells")["guided"]
-    return {"tab_ws_search": shown, "ws_search_bns_ft_all": f"{PERCENT * at10.loc['all']:.2f}",
-            "ws_search_bns_ft_sample": f"{PERCENT * at10.drop('all').iloc[0]:.2f}"}
+    numbers = {}
+    for ranker, key in (("BNS-FT", "bns_ft"), ("parameters", "params")):
+        at10 = table[(table["ranker"] == ranker) & (table["k"] == 10)].set_index("cells")
+        for cells, where in (("all", at10.loc["all"]), ("sample", at10.drop("all").iloc[0])):
+            numbers[f"ws_search_{key}_{cells}"] = _points(where["guided"])
+            numbers[f"ws_search_{key}_{cells}_random"] = _points(where["random"])
+    return {"tab_ws_search": shown, **numbers}
 
 
 def _points(regret: float) -> str:
