@@ -89,8 +89,8 @@ def distinct_in_order(hashes: pd.Series | np.ndarray) -> np.ndarray:
 # The rows: what ranks the cells, and what it costs
 
 ZERO_COST = ("synflow", "snip", "grad_norm", "fisher", "grasp", "jacob_cov", "naswot", "l2_norm")  # wsnas.proxies computes them
-# wsnas.proxies computes these too (ZiCo, Li et al. 2023; Zen-score, Lin et al. 2021), but the committed scores
-# file does not hold them yet: they join ZERO_COST when it does.
+# wsnas.proxies computes these too (ZiCo, Li et al. 2023; Zen-score, Lin et al. 2021), but PROXIES_FILE does not
+# hold them: they come from RESCORED_FILE, joined once it scores every cell (`load_scored(rescored=True)`).
 UNCOMMITTED_ZERO_COST = ("zico", "zen")
 SCORABLE_ZERO_COST = ZERO_COST + UNCOMMITTED_ZERO_COST  # every zero-cost proxy a table may show, in its order
 COUNTS = ("params", "flops")
