@@ -128,6 +128,19 @@ def test_training_curves_fit_the_column_with_one_legend_and_a_title_that_matches
     assert "per epoch" in figure.axes[2].get_title() and len(np.unique(learning_rate)) <= epochs["epoch"].nunique()
 
 
+def test_a_precision_switch_shows_its_epoch_in_words_and_on_the_progress_figure() -> None:
+    progress, _ = results.training_progress(results.PAPER_SCALE_RUN)
+    before = progress["trained_in"].iloc[0]
+    switched = progress.assign(trained_in=np.where(progress["epoch"] >= 3, "fp32" if before == "bf16" else "bf16", before))
+    spans = training_plots.precision_spans(switched.iloc[:5])
+    assert [(first, last) for _, first, last, _ in spans] == [(1, 3), (4, 5)]
+    assert training_plots.precision_history(switched.iloc[:5]).count(", then ") == 1
+    figure = training_plots.progress_beside_study(switched, 432, results.load_training_logs(), training_plots.STUDY_RUN_BESIDE)
+    marks = [line for line in figure.axes[0].lines if line.get_linestyle() == "--"]
+    assert [line.get_xdata()[0] for line in marks] == [4]
+    assert any(text.get_text().endswith("from epoch 4") for text in figure.legends[0].get_texts())
+
+
 def test_study_figures_fit_the_column_and_group_the_legend_by_mode() -> None:
     correlations = results.study_correlations(n_resamples=50)
     figure = training_plots.study_curve(correlations, training_plots.paper_means())

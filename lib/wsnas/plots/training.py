@@ -146,9 +146,27 @@ def progress_beside_study(progress: pd.DataFrame, total_epochs: int, study_logs:
     for axis, xlabel in zip(axes, ("epoch", "fraction of the run's budget")):
         axis.axhline(0.1, color="0.5", linestyle=":", label="chance")
         axis.set(xlabel=xlabel, ylabel="training accuracy (epoch mean)")
+    for precision, first, _, _ in precision_spans(progress)[1:]:
+        axes[0].axvline(first, color="0.3", linestyle="--", linewidth=0.8)
+        axes[1].axvline(first / total_epochs, color="0.3", linestyle="--", linewidth=0.8,
+                        label=f"{precision} from epoch {first}")  # the legend is axes[1]'s
     axes[1].set_xlim(0, 1)
     figure.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
     return figure
+
+
+def precision_spans(progress: pd.DataFrame) -> list[tuple[str, int, int, float]]:
+    """The stretches of consecutive epochs a run trained in one precision: (precision, first epoch, last epoch,
+    median images per second), epochs counted from 1; more than one when the run switched precision."""
+    stretch = progress["trained_in"].ne(progress["trained_in"].shift()).cumsum()
+    return [(rows["trained_in"].iloc[0], int(rows["epoch"].min()) + 1, int(rows["epoch"].max()) + 1,
+             float(rows["images_per_second"].median())) for _, rows in progress.groupby(stretch)]
+
+
+def precision_history(progress: pd.DataFrame) -> str:
+    """`precision_spans` in words: "bf16 in epochs 1–404 (481 images per second), then fp32 in epochs 405–432 (…)"."""
+    return ", then ".join(f"{precision} in epochs {first}–{last} ({speed:,.0f} images per second)"
+                          for precision, first, last, speed in precision_spans(progress))
 
 
 def readings_display(summary: pd.DataFrame) -> pd.DataFrame:
@@ -317,16 +335,15 @@ STUDY_RUN_BESIDE = "A4_baseline_seed0_e81"  # the study run drawn beside the pap
 
 
 def progress_summary(paper_scale_run: str = results.PAPER_SCALE_RUN, beside: str = STUDY_RUN_BESIDE) -> dict[str, object]:
-    """The glue of the paper-scale run's progress: epochs, hours, speed, precision, accuracy and the figure."""
+    """The glue of the paper-scale run's progress: epochs, hours, precision and speed, accuracy and the figure."""
     progress, _ = results.training_progress(paper_scale_run)
     if progress.empty:
         return {"fig_progress": Markdown(f"The run has not been started yet: `wsnas study --run {paper_scale_run} --train-only`."),
-                **{f"paper_run_{key}": names.UNDEFINED for key in ("epochs", "hours", "speed", "precision", "accuracy")}}
+                **{f"paper_run_{key}": names.UNDEFINED for key in ("epochs", "hours", "precision", "accuracy")}}
     total_epochs = results.study_run(paper_scale_run).epochs
     return {"paper_run_epochs": f"{len(progress)} of {total_epochs}",
             "paper_run_hours": f"{progress['seconds'].sum() / 3600:.1f}",
-            "paper_run_speed": f"{progress['images_per_second'].median():,.0f}",
-            "paper_run_precision": ", ".join(sorted(progress["trained_in"].unique())),
+            "paper_run_precision": precision_history(progress),
             "paper_run_accuracy": f"{progress['accuracy'].iloc[-1]:.2f}",
             "fig_progress": finished(progress_beside_study(progress, total_epochs, results.load_training_logs(), beside))}
 
