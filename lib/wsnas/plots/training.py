@@ -117,35 +117,36 @@ def study_curve(correlations: pd.DataFrame, paper: dict[str, float], paper_scale
 
 def study_training_accuracy(logs: pd.DataFrame) -> Figure:
     """Training accuracy per epoch of every study run, against the epoch (left) and the fraction of its budget (right)."""
-    figure, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 3.9), constrained_layout=True)
-    for (run, budget), rows in logs.groupby(["run", "budget"], sort=False):
-        first = rows.iloc[0]
-        label = f"{VARIANT_NAMES[first['variant']]}, seed {first['seed']}, {budget} epochs"
-        axes[0].plot(rows["epoch"] + 1, rows["accuracy"], marker=".", label=label)
-        axes[1].plot((rows["epoch"] + 1) / budget, rows["accuracy"], marker=".", label=label)
-    for axis, xlabel in zip(axes, ("epoch", "fraction of the run's budget")):
-        axis.axhline(0.1, color="0.5", linestyle=":", label="chance")
-        axis.set(xlabel=xlabel, ylabel="training accuracy (epoch mean)")
+    curves = [(rows, budget, f"{VARIANT_NAMES[rows['variant'].iloc[0]]}, seed {rows['seed'].iloc[0]}, {budget} epochs")
+              for (_, budget), rows in logs.groupby(["run", "budget"], sort=False)]
+    figure, axes = accuracy_against_epoch_and_budget(curves)
     axes[0].set_xscale("log")
     axes[0].set_xticks([1, 3, 9, 27, 81], labels=["1", "3", "9", "27", "81"])
     figure.legend(*axes[1].get_legend_handles_labels(), loc="outside lower center", ncol=3, frameon=False)
     return figure
 
 
-def progress_beside_study(progress: pd.DataFrame, total_epochs: int, study_logs: pd.DataFrame, study_run: str) -> Figure:
-    """Training accuracy per epoch of a run in progress (`wsnas.results.training_progress`) beside a finished study
-    run, against the epoch and against the fraction of each run's budget."""
+def accuracy_against_epoch_and_budget(curves: list[tuple[pd.DataFrame, int, str]]) -> tuple[Figure, list]:
+    """Training accuracy per epoch of each (epoch log, budget, label), against the epoch (left) and the fraction of
+    its budget (right), with chance marked; the legend is left to the caller."""
     figure, axes = plt.subplots(1, 2, figsize=(FIGURE_WIDTH, 3.9), constrained_layout=True)
-    finished = study_logs[study_logs["run"] == study_run]
-    budget = int(finished["budget"].iloc[0])
-    curves = ((progress, total_epochs, f"3 × 3 cells, {total_epochs} epochs (paper; {len(progress)} done)"),
-              (finished, budget, f"3 × 1 cells, {budget} epochs (cpu-study)"))
-    for rows, epochs, label in curves:
+    for rows, budget, label in curves:
         axes[0].plot(rows["epoch"] + 1, rows["accuracy"], marker=".", label=label)
-        axes[1].plot((rows["epoch"] + 1) / epochs, rows["accuracy"], marker=".", label=label)
+        axes[1].plot((rows["epoch"] + 1) / budget, rows["accuracy"], marker=".", label=label)
     for axis, xlabel in zip(axes, ("epoch", "fraction of the run's budget")):
         axis.axhline(0.1, color="0.5", linestyle=":", label="chance")
         axis.set(xlabel=xlabel, ylabel="training accuracy (epoch mean)")
+    return figure, axes
+
+
+def progress_beside_study(progress: pd.DataFrame, total_epochs: int, study_logs: pd.DataFrame, study_run: str) -> Figure:
+    """Training accuracy per epoch of a run in progress (`wsnas.results.training_progress`) beside a finished study
+    run, against the epoch and against the fraction of each run's budget."""
+    finished = study_logs[study_logs["run"] == study_run]
+    budget = int(finished["budget"].iloc[0])
+    figure, axes = accuracy_against_epoch_and_budget(
+        [(progress, total_epochs, f"3 × 3 cells, {total_epochs} epochs (paper; {len(progress)} done)"),
+         (finished, budget, f"3 × 1 cells, {budget} epochs (cpu-study)")])
     for precision, first, _, _ in precision_spans(progress)[1:]:
         axes[0].axvline(first, color="0.3", linestyle="--", linewidth=0.8)
         axes[1].axvline(first / total_epochs, color="0.3", linestyle="--", linewidth=0.8,
