@@ -228,6 +228,9 @@ def test_baselines_live_checks_add_the_rescored_proxies_with_their_own_settings_
         "Fisher here is the per-channel sum (each channel's saliency counted once), as this book first computed it "
         "(data/proxies_released_seed0.parquet); the per-weight sum replaces it once these cells are rescored: not "
         "scored yet.")
+    assert baseline_plots.rescored_phrase(rescored).endswith("from data/proxies_released_seed0_rescored.parquet")
+    assert baseline_plots.rescored_phrase({**metadata, "rescored": {"state": "being scored (1 of 2 cells so far)",
+                                                                     "settings": None}}).endswith("(1 of 2 cells so far)")
 
 
 def test_a_number_that_rounds_to_zero_is_written_without_a_minus_sign():

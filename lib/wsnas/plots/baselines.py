@@ -136,6 +136,14 @@ def fisher_definition(metadata: dict) -> str:
     return line + f"; the per-weight sum replaces it once these cells are rescored: {state}."
 
 
+def rescored_phrase(metadata: dict) -> str:
+    """Where ZiCo and Zen-score stand among the proxies timed here, for the cost text and caption."""
+    if metadata.get("rescored", {}).get("settings") is not None:
+        return f"ZiCo and Zen-score among them, from data/{baselines.RESCORED_FILE}"
+    state = metadata.get("rescored", {}).get("state", "not scored yet")
+    return f"ZiCo and Zen-score join them once their scores of these cells are committed: {state}"
+
+
 def live_table(check: pd.DataFrame, scores: pd.DataFrame, hashes: pd.Series) -> dict[str, Any]:
     """The live re-scoring of the committed proxies (`wsnas.proxies.live_check` on `hashes`) as a table, with
     its counts and the file's median seconds per cell on those cells."""

@@ -144,8 +144,9 @@ def progress_beside_study(progress: pd.DataFrame, total_epochs: int, study_logs:
     run, against the epoch and against the fraction of each run's budget."""
     finished = study_logs[study_logs["run"] == study_run]
     budget = int(finished["budget"].iloc[0])
+    done = "" if len(progress) >= total_epochs else f"; {len(progress)} done"
     figure, axes = accuracy_against_epoch_and_budget(
-        [(progress, total_epochs, f"3 × 3 cells, {total_epochs} epochs (paper; {len(progress)} done)"),
+        [(progress, total_epochs, f"3 × 3 cells, {total_epochs} epochs (paper{done})"),
          (finished, budget, f"3 × 1 cells, {budget} epochs (cpu-study)")])
     for precision, first, _, _ in precision_spans(progress)[1:]:
         axes[0].axvline(first, color="0.3", linestyle="--", linewidth=0.8)
@@ -342,7 +343,7 @@ def progress_summary(paper_scale_run: str = results.PAPER_SCALE_RUN, beside: str
         return {"fig_progress": Markdown(f"The run has not been started yet: `wsnas study --run {paper_scale_run} --train-only`."),
                 **{f"paper_run_{key}": names.UNDEFINED for key in ("epochs", "hours", "precision", "accuracy")}}
     total_epochs = results.study_run(paper_scale_run).epochs
-    return {"paper_run_epochs": f"{len(progress)} of {total_epochs}",
+    return {"paper_run_epochs": f"all {total_epochs}" if len(progress) == total_epochs else f"{len(progress)} of {total_epochs}",
             "paper_run_hours": f"{progress['seconds'].sum() / 3600:.1f}",
             "paper_run_precision": precision_history(progress),
             "paper_run_accuracy": f"{progress['accuracy'].iloc[-1]:.2f}",
