@@ -224,10 +224,11 @@ net = SuperNet("A4", stem_channels=16, cells_per_stack=1).eval()
 cells = cells_at(sample_cells("A4", 3, seed=0))
 images = torch.randn(500, 3, 32, 32)
 with torch.inference_mode():
-    for cell in cells[:1]:
-        net(images, cell)
+    for _ in range(2):  # until the heap holds the largest activations of these cells (how soon depends on the CPU)
+        for cell in cells:
+            net(images, cell)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for cell in cells[1:]:
+    for cell in cells:
         net(images, cell)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
@@ -235,7 +236,10 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 def test_keeping_freed_memory_removes_the_page_faults_of_forward_passes():
     """glibc maps large activations afresh and unmaps them on free; with its thresholds raised the next forward
-    pass reuses them. Page faults of two forward passes after a first, in fresh processes without and with."""
+    pass reuses them. Page faults of a third pass over three cells, in fresh processes without and with.
+
+    Measured (AMD EPYC, AVX2, fp32): 111k without, 0 with. Counted after one warm pass only, as this test first did,
+    the heap still grew on this CPU (66k against 23k) while it had stopped on another (100-160k against 18-20k)."""
     import subprocess
     import sys
 
@@ -246,4 +250,4 @@ def test_keeping_freed_memory_removes_the_page_faults_of_forward_passes():
             pytest.skip("not glibc: mallopt is not available")
         assert done.returncode == 0, done.stderr[-1500:]
         faults[mode] = int(done.stdout.split()[-1])
-    assert faults["default"] > 10_000 and faults["keep"] < faults["default"] / 4, faults  # measured: 100-160k vs 18-20k
+    assert faults["default"] > 10_000 and faults["keep"] < faults["default"] / 10, faults

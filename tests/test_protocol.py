@@ -140,16 +140,18 @@ def test_scaled_down_paper_run_learns_and_the_tf_style_optimiser_at_its_rate_doe
     """The `paper` profile (the authors' RMSprop at lr 0.2) learns on a small super-net; NB-101's TF-style RMSProp,
     which the paper's text describes, stays at chance at the same rate (why the old profile was wrong).
 
-    320 steps of 128 embedded images, stem 16 (the paper's width), one cell per stack. Measured here: last-epoch
-    training accuracy 0.19 (loss 2.11) against 0.11 (loss 2.30, i.e. ln 10) for the TF-style optimiser. At stem 8
-    both learn (0.16 and 0.18), so the width is kept at the paper's 16.
+    320 steps of 128 embedded images, stem 16 (the paper's width), one cell per stack, in the precision `paper`
+    trains in on this CPU. Measured: last-epoch training accuracy 0.19 (loss 2.11) in bf16 (AVX-512 BF16) and 0.161
+    (loss 2.203) in fp32 (AVX2), against 0.106 (loss 2.306, i.e. ln 10) for the TF-style optimiser in fp32. Chance over
+    the epoch's 5,120 images is 0.100 ± 0.004, so 0.14 is ten standard errors above it. At stem 8 both learn (0.16 and
+    0.18), so the width is kept at the paper's 16.
     """
     small = dict(stem_channels=16, cells_per_stack=1, data_source="embedded", train_subset=5120, batch_size=128,
                  epochs=8, divergence_patience=0)
     authors = train_supernet(config_for("paper", **small), tmp_path / "authors", progress=False).epoch_logs
     text = train_supernet(config_for("paper", **small, optimizer="tf_rmsprop", rms_decay=0.9), tmp_path / "tf",
                           progress=False).epoch_logs
-    assert authors["accuracy"].iloc[-1] > 0.15 and authors["loss"].iloc[-1] < 2.2
+    assert authors["accuracy"].iloc[-1] > 0.14 and authors["loss"].iloc[-1] < 2.25
     assert text["accuracy"].iloc[-1] < 0.13 and text["loss"].iloc[-1] > 2.25  # chance: 0.1 and ln 10 = 2.30
 
 
