@@ -114,10 +114,16 @@ FISHER_SUM_WORDS = {"per_weight": "the per-weight sum, as zero-cost-nas and NASL
                                    "computed it"}
 
 
+def _rescored(metadata: dict) -> tuple[dict | None, str]:
+    """The settings of the rescored proxies that `baselines.load_scored` joined (None if it joined none), and their state."""
+    rescored = metadata.get("rescored", {})
+    return rescored.get("settings"), rescored.get("state", "not scored yet")
+
+
 def live_checks(hashes: pd.Series, scores: pd.DataFrame, metadata: dict) -> pd.DataFrame:
     """`wsnas.proxies.live_check` of the committed scores on `hashes`, and of the rescored file (its own settings)
     when `baselines.load_scored` joined it; a proxy the rescored file replaced is checked against its settings only."""
-    extra = metadata.get("rescored", {}).get("settings")
+    extra, _ = _rescored(metadata)
     if extra is None:
         return proxies.live_check(hashes, scores, metadata["settings"])
     committed = {**metadata["settings"], "proxies": [p for p in metadata["settings"]["proxies"] if p not in extra["proxies"]]}
@@ -126,21 +132,20 @@ def live_checks(hashes: pd.Series, scores: pd.DataFrame, metadata: dict) -> pd.D
 
 def fisher_definition(metadata: dict) -> str:
     """A sentence: how the fisher scores `baselines.load_scored` gave sum their per-channel saliencies, from which file."""
-    extra = metadata.get("rescored", {}).get("settings")
+    extra, state = _rescored(metadata)
     rescored = extra is not None and "fisher" in extra["proxies"]
     source, settings = (baselines.RESCORED_FILE, extra) if rescored else (baselines.PROXIES_FILE, metadata["settings"])
     line = f"Fisher here is {FISHER_SUM_WORDS[proxies.setup_of_settings(settings).fisher_sum]} (data/{source})"
     if rescored:
         return line + "."
-    state = metadata.get("rescored", {}).get("state", "not scored yet")
     return line + f"; the per-weight sum replaces it once these cells are rescored: {state}."
 
 
 def rescored_phrase(metadata: dict) -> str:
     """Where ZiCo and Zen-score stand among the proxies timed here, for the cost text and caption."""
-    if metadata.get("rescored", {}).get("settings") is not None:
+    extra, state = _rescored(metadata)
+    if extra is not None:
         return f"ZiCo and Zen-score among them, from data/{baselines.RESCORED_FILE}"
-    state = metadata.get("rescored", {}).get("state", "not scored yet")
     return f"ZiCo and Zen-score join them once their scores of these cells are committed: {state}"
 
 
