@@ -228,6 +228,23 @@ def test_the_momentum_caveat_of_claim_1_is_computed_from_our_committed_readings(
     assert results.share_of_gain(0.5, 0.1, 0.3)["momentum_share"] == pytest.approx(0.5)
 
 
+def test_the_momentum_share_reads_in_words_whichever_momentum_scores_higher():
+    assert results.momentum_share_phrase(results.share_of_gain(0.5, 0.1, 0.3)) == (
+        "the momentum accounts for 50% of the gain there")
+    higher_at_papers = results.momentum_share_phrase(results.share_of_gain(0.63, 0.47, 0.23))
+    assert "none of the gain" in higher_at_papers and "+0.16" in higher_at_papers and "+0.40" in higher_at_papers
+    assert "%" not in higher_at_papers
+    assert "gains nothing" in results.momentum_share_phrase(results.share_of_gain(0.3, 0.4, 0.1))
+
+
+def test_an_epoch_read_in_part_says_so():
+    run = results.PAPER_SCALE_RUN
+    assert results.planned_cells(run, 432) == 1000 and results.planned_cells(run, 81) == results.CHECKPOINT_CELLS
+    assert results.cells_read_phrase(run, 432, 1000) == "1,000 cells"
+    assert results.cells_read_phrase(run, 432, 200) == "200 of its 1,000 cells, the rest still being read"
+    assert results.cells_read_phrase(run, 81, 300) == "300 cells"
+
+
 def test_the_study_run_beside_the_free_counts_on_the_same_cells():
     from wsnas.nb101 import NB101
     from wsnas.space import counts_of
@@ -297,3 +314,17 @@ def test_whole_space_correlations_beside_the_sample_and_the_recall_of_the_true_b
     assert len(ranks) == 10 and ranks["proxy_accuracy"].is_monotonic_decreasing
     best = ranks.iloc[0]
     assert best["true_rank"] == 1 + (bns["mean_validation_accuracy"] > best["mean_validation_accuracy"]).sum()
+
+
+def test_the_ranking_chapter_states_the_momentum_on_the_paper_scale_run_with_the_cells_it_read():
+    from wsnas.plots import ranking as ranking_plots
+
+    glued = ranking_plots.beside_released_tables(results.PAPER_SCALE_RUN, n_resamples=50)
+    summary = results.readings_summary(results.PAPER_SCALE_RUN, n_resamples=50)
+    latest = summary[summary["reading"] == "bns_ft_last"]
+    epoch = int(latest["epoch"].max())
+    cells = int(latest.loc[latest["epoch"] == epoch, "n_cells"].iloc[0])
+    phrase = results.cells_read_phrase(results.PAPER_SCALE_RUN, epoch, cells)
+    assert f"at epoch {epoch} of 432, on {phrase}:" in glued["beside_momentum"]
+    assert f"({phrase})" in glued["beside_verdict"]
+    assert glued["beside_momentum"] in results.momentum_caveat()

@@ -18,7 +18,6 @@ from wsnas.nb101 import NB101, TRAINING_IMAGES
 from wsnas.profiles import load_profile
 from wsnas.reference import evaluation_column
 from wsnas.results import (
-    CHECKPOINT_CELLS,
     CORRECTED_MOMENTUM,
     PAPER_SCALE_RUN,
     PAPERS_MOMENTUM,
@@ -27,6 +26,7 @@ from wsnas.results import (
     comparisons,
     load_readings,
     longest_run,
+    planned_cells,
     spearman_beside_counts,
     study_run,
 )
@@ -195,9 +195,8 @@ def complete_epochs(run: str) -> dict[int, int]:
     counts = readings[readings["reading"].isin(OUR_READINGS)].groupby(["epoch", "reading"]).size()
     complete = {}
     for epoch in (spec.epochs, *spec.checkpoints):
-        needed = load_profile(spec.profile)["num_eval_cells"] if epoch == spec.epochs else CHECKPOINT_CELLS
         held = [int(counts.get((epoch, name), 0)) for name in OUR_READINGS]
-        if min(held) >= needed:
+        if min(held) >= planned_cells(run, epoch):
             complete[epoch] = min(held)
     return complete
 

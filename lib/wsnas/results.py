@@ -100,8 +100,6 @@ def study_run(name: str) -> StudyRun:
     raise ValueError(f"unknown study run {name!r}; the committed runs are {[run.name for run in COMMITTED_RUNS]}")
 
 
-
-
 def run_file(run: str, name: str) -> str:
     """The data name of file `name` of committed run `run`."""
     return f"{STUDY_DIR}/{run}/{name}"
@@ -253,8 +251,9 @@ def _spearman_with_ci(table: pd.DataFrame, truth: str, name: str, n_resamples: i
     return {name: _spearman(table, truth), f"{name}_low": low, f"{name}_high": high}
 
 
-def released_spread_verdict(beside: pd.DataFrame) -> str:
-    """Whether our latest epoch's BNS-FT ρ lies within the range of the released super-nets' (its CI beside it)."""
+def released_spread_verdict(beside: pd.DataFrame, run: str = PAPER_SCALE_RUN) -> str:
+    """Whether the BNS-FT ρ of run `run`'s latest epoch in `beside` (`beside_released(run)`) lies within the range
+    of the released super-nets' (its CI beside it)."""
     released = beside[beside["super_net"].str.startswith("released")]["bns_ft_last"]
     ours = beside[beside["super_net"].str.startswith("ours")]
     if ours.empty:
@@ -262,7 +261,8 @@ def released_spread_verdict(beside: pd.DataFrame) -> str:
     latest = ours.loc[ours["epochs"].idxmax()]
     where = ("within" if released.min() <= latest["bns_ft_last"] <= released.max()
              else "below" if latest["bns_ft_last"] < released.min() else "above")
-    return (f"at epoch {latest['epochs']} of 432 ({latest['cells']:,} cells) our BNS-FT ρ is {latest['bns_ft_last']:.2f} "
+    cells = cells_read_phrase(run, int(latest["epochs"]), int(latest["cells"]))
+    return (f"at epoch {latest['epochs']} of {study_run(run).epochs} ({cells}) our BNS-FT ρ is {latest['bns_ft_last']:.2f} "
             f"[{latest['bns_ft_last_low']:.2f}, {latest['bns_ft_last_high']:.2f}], {where} the range of the "
             f"{len(released)} released super-nets ({released.min():.2f} to {released.max():.2f})")
 
@@ -483,33 +483,67 @@ def share_of_gain(bns_ft: float, no_ft_papers: float, no_ft_corrected: float) ->
             "momentum_share": (gain_papers - gain_trained) / gain_papers if gain_papers > 0 else float("nan")}
 
 
-def momentum_caveat(study_run: str = "A4_baseline_seed0_e81", paper_scale_run: str = PAPER_SCALE_RUN) -> str:
+def momentum_share_phrase(share: dict[str, float]) -> str:
+    """What the momentum does to BNS-FT's gain (`share_of_gain`), in words; also when NO-FT reads better at the
+    paper's momentum than at the corrected one, where a share of the gain would be a negative percentage."""
+    papers, corrected = share["gain_papers_momentum"], share["gain_trained_momentum"]
+    if papers <= 0:
+        return f"BNS-FT gains nothing over NO-FT at {PAPERS_MOMENTUM:g} there (ρ {papers:+.2f})"
+    if share["momentum_share"] < 0:
+        return (f"NO-FT reads higher at {PAPERS_MOMENTUM:g} than at {CORRECTED_MOMENTUM:g} there, so the momentum "
+                f"accounts for none of the gain: BNS-FT gains ρ {papers:+.2f} over the first and {corrected:+.2f} "
+                "over the second")
+    return f"the momentum accounts for {share['momentum_share']:.0%} of the gain there"
+
+
+def planned_cells(run: str, epoch: int) -> int:
+    """The cells an epoch of paper-scale run `run` is read on when complete: the profile's evaluation cells at the
+    final epoch, CHECKPOINT_CELLS at a kept checkpoint."""
+    spec = study_run(run)
+    return load_profile(spec.profile)["num_eval_cells"] if epoch == spec.epochs else CHECKPOINT_CELLS
+
+
+def cells_read_phrase(run: str, epoch: int, n_cells: int) -> str:
+    """'1,000 cells', or '200 of its 1,000 cells, the rest still being read' for an epoch read in part."""
+    planned = planned_cells(run, epoch)
+    return f"{n_cells:,} cells" if n_cells >= planned else f"{n_cells:,} of its {planned:,} cells, the rest still being read"
+
+
+def momentum_caveat(cpu_study_run: str = "A4_baseline_seed0_e81", paper_scale_run: str = PAPER_SCALE_RUN) -> str:
     """What the BN momentum does to BNS-FT's gain over NO-FT, in words, from the committed readings of our runs:
     the study run's replayed draws and, once read, the paper-scale run's latest epoch."""
     released = released_mean_accuracy().drop(index="A0-res", errors="ignore")["no_ft"]
     text = (f"The released NO-FT column read running statistics of momentum {PAPERS_MOMENTUM:g} (PyTorch convention: "
             f"the authors' code at a7237c3, corrected to {CORRECTED_MOMENTUM:g} in 1a746cb), which score most cells "
             f"at about chance (mean proxy accuracy {released.min():.2f}–{released.max():.2f} outside A0-res), so part "
-            "of BNS-FT's gain is the momentum, not the fine-tuning.")
-    if has_bn_readings(study_run):
-        readings = bn_readings(study_run, n_resamples=200)
-        share = momentum_share_of_gain(readings, run_spearman(study_run))
+            "of BNS-FT's gain may be the momentum rather than the fine-tuning; our runs read NO-FT under both momenta.")
+    if has_bn_readings(cpu_study_run):
+        readings = bn_readings(cpu_study_run, n_resamples=200)
+        share = momentum_share_of_gain(readings, run_spearman(cpu_study_run))
         spread = momentum_spread(readings)
-        text += (f" On our CPU-study super-net {study_run} (profile cpu-study, 3 × 1 cells) NO-FT is ρ "
+        text += (f" On our CPU-study super-net {cpu_study_run} (profile cpu-study, 3 × 1 cells) NO-FT is ρ "
                  f"{readings['spearman'].iloc[0]:.2f} at {CORRECTED_MOMENTUM:g} and {spread['mean']:.2f} on average at "
                  f"{PAPERS_MOMENTUM:g} ({spread['draws']} draws of the last steps, {spread['low']:.2f} to "
-                 f"{spread['high']:.2f}): the momentum accounts for {share['momentum_share']:.0%} of the gain there.")
-    summary = readings_summary(paper_scale_run, n_resamples=200)
+                 f"{spread['high']:.2f}): {momentum_share_phrase(share)}.")
+    paper_scale = paper_scale_momentum(paper_scale_run)
+    return f"{text} {paper_scale}" if paper_scale else text
+
+
+def paper_scale_momentum(run: str = PAPER_SCALE_RUN) -> str:
+    """What the BN momentum does to BNS-FT's gain on paper-scale run `run` at its latest read epoch, in one sentence
+    that names the cells read; empty while no epoch is read."""
+    summary = readings_summary(run, n_resamples=200)
     read = summary[summary["reading"] == "bns_ft_last"]
-    if not read.empty:
-        epoch = int(read["epoch"].max())
-        rho = summary[summary["epoch"] == epoch].set_index("reading")["spearman"]
-        share = share_of_gain(rho["bns_ft_last"], rho[f"no_ft@{PAPERS_MOMENTUM:g}"], rho[f"no_ft@{CORRECTED_MOMENTUM:g}"])
-        text += (f" On our paper-scale run (profile paper, 3 × 3 cells) at epoch {epoch} of 432: BNS-FT ρ "
-                 f"{rho['bns_ft_last']:.2f}, NO-FT {rho[f'no_ft@{PAPERS_MOMENTUM:g}']:.2f} at {PAPERS_MOMENTUM:g} and "
-                 f"{rho[f'no_ft@{CORRECTED_MOMENTUM:g}']:.2f} at {CORRECTED_MOMENTUM:g}; the momentum accounts for "
-                 f"{share['momentum_share']:.0%} of the gain.")
-    return text
+    if read.empty:
+        return ""
+    epoch = int(read["epoch"].max())
+    rho = summary[summary["epoch"] == epoch].set_index("reading")["spearman"]
+    papers, corrected = rho[f"no_ft@{PAPERS_MOMENTUM:g}"], rho[f"no_ft@{CORRECTED_MOMENTUM:g}"]
+    share = share_of_gain(rho["bns_ft_last"], papers, corrected)
+    cells = cells_read_phrase(run, epoch, int(read.loc[read["epoch"] == epoch, "n_cells"].iloc[0]))
+    return (f"On our paper-scale run (profile paper, 3 × 3 cells) at epoch {epoch} of {study_run(run).epochs}, on "
+            f"{cells}: BNS-FT ρ {rho['bns_ft_last']:.2f}, NO-FT {papers:.2f} at {PAPERS_MOMENTUM:g} (the statistics of "
+            f"its own last training steps) and {corrected:.2f} at {CORRECTED_MOMENTUM:g}; {momentum_share_phrase(share)}.")
 
 
 # --------------------------------------------------------------------------------------------

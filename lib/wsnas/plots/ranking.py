@@ -314,7 +314,8 @@ def beside_released_tables(run: str, n_resamples: int) -> dict[str, object]:
     """The glue of our paper-scale run beside the released A4 super-nets: the table and where our run stands."""
     beside = results.beside_released(run, n_resamples=n_resamples)
     return {"tab_beside_released": beside_released_display(beside),
-            "beside_verdict": results.released_spread_verdict(beside)}
+            "beside_verdict": results.released_spread_verdict(beside, run),
+            "beside_momentum": results.paper_scale_momentum(run) or "none of its epochs is read yet."}
 
 
 def welch_tables(released: Released, space: str = "A4") -> dict[str, object]:
