@@ -29,7 +29,7 @@ def expected_latest(run: str = RUN) -> tuple[int, int]:
     profile's evaluation cells, else the latest kept checkpoint whose every reading holds CHECKPOINT_CELLS."""
     spec = results.study_run(run)
     readings = results.load_readings(run)
-    shown = ("bns_ft_last", f"no_ft@{results.PAPERS_MOMENTUM:g}", f"no_ft@{results.CORRECTED_MOMENTUM:g}")
+    shown = ("bns_ft_last", f"no_ft@{results.MAIN_PY_MOMENTUM:g}", f"no_ft@{results.CORRECTED_MOMENTUM:g}")
     counts = readings[readings["reading"].isin(shown)].groupby(["epoch", "reading"]).size().unstack()
     held = counts.reindex(columns=list(shown)).fillna(0).min(axis=1)
     if held.get(spec.epochs, 0) >= load_profile(spec.profile)["num_eval_cells"]:
@@ -185,6 +185,8 @@ def test_the_baselines_table_holds_ours_under_each_reading_at_the_labelled_epoch
     mine = table.loc[latest.label]
     assert list(mine.index) == ["BNS-FT, last batch", "NO-FT, momentum 0.997", "NO-FT, momentum 0.003"]
     assert (mine["cells"] == f"{latest.n_cells:,}").all()
+    released_no_ft = [reading for name, reading in table.index if name.startswith("released") and reading.startswith("NO-FT")]
+    assert released_no_ft == ["NO-FT, momentum 0.003"] * 5  # as every released settings file records
     for reading, shown in zip(ours.OUR_READINGS, mine.index):
         cells = committed(latest.epoch, reading)
         rho = scipy.stats.spearmanr(cells["proxy_accuracy"], cells["nb101_validation_accuracy"]).statistic

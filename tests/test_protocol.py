@@ -35,7 +35,8 @@ def test_paper_profile_is_the_authors_code_and_paper_as_written_is_the_text():
         432, 256, 16, 3, 3)
     assert (text["optimizer"], text["rms_decay"], text["lr_schedule"], text["bn_statistics"]) == (
         "tf_rmsprop", 0.9, "cosine_per_step", "mean")
-    # BN momentum in PyTorch's convention: the code at a7237c3 ran 0.997 (the text's TF 0.997 is PyTorch's 0.003);
+    # BN momentum in PyTorch's convention: main.py at a7237c3 defaults to 0.997, the released runs recorded 0.003
+    # (the text's TF 0.997 is PyTorch's 0.003);
     # each keeps the other as its second set of running statistics, so NO-FT is read both ways.
     assert (paper["bn_momentum"], paper["second_bn_momentum"]) == (0.997, 0.003)
     assert (text["bn_momentum"], text["second_bn_momentum"]) == (0.003, 0.997)

@@ -167,3 +167,46 @@ def test_the_released_variants_are_the_trainable_variants_in_the_same_order():
     from wsnas.settings import VARIANTS
 
     assert list(dict.fromkeys(column.split("/")[0] for column in reference.VARIANT_COLUMNS)) == list(VARIANTS)
+
+
+def test_the_released_runs_settings_record_bn_momentum_0_003_and_the_paper_profiles_other_settings():
+    """Every released settings file (training and evaluation of the 210 runs) says which BN momentum the released
+    numbers came from: 0.003, not the 0.997 that main.py defaults to at a7237c3. The rest matches profile `paper`."""
+    from wsnas.profiles import load_profile
+
+    settings = reference.released_settings()
+    assert len(settings) == 420 and set(settings["file"]) == {"training", "evaluation"}
+    assert (settings["bn_momentum"] == 0.003).all()
+    assert reference.released_momentum() == {"momenta": {0.003: 420}, "files": 420, "same_super_net": 35, "pairs": 35}
+    paper = load_profile("paper")
+    assert paper["second_bn_momentum"] == 0.003  # so our paper-scale run reads NO-FT as the released runs did
+    expected = {"batch_size": paper["batch_size"], "num_epochs": paper["epochs"], "c_init": paper["stem_channels"],
+                "n_stacks": paper["num_stacks"], "n_cells": paper["cells_per_stack"], "bn_eps": paper["bn_eps"],
+                "n_ft_bn_stats": paper["num_bn_batches"], "optimizer_lr": paper["learning_rate"],
+                "optimizer_momentum": paper["momentum"], "optimizer_eps": paper["rms_eps"],
+                "optimizer_weight_decay": paper["weight_decay"], "optimizer": "utils.TFRMSprop",
+                "scheduler": "torch.optim.lr_scheduler.CosineAnnealingLR"}
+    for column, value in expected.items():
+        assert (settings[column] == value).all(), column
+    evaluation = settings[settings["file"] == "evaluation"]
+    assert set(evaluation.loc[evaluation["run_dir"] == "baseline_no_ft", "ft_bn_stats"]) == {False}
+    assert evaluation.loc[evaluation["run_dir"] != "baseline_no_ft", "ft_bn_stats"].all()
+
+
+def test_a_settings_pickle_is_read_without_importing_or_calling_anything():
+    import io
+    import pickle
+
+    from wsnas.safe_pickle import Placeholder, UnsafePickleError, load_with_placeholders
+
+    class Recorder:  # stands for a torch object; pickled by reference to this test module's class
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    data = pickle.dumps({"criterion": Recorder(), "layers_params": {"bn_momentum": 0.003}, "device": "cuda"})
+    loaded = load_with_placeholders(io.BytesIO(data))
+    assert loaded["layers_params"] == {"bn_momentum": 0.003} and loaded["device"] == "cuda"
+    assert isinstance(loaded["criterion"], Placeholder) and repr(loaded["criterion"]) == "builtins.print"
+    assert loaded["criterion"].args == ("this must never run",)
+    with pytest.raises(UnsafePickleError, match="builtins.print"):
+        safe_load(io.BytesIO(data))

@@ -27,16 +27,15 @@ def test_the_bn_readings_of_the_81_epoch_run_hold_every_reading_on_its_300_cells
     assert trained["spearman"] == pytest.approx(expected, abs=1e-12)
 
 
-def test_the_spread_at_the_papers_momentum_summarises_its_draws():
+def test_the_spread_at_main_pys_momentum_summarises_its_draws():
     readings = results.bn_readings(STUDY_RUN, n_resamples=50)
     spread = results.momentum_spread(readings)
     draws = readings[(readings["momentum"] == 0.997) & (readings["replay_steps"] > 0)]
     assert spread["draws"] == len(draws) == 5
     assert spread["low"] == draws["spearman"].min() <= spread["mean"] <= spread["high"] == draws["spearman"].max()
-    share = results.momentum_share_of_gain(readings, bns_ft_spearman=0.5)
-    assert share["gain_papers_momentum"] == pytest.approx(0.5 - spread["mean"])
-    assert share["momentum_share"] == pytest.approx(
-        (share["gain_papers_momentum"] - share["gain_trained_momentum"]) / share["gain_papers_momentum"])
+    gains = results.momentum_gains_of_draws(readings, bns_ft_spearman=0.5)
+    assert gains["gain_main_py"] == pytest.approx(0.5 - spread["mean"])
+    assert gains["gain_corrected"] == pytest.approx(0.5 - readings.loc[readings["replay_steps"] == 0, "spearman"].iloc[0])
 
 
 def test_released_no_ft_is_at_chance_outside_a0_res():
@@ -186,17 +185,18 @@ def test_our_paper_scale_run_stands_beside_the_paper_and_each_released_a4_super_
     beside = results.beside_released("A4_baseline_seed0_paper_e432", n_resamples=100)
     assert list(beside.columns) == results.BESIDE_RELEASED_COLUMNS
     paper = beside.iloc[0]
-    assert paper["super_net"] == "paper" and (paper["bns_ft_last"], paper["no_ft_papers"]) == (0.64, 0.08)
+    assert paper["super_net"] == "paper" and (paper["bns_ft_last"], paper["no_ft_corrected"]) == (0.64, 0.08)
     released = beside[beside["super_net"].str.startswith("released")].set_index("super_net")
     per_run = reference.correlations().query("space == 'A4'").set_index(["column", "seed"])["spearman"]
     assert len(released) == 5 and set(released["cells"]) == {1000}
     for seed in range(5):
         row = released.loc[f"released, seed {seed}"]
         assert row["bns_ft_last"] == pytest.approx(per_run[("baseline/bns_ft", seed)], abs=1e-12)
-        assert row["no_ft_papers"] == pytest.approx(per_run[("baseline/no_ft", seed)], abs=1e-12)
+        assert row["no_ft_corrected"] == pytest.approx(per_run[("baseline/no_ft", seed)], abs=1e-12)
+        assert pd.isna(row["no_ft_main_py"])  # the released runs were never read at 0.997
         assert row["bns_ft_last_low"] < row["bns_ft_last"] < row["bns_ft_last_high"]
     assert sorted(released["bns_ft_last"].round(2)) == [0.61, 0.61, 0.64, 0.64, 0.70]  # as the issue recomputed them
-    assert released["no_ft_papers_accuracy"].between(0.10, 0.13).all()  # chance: momentum 0.997
+    assert released["no_ft_corrected_accuracy"].between(0.10, 0.13).all()  # chance, at the 0.003 their settings record
     assert released.loc["released, seed 4", "note"] == "NO-FT copies seed 3"  # its file, byte for byte
     assert (released.drop(index="released, seed 4")["note"] == "").all()
     ours = beside[beside["super_net"].str.startswith("ours")]
@@ -207,6 +207,9 @@ def test_our_paper_scale_run_stands_beside_the_paper_and_each_released_a4_super_
         by = summary[summary["epoch"] == row.epochs].set_index("reading")
         assert row.bns_ft_last == pytest.approx(by.loc["bns_ft_last", "spearman"])
         assert row.no_ft_corrected == pytest.approx(by.loc["no_ft@0.003", "spearman"])
+        assert row.no_ft_main_py == pytest.approx(by.loc["no_ft@0.997", "spearman"])
+        assert row.no_ft_corrected_accuracy == pytest.approx(by.loc["no_ft@0.003", "mean_accuracy"])
+        assert row.no_ft_main_py_accuracy == pytest.approx(by.loc["no_ft@0.997", "mean_accuracy"])
         assert row.cells == by.loc["bns_ft_last", "n_cells"]
     verdict = results.released_spread_verdict(beside)
     assert verdict.startswith("at epoch") if len(ours) else verdict == "none of our epochs is read yet"
@@ -217,24 +220,24 @@ def test_the_momentum_caveat_of_claim_1_is_computed_from_our_committed_readings(
 
     assert results.PAPER_SCALE_RUN == results.PAPER_SCALE_RUNS[0].name
     readings = results.bn_readings(STUDY_RUN, n_resamples=200)
-    share = results.momentum_share_of_gain(readings, results.run_spearman(STUDY_RUN))
+    gains = results.momentum_gains_of_draws(readings, results.run_spearman(STUDY_RUN))
     caveat = results.momentum_caveat()
-    assert f"accounts for {share['momentum_share']:.0%} of the gain there" in caveat
+    assert results.gains_phrase(gains) in caveat
     assert "a7237c3" in caveat and "1a746cb" in caveat
+    recorded = reference.released_momentum()
+    assert f"Every one of the {recorded['files']} settings files of the released runs records BN momentum 0.003" in caveat
     evaluations = reference.load_evaluations()
     per_run = reference.correlations(evaluations)
     claim = claims.batchnorm_fine_tuning_is_necessary(evaluations, per_run, reference.duplicate_runs(evaluations))
     assert claim.caveat == caveat and claim.as_json()["caveat"] == caveat
-    assert results.share_of_gain(0.5, 0.1, 0.3)["momentum_share"] == pytest.approx(0.5)
+    assert results.momentum_gains(0.5, 0.1, 0.3) == pytest.approx({"gain_corrected": 0.4, "gain_main_py": 0.2})
 
 
-def test_the_momentum_share_reads_in_words_whichever_momentum_scores_higher():
-    assert results.momentum_share_phrase(results.share_of_gain(0.5, 0.1, 0.3)) == (
-        "the momentum accounts for 50% of the gain there")
-    higher_at_papers = results.momentum_share_phrase(results.share_of_gain(0.63, 0.47, 0.23))
-    assert "none of the gain" in higher_at_papers and "+0.16" in higher_at_papers and "+0.40" in higher_at_papers
-    assert "%" not in higher_at_papers
-    assert "gains nothing" in results.momentum_share_phrase(results.share_of_gain(0.3, 0.4, 0.1))
+def test_the_gains_under_each_momentum_read_in_words_whichever_is_larger():
+    phrase = results.gains_phrase(results.momentum_gains(0.63, 0.23, 0.47))
+    assert phrase == ("BNS-FT gains ρ +0.40 over NO-FT at 0.003 (the released runs' setting) and +0.16 over NO-FT at "
+                      "0.997 (main.py's default)")
+    assert "−" not in phrase and "-0.10" in results.gains_phrase(results.momentum_gains(0.3, 0.4, 0.1))
 
 
 def test_an_epoch_read_in_part_says_so():

@@ -178,7 +178,7 @@ def replayed_statistics(supernet: SuperNet, cells: Sequence[Cell], train_batches
     on the i-th batch of `train_batches` accumulate at BN `momentum`, forward passes only (the weights stay); on
     exit, its own statistics again.
 
-    NO-FT reads these statistics. Under the paper's momentum 0.997 they are those of the last batch or two, so
+    NO-FT reads these statistics. Under the published code's default momentum 0.997 they are those of the last batch or two, so
     NO-FT depends on which cells and batches came last: replaying a few steps with other draws measures that. At
     0.003 they average about the last thousand steps; `reset` starts them from PyTorch's initial values.
     `precision` bf16 replays under autocast, as a bf16 training accumulates them.

@@ -19,8 +19,8 @@ from wsnas.profiles import load_profile
 from wsnas.reference import evaluation_column
 from wsnas.results import (
     CORRECTED_MOMENTUM,
+    MAIN_PY_MOMENTUM,
     PAPER_SCALE_RUN,
-    PAPERS_MOMENTUM,
     STUDY_PROFILE,
     STUDY_SPACE,
     comparisons,
@@ -143,7 +143,7 @@ def ours_beside_counts(results_root=None) -> pd.DataFrame:
 # The paper-scale run's latest reading: what the Bias, Search and Baselines chapters set beside the released super-nets
 
 OUR_BNS_FT = "bns_ft_last"  # BNS-FT from the last of the batches: the authors' code, which the released evaluations ran
-OUR_READINGS = (OUR_BNS_FT, f"no_ft@{PAPERS_MOMENTUM:g}", f"no_ft@{CORRECTED_MOMENTUM:g}")  # NO-FT under both momenta
+OUR_READINGS = (OUR_BNS_FT, f"no_ft@{MAIN_PY_MOMENTUM:g}", f"no_ft@{CORRECTED_MOMENTUM:g}")  # NO-FT under both momenta
 
 
 @dataclass(frozen=True)

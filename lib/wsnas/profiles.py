@@ -73,7 +73,8 @@ SECTIONS: dict[str, dict[str, tuple[type, tuple | None]]] = {
 # What a setting's number means where more than one convention is in use (shown by `wsnas profile show`).
 CONVENTIONS: dict[str, str] = {
     "bn_momentum": "PyTorch's: running = (1 - m)·running + m·batch; TensorFlow's decay is 1 - m "
-                   "(the paper's 0.997 is TensorFlow's; the authors' code at a7237c3 passed 0.997 to PyTorch)",
+                   "(the paper's 0.997 is TensorFlow's; main.py at a7237c3 passes 0.997 to PyTorch by default, while every "
+                   "settings file of the released runs records 0.003)",
     "second_bn_momentum": "as bn_momentum, for a second set of running statistics updated from the same batches; 0: none",
 }
 SETTINGS: dict[str, tuple[type, tuple | None]] = {key: kind for section in SECTIONS.values() for key, kind in section.items()}

@@ -51,8 +51,8 @@ ROWS: dict[str, tuple[str, str, Callable[[dict[str, Any]], str]]] = {
                       "lossless" if p["data_source"] == "lossless" else "lossless if present, else JPEG q75"),
     "BN momentum (PyTorch convention)": (
         "0.997 (TensorFlow's decay, i.e. PyTorch 0.003)",
-        "0.997 in main.py at a7237c3 (2020-02-10, the released evaluations: running statistics = the last batch or two); "
-        "0.003 from 1a746cb (2020-02-15, \"was not correct\")",
+        "0.997 by default in main.py at a7237c3 (2020-02-10: running statistics = the last batch or two); 0.003 from "
+        "1a746cb (2020-02-15, \"was not correct\"), and in every settings file of the released runs",
         lambda p: f"{p['bn_momentum']:g}" + (f", and a second set at {p['second_bn_momentum']:g}" if p["second_bn_momentum"] else "")),
     "BNS-FT statistics": ("averaged over 4 mini-batches", "last of 4 mini-batches (the average is computed, then unused)",
                           lambda p: f"{BN_STATISTICS_NAMES[p['bn_statistics']]} ({p['num_bn_batches']} of {p['bn_batch_size']})"),

@@ -30,6 +30,7 @@ from wsnas.nb101 import NB101
 from wsnas.space import PAPER_ORDER, space_mask, space_table
 
 EVALUATIONS_FILE = "released_evaluations.parquet"
+SETTINGS_FILE = "released_settings.parquet"  # the settings each released run recorded (scripts/build_released_settings.py)
 VARIANT_COLUMNS = [
     "baseline/no_ft",
     "baseline/bns_ft",
@@ -89,6 +90,23 @@ PAPER_NUMBERS = {
 def evaluation_column(variant, mode):
     """The evaluation column "variant/mode" (strings, or pandas Series of them element-wise)."""
     return variant + "/" + mode
+
+
+def released_settings() -> pd.DataFrame:
+    """The settings the released runs recorded, one row per settings file (420: training and evaluation of each of
+    the 210 runs): run_dir and space_dir (the archive's folders), seed, file, BN momentum, optimiser, seeds, ..."""
+    return pd.read_parquet(data_path(SETTINGS_FILE))
+
+
+def released_momentum() -> dict[str, object]:
+    """The BN momentum in the released runs' own settings files: the values found with their file counts, and in how
+    many of the space-seed pairs the NO-FT and the BNS-FT baseline evaluations load the same trained super-net
+    (same training seed)."""
+    settings = released_settings()
+    training = settings[settings["file"] == "training"].set_index(["run_dir", "space_dir", "seed"])["train_seed"]
+    no_ft, bns_ft = training.xs("baseline_no_ft"), training.xs("baseline_ft_bn")
+    return {"momenta": settings["bn_momentum"].value_counts().to_dict(), "files": len(settings),
+            "same_super_net": int((no_ft == bns_ft.reindex(no_ft.index)).sum()), "pairs": len(no_ft)}
 
 
 def read_released_evaluations() -> pd.DataFrame:

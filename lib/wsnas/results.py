@@ -23,7 +23,7 @@ from .names import rho as rho_text
 from .nb101 import EPOCHS as NB101_EPOCHS
 from .nb101 import NB101
 from .profiles import images_per_epoch, load_profile
-from .reference import duplicate_runs, load_evaluations, paper_table1
+from .reference import duplicate_runs, load_evaluations, paper_table1, released_momentum
 from .space import counts_of, flops_of_all_cells, index_of
 
 STUDY_DIR = "study"  # data/study/<run>/: one committed run
@@ -39,7 +39,9 @@ READINGS_CHUNK = 100  # cells per committed chunk of readings (about half an hou
 CHECKPOINT_CELLS = 300  # a mid-run checkpoint is read on the first 300 of the run's cells (a uniform subsample)
 EARLIER_PRECISION = "fp32"  # what every committed evaluation without a `precision` column ran in
 SPREAD_DRAWS, SPREAD_CELLS = 3, 300  # NO-FT at the first momentum re-read after other last steps: draws, cells
-PAPERS_MOMENTUM, CORRECTED_MOMENTUM = 0.997, 0.003  # PyTorch convention: a7237c3's value, 1a746cb's correction
+# BN momentum, PyTorch convention: main.py's default at a7237c3; 1a746cb's correction, which every settings file of
+# the released runs records (data/released_settings.parquet)
+MAIN_PY_MOMENTUM, CORRECTED_MOMENTUM = 0.997, 0.003
 
 
 STUDY_PROFILE = "cpu-study"
@@ -204,18 +206,20 @@ def readings_summary(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.Dat
 
 
 BESIDE_RELEASED_COLUMNS = ["super_net", "epochs", "cells", "bns_ft_last", "bns_ft_last_low", "bns_ft_last_high",
-                           "bns_ft_mean", "no_ft_papers", "no_ft_papers_accuracy", "no_ft_corrected", "note"]
+                           "bns_ft_mean", "no_ft_corrected", "no_ft_corrected_accuracy", "no_ft_main_py",
+                           "no_ft_main_py_accuracy", "note"]
 
 
 def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Run `run`'s readings at each committed epoch beside the paper's row for `space` (Table 1, mean of 5) and each
     of the authors' released baseline super-nets of that space, recomputed: BNS-FT from the last batches (the
-    authors' code) with a bootstrap 95% CI over cells, BNS-FT from their mean (ours only), NO-FT at the paper's
-    momentum with its mean proxy accuracy, and NO-FT at the corrected momentum (ours only). Columns:
+    authors' code) with a bootstrap 95% CI over cells, BNS-FT from their mean (ours only), NO-FT at momentum 0.003
+    (the released runs' recorded setting) and at main.py's default 0.997 (ours only), each with its mean proxy
+    accuracy. Columns:
     BESIDE_RELEASED_COLUMNS; `super_net` is "paper", "released, seed s" or "ours, epoch e"."""
     paper = paper_table1().loc[space]
     rows = [{"super_net": "paper", "epochs": 432, "cells": 1000, "bns_ft_last": paper[("baseline/bns_ft", "mean")],
-             "no_ft_papers": paper[("baseline/no_ft", "mean")]}]
+             "no_ft_corrected": paper[("baseline/no_ft", "mean")]}]
     evaluations = load_evaluations()
     released = evaluations.query("space == @space and variant == 'baseline'")
     copies = duplicate_runs(evaluations).query("space == @space")
@@ -223,13 +227,13 @@ def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: 
         modes = {mode: group for mode, group in runs.groupby("mode")}
         rows.append({"super_net": f"released, seed {released_seed}", "epochs": 432, "cells": len(modes["bns_ft"]),
                      **_spearman_with_ci(modes["bns_ft"], "mean_validation_accuracy", "bns_ft_last", n_resamples, seed),
-                     "no_ft_papers": _spearman(modes["no_ft"], "mean_validation_accuracy"),
-                     "no_ft_papers_accuracy": float(modes["no_ft"]["proxy_accuracy"].mean()),
+                     "no_ft_corrected": _spearman(modes["no_ft"], "mean_validation_accuracy"),
+                     "no_ft_corrected_accuracy": float(modes["no_ft"]["proxy_accuracy"].mean()),
                      "note": "; ".join(f"{column.split('/')[1].replace('_', '-').upper()} copies seed {seed_of}"
                                        for column, seed_of in copies.loc[
                                            copies["seed_copy"] == released_seed, ["column", "seed"]].itertuples(index=False))})
     summary = readings_summary(run, n_resamples=n_resamples, seed=seed).set_index("reading")
-    papers, corrected = f"no_ft@{PAPERS_MOMENTUM:g}", f"no_ft@{CORRECTED_MOMENTUM:g}"
+    main_py, corrected = f"no_ft@{MAIN_PY_MOMENTUM:g}", f"no_ft@{CORRECTED_MOMENTUM:g}"
     for epoch, read in summary.groupby("epoch"):
         if "bns_ft_last" not in read.index:
             continue  # only the NO-FT draws of this epoch are committed
@@ -237,8 +241,9 @@ def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: 
         rows.append({"super_net": f"ours, epoch {epoch}", "epochs": int(epoch), "cells": int(last["n_cells"]),
                      "bns_ft_last": last["spearman"], "bns_ft_last_low": last["spearman_low"],
                      "bns_ft_last_high": last["spearman_high"], "bns_ft_mean": read.loc["bns_ft_mean", "spearman"],
-                     "no_ft_papers": read.loc[papers, "spearman"], "no_ft_papers_accuracy": read.loc[papers, "mean_accuracy"],
-                     "no_ft_corrected": read.loc[corrected, "spearman"]})
+                     "no_ft_corrected": read.loc[corrected, "spearman"],
+                     "no_ft_corrected_accuracy": read.loc[corrected, "mean_accuracy"],
+                     "no_ft_main_py": read.loc[main_py, "spearman"], "no_ft_main_py_accuracy": read.loc[main_py, "mean_accuracy"]})
     return pd.DataFrame(rows, columns=BESIDE_RELEASED_COLUMNS)
 
 
@@ -306,7 +311,7 @@ def paper_scale_findings(run: str = PAPER_SCALE_RUN) -> list[str]:
             f"{int(last['n_cells']):,} cells at BNS-FT ρ {mean_ci(last['spearman'], last['spearman_low'], last['spearman_high'])} "
             f"(last batch; {rho['bns_ft_mean']} from the mean of the batches), NO-FT "
             f"{rho[f'no_ft@{CORRECTED_MOMENTUM:g}']} at momentum {CORRECTED_MOMENTUM:g} and "
-            f"{rho[f'no_ft@{PAPERS_MOMENTUM:g}']} at {PAPERS_MOMENTUM:g}."]
+            f"{rho[f'no_ft@{MAIN_PY_MOMENTUM:g}']} at {MAIN_PY_MOMENTUM:g}."]
 
 
 def training_progress(run: str) -> tuple[pd.DataFrame, dict]:
@@ -427,7 +432,7 @@ def _run_params(run: str) -> dict:
     return json.loads(data_path(run_file(run, "params.json")).read_text())["params"]
 
 
-def momentum_spread(readings: pd.DataFrame, momentum: float = PAPERS_MOMENTUM) -> dict[str, float]:
+def momentum_spread(readings: pd.DataFrame, momentum: float = MAIN_PY_MOMENTUM) -> dict[str, float]:
     """NO-FT at `momentum` over the replayed draws: how many, the mean, SD, lowest and highest Spearman ρ, and the
     lowest and highest mean proxy accuracy."""
     draws = readings[(readings["momentum"] == momentum) & (readings["replay_steps"] > 0)]
@@ -438,7 +443,7 @@ def momentum_spread(readings: pd.DataFrame, momentum: float = PAPERS_MOMENTUM) -
 
 def released_mean_accuracy(evaluations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per space, the mean proxy accuracy of the authors' released baseline super-nets under NO-FT and BNS-FT
-    (diverged runs left out): chance (0.10) where NO-FT read the running statistics of momentum 0.997."""
+    (diverged runs left out). Their NO-FT read running statistics of momentum 0.003, as their settings files record."""
     evaluations = load_evaluations() if evaluations is None else evaluations
     baseline = evaluations[(evaluations["variant"] == "baseline") & ~evaluations["diverged"]]
     return baseline.groupby(["space", "mode"])["proxy_accuracy"].mean().unstack("mode")[["no_ft", "bns_ft"]]
@@ -449,15 +454,16 @@ def bn_momentum_findings(readings: pd.DataFrame, released: pd.DataFrame) -> list
     trained = readings[readings["replay_steps"] == 0].iloc[0]
     spread = momentum_spread(readings)
     chance = released.drop(index="A0-res", errors="ignore")["no_ft"]
+    recorded = released_momentum()
     lines = [f"The released NO-FT proxies have a mean accuracy of {chance.min():.2f}–{chance.max():.2f} in every space but "
              f"A0-res ({released.loc['A0-res', 'no_ft']:.2f}), against {released['bns_ft'].min():.2f}–"
-             f"{released['bns_ft'].max():.2f} under BNS-FT: with the running statistics of momentum {PAPERS_MOMENTUM:g}, "
-             "NO-FT scored most cells at about chance (0.10)."]
+             f"{released['bns_ft'].max():.2f} under BNS-FT, with the running statistics of momentum "
+             f"{momenta_text(recorded)} that {recorded['files']} of {recorded['files']} of their settings files record."]
     lines.append(f"Our super-net's NO-FT is ρ {trained['spearman']:.2f} with the statistics it trained with (momentum "
-                 f"{trained['momentum']:g}); with those of momentum {PAPERS_MOMENTUM:g} it is {spread['low']:.2f} to "
+                 f"{trained['momentum']:g}); with those of momentum {MAIN_PY_MOMENTUM:g} it is {spread['low']:.2f} to "
                  f"{spread['high']:.2f} over {spread['draws']} draws of the last steps (SD {spread['sd']:.2f}), and its "
-                 f"mean proxy accuracy falls from {trained['mean_accuracy']:.2f} to {spread['accuracy_low']:.2f}–"
-                 f"{spread['accuracy_high']:.2f}.")
+                 f"mean proxy accuracy is {spread['accuracy_low']:.2f}–{spread['accuracy_high']:.2f} against "
+                 f"{trained['mean_accuracy']:.2f}.")
     replays = readings[(readings["momentum"] == CORRECTED_MOMENTUM) & (readings["replay_steps"] > 0)].set_index("precision")
     if {"fp32", "bf16"} <= set(replays.index):
         gap = abs(replays.loc["bf16", "spearman"] - replays.loc["fp32", "spearman"])
@@ -467,33 +473,26 @@ def bn_momentum_findings(readings: pd.DataFrame, released: pd.DataFrame) -> list
     return lines
 
 
+def momenta_text(recorded: dict[str, object]) -> str:
+    """The BN momenta of `wsnas.reference.released_momentum`, for a sentence: '0.003'."""
+    return " or ".join(f"{momentum:g}" for momentum in recorded["momenta"])
 
-def momentum_share_of_gain(readings: pd.DataFrame, bns_ft_spearman: float) -> dict[str, float]:
-    """BNS-FT's gain in Spearman ρ over NO-FT read with the paper's momentum (mean over the draws) and with the
-    statistics the run trained with, and the fraction of the first gain that the momentum alone accounts for."""
+
+def momentum_gains(bns_ft: float, no_ft_corrected: float, no_ft_main_py: float) -> dict[str, float]:
+    """BNS-FT's gain in ρ over NO-FT read at 0.003 (the released runs' setting) and at main.py's default 0.997."""
+    return {"gain_corrected": bns_ft - no_ft_corrected, "gain_main_py": bns_ft - no_ft_main_py}
+
+
+def gains_phrase(gains: dict[str, float]) -> str:
+    """`momentum_gains` in words."""
+    return (f"BNS-FT gains ρ {gains['gain_corrected']:+.2f} over NO-FT at {CORRECTED_MOMENTUM:g} (the released runs' "
+            f"setting) and {gains['gain_main_py']:+.2f} over NO-FT at {MAIN_PY_MOMENTUM:g} (main.py's default)")
+
+
+def momentum_gains_of_draws(readings: pd.DataFrame, bns_ft_spearman: float) -> dict[str, float]:
+    """`momentum_gains` of a run's replayed BN readings: NO-FT at 0.003 as trained, at 0.997 the mean over the draws."""
     trained = float(readings.loc[readings["replay_steps"] == 0, "spearman"].iloc[0])
-    return share_of_gain(bns_ft_spearman, momentum_spread(readings)["mean"], trained)
-
-
-def share_of_gain(bns_ft: float, no_ft_papers: float, no_ft_corrected: float) -> dict[str, float]:
-    """BNS-FT's gain in ρ over NO-FT at the paper's momentum and at the corrected one, and the fraction of the first
-    that the momentum accounts for: (gain at 0.997 - gain at 0.003) / gain at 0.997."""
-    gain_papers, gain_trained = bns_ft - no_ft_papers, bns_ft - no_ft_corrected
-    return {"gain_papers_momentum": gain_papers, "gain_trained_momentum": gain_trained,
-            "momentum_share": (gain_papers - gain_trained) / gain_papers if gain_papers > 0 else float("nan")}
-
-
-def momentum_share_phrase(share: dict[str, float]) -> str:
-    """What the momentum does to BNS-FT's gain (`share_of_gain`), in words; also when NO-FT reads better at the
-    paper's momentum than at the corrected one, where a share of the gain would be a negative percentage."""
-    papers, corrected = share["gain_papers_momentum"], share["gain_trained_momentum"]
-    if papers <= 0:
-        return f"BNS-FT gains nothing over NO-FT at {PAPERS_MOMENTUM:g} there (ρ {papers:+.2f})"
-    if share["momentum_share"] < 0:
-        return (f"NO-FT reads higher at {PAPERS_MOMENTUM:g} than at {CORRECTED_MOMENTUM:g} there, so the momentum "
-                f"accounts for none of the gain: BNS-FT gains ρ {papers:+.2f} over the first and {corrected:+.2f} "
-                "over the second")
-    return f"the momentum accounts for {share['momentum_share']:.0%} of the gain there"
+    return momentum_gains(bns_ft_spearman, trained, momentum_spread(readings)["mean"])
 
 
 def planned_cells(run: str, epoch: int) -> int:
@@ -510,40 +509,43 @@ def cells_read_phrase(run: str, epoch: int, n_cells: int) -> str:
 
 
 def momentum_caveat(cpu_study_run: str = "A4_baseline_seed0_e81", paper_scale_run: str = PAPER_SCALE_RUN) -> str:
-    """What the BN momentum does to BNS-FT's gain over NO-FT, in words, from the committed readings of our runs:
-    the study run's replayed draws and, once read, the paper-scale run's latest epoch."""
+    """Which BN momentum the released NO-FT column read, and what the other one does to BNS-FT's gain on our runs,
+    in words, from the released settings files and the committed readings of our runs."""
     released = released_mean_accuracy().drop(index="A0-res", errors="ignore")["no_ft"]
-    text = (f"The released NO-FT column read running statistics of momentum {PAPERS_MOMENTUM:g} (PyTorch convention: "
-            f"the authors' code at a7237c3, corrected to {CORRECTED_MOMENTUM:g} in 1a746cb), which score most cells "
-            f"at about chance (mean proxy accuracy {released.min():.2f}–{released.max():.2f} outside A0-res), so part "
-            "of BNS-FT's gain may be the momentum rather than the fine-tuning; our runs read NO-FT under both momenta.")
+    recorded = released_momentum()
+    text = (f"Every one of the {recorded['files']} settings files of the released runs records BN momentum "
+            f"{momenta_text(recorded)} (PyTorch convention), the value commit 1a746cb made the default; the published "
+            f"main.py at a7237c3 defaults to {MAIN_PY_MOMENTUM:g}, the running statistics of the last batch or two. So the "
+            f"released NO-FT column, near chance (mean proxy accuracy {released.min():.2f}–{released.max():.2f} outside "
+            f"A0-res), read statistics averaged over many cells, and BNS-FT's gain is measured against that.")
     if has_bn_readings(cpu_study_run):
         readings = bn_readings(cpu_study_run, n_resamples=200)
-        share = momentum_share_of_gain(readings, run_spearman(cpu_study_run))
         spread = momentum_spread(readings)
+        gains = momentum_gains_of_draws(readings, run_spearman(cpu_study_run))
         text += (f" On our CPU-study super-net {cpu_study_run} (profile cpu-study, 3 × 1 cells) NO-FT is ρ "
                  f"{readings['spearman'].iloc[0]:.2f} at {CORRECTED_MOMENTUM:g} and {spread['mean']:.2f} on average at "
-                 f"{PAPERS_MOMENTUM:g} ({spread['draws']} draws of the last steps, {spread['low']:.2f} to "
-                 f"{spread['high']:.2f}): {momentum_share_phrase(share)}.")
+                 f"{MAIN_PY_MOMENTUM:g} ({spread['draws']} draws of the last steps, {spread['low']:.2f} to "
+                 f"{spread['high']:.2f}): {gains_phrase(gains)}.")
     paper_scale = paper_scale_momentum(paper_scale_run)
     return f"{text} {paper_scale}" if paper_scale else text
 
 
 def paper_scale_momentum(run: str = PAPER_SCALE_RUN) -> str:
-    """What the BN momentum does to BNS-FT's gain on paper-scale run `run` at its latest read epoch, in one sentence
-    that names the cells read; empty while no epoch is read."""
+    """NO-FT under both momenta and BNS-FT's gain over each on paper-scale run `run` at its latest read epoch, in one
+    sentence that names the cells read; empty while no epoch is read."""
     summary = readings_summary(run, n_resamples=200)
     read = summary[summary["reading"] == "bns_ft_last"]
     if read.empty:
         return ""
     epoch = int(read["epoch"].max())
-    rho = summary[summary["epoch"] == epoch].set_index("reading")["spearman"]
-    papers, corrected = rho[f"no_ft@{PAPERS_MOMENTUM:g}"], rho[f"no_ft@{CORRECTED_MOMENTUM:g}"]
-    share = share_of_gain(rho["bns_ft_last"], papers, corrected)
+    rows = summary[summary["epoch"] == epoch].set_index("reading")
+    main_py, corrected = rows.loc[f"no_ft@{MAIN_PY_MOMENTUM:g}"], rows.loc[f"no_ft@{CORRECTED_MOMENTUM:g}"]
+    gains = momentum_gains(rows.loc["bns_ft_last", "spearman"], corrected["spearman"], main_py["spearman"])
     cells = cells_read_phrase(run, epoch, int(read.loc[read["epoch"] == epoch, "n_cells"].iloc[0]))
     return (f"On our paper-scale run (profile paper, 3 × 3 cells) at epoch {epoch} of {study_run(run).epochs}, on "
-            f"{cells}: BNS-FT ρ {rho['bns_ft_last']:.2f}, NO-FT {papers:.2f} at {PAPERS_MOMENTUM:g} (the statistics of "
-            f"its own last training steps) and {corrected:.2f} at {CORRECTED_MOMENTUM:g}; {momentum_share_phrase(share)}.")
+            f"{cells}: BNS-FT ρ {rows.loc['bns_ft_last', 'spearman']:.2f}; NO-FT {corrected['spearman']:.2f} at "
+            f"{CORRECTED_MOMENTUM:g} (mean proxy accuracy {corrected['mean_accuracy']:.2f}) and {main_py['spearman']:.2f} at {MAIN_PY_MOMENTUM:g} (the statistics of its own last "
+            f"training steps; mean proxy accuracy {main_py['mean_accuracy']:.2f}): {gains_phrase(gains)}.")
 
 
 # --------------------------------------------------------------------------------------------

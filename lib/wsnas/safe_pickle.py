@@ -39,3 +39,33 @@ def load(source: Path | str | IO[bytes]) -> Any:
         with open(source, "rb") as handle:
             return RestrictedUnpickler(handle, encoding="latin1").load()
     return RestrictedUnpickler(source, encoding="latin1").load()
+
+
+class Placeholder:
+    """Stands for an object of a class we do not import: keeps its qualified name, arguments and state, runs nothing."""
+
+    qualified_name = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args, self.state = args, None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def __repr__(self) -> str:
+        return self.qualified_name
+
+
+class PlaceholderUnpickler(RestrictedUnpickler):
+    """Builtins and numpy arrays as they are; any other global becomes a named `Placeholder` subclass (nothing is
+    imported, and no function of the pickle's choosing is called)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        return type(name, (Placeholder,), {"qualified_name": f"{module}.{name}"})
+
+
+def load_with_placeholders(source: IO[bytes]) -> Any:
+    """Unpickle `source` (e.g. the authors' settings files, which hold torch objects) with `PlaceholderUnpickler`."""
+    return PlaceholderUnpickler(source, encoding="latin1").load()

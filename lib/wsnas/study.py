@@ -44,7 +44,7 @@ from .results import (
     CHECKPOINT_CELLS,
     CORRECTED_MOMENTUM,
     EARLIER_PRECISION,
-    PAPERS_MOMENTUM,
+    MAIN_PY_MOMENTUM,
     READINGS_CHUNK,
     READINGS_COLUMNS,
     SPREAD_CELLS,
@@ -158,12 +158,12 @@ class BnReading:
 
 # The replays start from the trained statistics, not from reset ones: a cell uses only some of the norms (its vertex
 # slots) and the first channels of each, so a rarely used slice replayed from reset would keep reset values, where
-# a training run holds that slice's last statistics. At the paper's code's momentum 0.997 NO-FT reads the last batch
+# a training run holds that slice's last statistics. At the published code's default 0.997 NO-FT reads the last batch
 # or two of each slice, hence depends on the draw: 100 replayed steps leave each slice they use with its last
 # batch's statistics (what came before keeps 0.003^2 of its weight after two uses). At 0.003, 2,000 more steps in fp32
 # and in bf16 from the same draw show what bf16 arithmetic does to the statistics NO-FT reads.
 BN_READINGS: tuple[BnReading, ...] = (
-    *(BnReading(PAPERS_MOMENTUM, 100, draw=draw) for draw in range(5)),
+    *(BnReading(MAIN_PY_MOMENTUM, 100, draw=draw) for draw in range(5)),
     BnReading(CORRECTED_MOMENTUM, 2000, "fp32"),
     BnReading(CORRECTED_MOMENTUM, 2000, "bf16"),
 )

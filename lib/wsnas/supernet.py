@@ -96,8 +96,9 @@ def sliced_batch_norm(bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
 def add_second_statistics(bn: nn.BatchNorm2d, momentum: float) -> None:
     """Give `bn` a second set of running statistics, updated at `momentum` (PyTorch convention) in training.
 
-    One training then yields NO-FT under two BN momenta: the paper's code ran 0.997 (the running statistics
-    are the last batch or two), its authors later corrected it to 0.003 (`SuperNet.swap_statistics`).
+    One training then yields NO-FT under two BN momenta: the published code's default 0.997 (the running statistics
+    are the last batch or two) and 0.003, the authors' correction, which their released runs recorded
+    (`SuperNet.swap_statistics`).
     """
     if not 0.0 < momentum <= 1.0:
         raise ValueError(f"a second BN momentum must lie in (0, 1], got {momentum!r}")

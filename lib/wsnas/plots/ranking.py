@@ -24,7 +24,7 @@ from wsnas.ours import (
 )
 from wsnas.plots import FIGURE_WIDTH, finished
 from wsnas.profiles import images_seen, load_profile
-from wsnas.results import CORRECTED_MOMENTUM, PAPERS_MOMENTUM
+from wsnas.results import CORRECTED_MOMENTUM, MAIN_PY_MOMENTUM
 from wsnas.space import PAPER_ORDER
 
 if TYPE_CHECKING:
@@ -145,17 +145,18 @@ def beside_released_display(beside: pd.DataFrame) -> pd.DataFrame:
     frame["BNS-FT ρ, last batch [95% CI]"] = [
         names.rho(v, signed=True) if pd.isna(lo) else names.mean_ci(v, lo, hi, signed=True)
         for v, lo, hi in zip(frame["bns_ft_last"], frame["bns_ft_last_low"], frame["bns_ft_last_high"])]
+    no_ft = {f"no_ft_{name}": f"NO-FT ρ, {momentum:g}" for name, momentum in
+             (("corrected", CORRECTED_MOMENTUM), ("main_py", MAIN_PY_MOMENTUM))}
+    accuracy = {f"{column}_accuracy": f"NO-FT mean accuracy, {label.split(', ')[1]}" for column, label in no_ft.items()}
     frame = frame.rename(columns={"super_net": "super-net", "bns_ft_mean": "BNS-FT ρ, mean of the batches",
-                                  "no_ft_papers": f"NO-FT ρ, momentum {PAPERS_MOMENTUM:g}",
-                                  "no_ft_papers_accuracy": f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}",
-                                  "no_ft_corrected": f"NO-FT ρ, momentum {CORRECTED_MOMENTUM:g}"})
+                                  **no_ft, **accuracy})
     shown = frame.set_index("super-net")[["epochs", "cells", "BNS-FT ρ, last batch [95% CI]",
-                                          "BNS-FT ρ, mean of the batches", f"NO-FT ρ, momentum {PAPERS_MOMENTUM:g}",
-                                          f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}",
-                                          f"NO-FT ρ, momentum {CORRECTED_MOMENTUM:g}", "note"]]
+                                          "BNS-FT ρ, mean of the batches",
+                                          *(label for pair in zip(no_ft.values(), accuracy.values()) for label in pair),
+                                          "note"]]
     return names.readable(shown, {"epochs": names.integer, "cells": names.integer,
                                   "BNS-FT ρ, last batch [95% CI]": str, "note": lambda v: v if isinstance(v, str) else "",
-                                  f"NO-FT mean accuracy, {PAPERS_MOMENTUM:g}": lambda v: names.decimal(v, 2)},
+                                  **{label: lambda v: names.decimal(v, 2) for label in accuracy.values()}},
                           default=lambda v: names.decimal(v, 2, True),
                           rename=False)
 
@@ -289,25 +290,31 @@ def gain_tables(released: Released) -> dict[str, object]:
             "tab_270": names.readable(shown, default=names.percent)}
 
 
+def released_momentum_facts() -> dict[str, str]:
+    """The glue of what the released runs' settings files record (`wsnas.reference.released_momentum`)."""
+    recorded = reference.released_momentum()
+    return {"released_settings_files": f"{recorded['files']}", "released_momenta": results.momenta_text(recorded),
+            "released_same_super_net": f"{recorded['same_super_net']} of {recorded['pairs']}"}
+
+
 def bn_readings_tables(run: str, n_resamples: int) -> dict[str, object]:
     """The glue of a committed run's NO-FT under replayed BN statistics (`wsnas.results.bn_readings`): the table,
-    and the spread at the paper's momentum, the replays at the corrected one and the momentum's share of the gain."""
+    the spread at main.py's momentum 0.997, the replays at 0.003 and BNS-FT's gain over NO-FT under each."""
     readings = results.bn_readings(run, n_resamples=n_resamples)
     spread = results.momentum_spread(readings)
     trained = readings[readings["replay_steps"] == 0].iloc[0]
     replays = readings[(readings["momentum"] == results.CORRECTED_MOMENTUM) & (readings["replay_steps"] > 0)]
     replays = replays.set_index("precision")
     bns_ft = results.run_spearman(run)
-    share = results.momentum_share_of_gain(readings, bns_ft)
-    quoted = {"trained_rho": trained["spearman"], "papers_low": spread["low"], "papers_high": spread["high"],
-              "papers_mean": spread["mean"], "papers_sd": spread["sd"], "bns_rho": bns_ft,
+    gains = results.momentum_gains_of_draws(readings, bns_ft)
+    quoted = {"trained_rho": trained["spearman"], "main_py_low": spread["low"], "main_py_high": spread["high"],
+              "main_py_mean": spread["mean"], "main_py_sd": spread["sd"], "bns_rho": bns_ft,
               "fp32_rho": replays.loc["fp32", "spearman"], "bf16_rho": replays.loc["bf16", "spearman"],
-              "gain_papers": share["gain_papers_momentum"], "gain_trained": share["gain_trained_momentum"]}
+              "gain_main_py": gains["gain_main_py"], "gain_trained": gains["gain_corrected"]}
     return {"tab_bn_readings": bn_readings_display(readings),
             **{f"bn_{key}": names.decimal(value, 2, signed=key.startswith("gain")) for key, value in quoted.items()},
-            "bn_draws": f"{spread['draws']}", "bn_share": names.percent(share["momentum_share"]),
-            "bn_trained_accuracy": f"{trained['mean_accuracy']:.2f}",
-            "bn_papers_accuracy": f"{spread['accuracy_low']:.2f}–{spread['accuracy_high']:.2f}"}
+            "bn_draws": f"{spread['draws']}", "bn_trained_accuracy": f"{trained['mean_accuracy']:.2f}",
+            "bn_main_py_accuracy": f"{spread['accuracy_low']:.2f}–{spread['accuracy_high']:.2f}"}
 
 
 def beside_released_tables(run: str, n_resamples: int) -> dict[str, object]:
