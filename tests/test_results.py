@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import scipy.stats
 
-from wsnas import results, study
+from wsnas import names, results, study
 from wsnas.data import validation_precision
 
 STUDY_RUN = "A4_baseline_seed0_e81"
@@ -328,6 +328,12 @@ def test_the_ranking_chapter_states_the_momentum_on_the_paper_scale_run_with_the
     epoch = int(latest["epoch"].max())
     cells = int(latest.loc[latest["epoch"] == epoch, "n_cells"].iloc[0])
     phrase = results.cells_read_phrase(results.PAPER_SCALE_RUN, epoch, cells)
-    assert f"at epoch {epoch} of 432, on {phrase}:" in glued["beside_momentum"]
     assert f"({phrase})" in glued["beside_verdict"]
-    assert glued["beside_momentum"] in results.momentum_caveat()
+    assert f"at epoch {epoch} of 432, on {phrase}:" in results.paper_scale_momentum() in results.momentum_caveat()
+    rows = summary[summary["epoch"] == epoch].set_index("reading")
+    corrected, main_py = rows.loc["no_ft@0.003"], rows.loc["no_ft@0.997"]
+    assert glued["beside_no_ft"] == (f"{corrected['spearman']:.2f} at 0.003 (mean proxy accuracy "
+                                     f"{corrected['mean_accuracy']:.2f}) and {main_py['spearman']:.2f} at 0.997 "
+                                     f"({main_py['mean_accuracy']:.2f})")
+    gain = rows.loc["bns_ft_last", "spearman"] - corrected["spearman"]
+    assert glued["beside_gain_corrected"] == names.decimal(gain, 2, signed=True)

@@ -530,22 +530,34 @@ def momentum_caveat(cpu_study_run: str = "A4_baseline_seed0_e81", paper_scale_ru
     return f"{text} {paper_scale}" if paper_scale else text
 
 
-def paper_scale_momentum(run: str = PAPER_SCALE_RUN) -> str:
-    """NO-FT under both momenta and BNS-FT's gain over each on paper-scale run `run` at its latest read epoch, in one
-    sentence that names the cells read; empty while no epoch is read."""
+def paper_scale_no_ft(run: str = PAPER_SCALE_RUN) -> dict[str, object]:
+    """Paper-scale run `run` at its latest read epoch: epoch, cells (`cells_read_phrase`), BNS-FT ρ (last batch),
+    NO-FT ρ and mean proxy accuracy under each momentum, and BNS-FT's gains (`momentum_gains`); {} while unread."""
     summary = readings_summary(run, n_resamples=200)
     read = summary[summary["reading"] == "bns_ft_last"]
     if read.empty:
-        return ""
+        return {}
     epoch = int(read["epoch"].max())
     rows = summary[summary["epoch"] == epoch].set_index("reading")
     main_py, corrected = rows.loc[f"no_ft@{MAIN_PY_MOMENTUM:g}"], rows.loc[f"no_ft@{CORRECTED_MOMENTUM:g}"]
-    gains = momentum_gains(rows.loc["bns_ft_last", "spearman"], corrected["spearman"], main_py["spearman"])
-    cells = cells_read_phrase(run, epoch, int(read.loc[read["epoch"] == epoch, "n_cells"].iloc[0]))
-    return (f"On our paper-scale run (profile paper, 3 × 3 cells) at epoch {epoch} of {study_run(run).epochs}, on "
-            f"{cells}: BNS-FT ρ {rows.loc['bns_ft_last', 'spearman']:.2f}; NO-FT {corrected['spearman']:.2f} at "
-            f"{CORRECTED_MOMENTUM:g} (mean proxy accuracy {corrected['mean_accuracy']:.2f}) and {main_py['spearman']:.2f} at {MAIN_PY_MOMENTUM:g} (the statistics of its own last "
-            f"training steps; mean proxy accuracy {main_py['mean_accuracy']:.2f}): {gains_phrase(gains)}.")
+    bns_ft = float(rows.loc["bns_ft_last", "spearman"])
+    return {"epoch": epoch, "cells": cells_read_phrase(run, epoch, int(rows.loc["bns_ft_last", "n_cells"])),
+            "bns_ft": bns_ft, "no_ft_corrected": float(corrected["spearman"]),
+            "accuracy_corrected": float(corrected["mean_accuracy"]), "no_ft_main_py": float(main_py["spearman"]),
+            "accuracy_main_py": float(main_py["mean_accuracy"]),
+            **momentum_gains(bns_ft, float(corrected["spearman"]), float(main_py["spearman"]))}
+
+
+def paper_scale_momentum(run: str = PAPER_SCALE_RUN) -> str:
+    """`paper_scale_no_ft` in one sentence that names the run, the epoch and the cells read; empty while unread."""
+    read = paper_scale_no_ft(run)
+    if not read:
+        return ""
+    return (f"On our paper-scale run (profile paper, 3 × 3 cells) at epoch {read['epoch']} of {study_run(run).epochs}, "
+            f"on {read['cells']}: BNS-FT ρ {read['bns_ft']:.2f}; NO-FT {read['no_ft_corrected']:.2f} at "
+            f"{CORRECTED_MOMENTUM:g} (mean proxy accuracy {read['accuracy_corrected']:.2f}) and {read['no_ft_main_py']:.2f} "
+            f"at {MAIN_PY_MOMENTUM:g} (the statistics of its own last training steps; mean proxy accuracy "
+            f"{read['accuracy_main_py']:.2f}): {gains_phrase(read)}.")
 
 
 # --------------------------------------------------------------------------------------------

@@ -322,7 +322,19 @@ def beside_released_tables(run: str, n_resamples: int) -> dict[str, object]:
     beside = results.beside_released(run, n_resamples=n_resamples)
     return {"tab_beside_released": beside_released_display(beside),
             "beside_verdict": results.released_spread_verdict(beside, run),
-            "beside_momentum": results.paper_scale_momentum(run) or "none of its epochs is read yet."}
+            **paper_scale_no_ft_glue(run)}
+
+
+def paper_scale_no_ft_glue(run: str) -> dict[str, str]:
+    """The glue of NO-FT under each momentum on the paper-scale run at its latest read epoch, and BNS-FT's gains."""
+    read = results.paper_scale_no_ft(run)
+    if not read:
+        return dict.fromkeys(("beside_no_ft", "beside_gain_corrected", "beside_gain_main_py"), names.UNDEFINED)
+    return {"beside_no_ft": f"{read['no_ft_corrected']:.2f} at {CORRECTED_MOMENTUM:g} (mean proxy accuracy "
+                            f"{read['accuracy_corrected']:.2f}) and {read['no_ft_main_py']:.2f} at {MAIN_PY_MOMENTUM:g} "
+                            f"({read['accuracy_main_py']:.2f})",
+            "beside_gain_corrected": names.decimal(read["gain_corrected"], 2, signed=True),
+            "beside_gain_main_py": names.decimal(read["gain_main_py"], 2, signed=True)}
 
 
 def welch_tables(released: Released, space: str = "A4") -> dict[str, object]:
