@@ -24,17 +24,27 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = results.PAPER_SCALE_RUN
 
 
-def expected_latest(run: str = RUN) -> tuple[int, int]:
-    """The rule, computed here from the committed readings alone: the final epoch when every reading shown holds the
-    profile's evaluation cells, else the latest kept checkpoint whose every reading holds CHECKPOINT_CELLS."""
-    spec = results.study_run(run)
+def held_cells(run: str = RUN) -> pd.Series:
+    """Per committed epoch, the cells that every reading shown holds, counted here from the committed readings."""
     readings = results.load_readings(run)
     shown = ("bns_ft_last", f"no_ft@{results.MAIN_PY_MOMENTUM:g}", f"no_ft@{results.CORRECTED_MOMENTUM:g}")
     counts = readings[readings["reading"].isin(shown)].groupby(["epoch", "reading"]).size().unstack()
-    held = counts.reindex(columns=list(shown)).fillna(0).min(axis=1)
+    return counts.reindex(columns=list(shown)).fillna(0).min(axis=1)
+
+
+def complete_checkpoints(run: str = RUN) -> list[int]:
+    """The kept checkpoints whose every reading shown holds CHECKPOINT_CELLS."""
+    held = held_cells(run)
+    return [epoch for epoch in results.study_run(run).checkpoints if held.get(epoch, 0) >= results.CHECKPOINT_CELLS]
+
+
+def expected_latest(run: str = RUN) -> tuple[int, int]:
+    """The rule, computed here from the committed readings alone: the final epoch when every reading shown holds the
+    profile's evaluation cells, else the latest kept checkpoint whose every reading holds CHECKPOINT_CELLS."""
+    spec, held = results.study_run(run), held_cells(run)
     if held.get(spec.epochs, 0) >= load_profile(spec.profile)["num_eval_cells"]:
         return spec.epochs, int(held[spec.epochs])
-    complete = [epoch for epoch in spec.checkpoints if held.get(epoch, 0) >= results.CHECKPOINT_CELLS]
+    complete = complete_checkpoints(run)
     assert complete, "no complete reading of the paper-scale run is committed"
     return max(complete), int(held[max(complete)])
 
@@ -72,13 +82,13 @@ def test_the_latest_complete_reading_is_the_one_chosen_and_labelled(latest) -> N
 
 
 def test_a_checkpoint_read_only_in_part_is_not_chosen(tmp_path, monkeypatch) -> None:
-    """The real data with the last chunk of the latest complete epoch left out: the rule falls back to the epoch
-    before it, whose label then names it."""
+    """The real data with the last chunk of the latest complete epoch left out: the rule falls back to the latest
+    complete checkpoint before it, whose label then names it."""
     source = results.data_dir()
     epoch, _ = expected_latest()
-    earlier = [e for e in results.study_run(RUN).checkpoints if e < epoch]
+    earlier = [e for e in complete_checkpoints() if e < epoch]
     if not earlier:
-        pytest.skip("no earlier checkpoint to fall back to")
+        pytest.skip("no earlier complete checkpoint to fall back to")
     for entry in source.iterdir():
         if entry.name != results.STUDY_DIR:
             (tmp_path / entry.name).symlink_to(entry)
