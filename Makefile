@@ -20,8 +20,16 @@ TORCH_SOURCE = $(if $(shell command -v nvidia-smi),,$(if $(REACHABLE),--extra-in
 
 .PHONY: book test setup browser
 
+# The notebook cache keys on the notebooks' code only, so a change to the library, a profile or the data would
+# leave cached numbers stale: the fingerprint of those inputs is kept beside the cache, which is cleared when it moved.
+INPUTS_KEY = book/_build/.inputs_sha256
+inputs_sha256 = $(shell cat data/MANIFEST $$(find lib -name '*.py' -o -name '*.toml' | sort) | sha256sum | cut -c1-64)
+
 book: setup
+	@if [ -f $(INPUTS_KEY) ] && [ "$$(cat $(INPUTS_KEY))" != "$(inputs_sha256)" ]; then \
+	  echo "lib/ or data/ changed since the last build: every chapter runs again"; rm -rf book/_build/.jupyter_cache; fi
 	$(RUN) jupyter-book build book/ $(BOOK_FLAGS)
+	@echo $(inputs_sha256) > $(INPUTS_KEY)
 
 test: setup browser
 	$(RUN) ruff check lib tests benchmarks scripts
