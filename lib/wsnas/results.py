@@ -533,7 +533,7 @@ def momentum_caveat(cpu_study_run: str = "A4_baseline_seed0_e81", paper_scale_ru
 def paper_scale_no_ft(run: str = PAPER_SCALE_RUN) -> dict[str, object]:
     """Paper-scale run `run` at its latest read epoch: epoch, cells (`cells_read_phrase`), BNS-FT ρ (last batch),
     NO-FT ρ and mean proxy accuracy under each momentum, and BNS-FT's gains (`momentum_gains`); {} while unread."""
-    summary = readings_summary(run, n_resamples=200)
+    summary = readings_summary(run, n_resamples=0)  # point values only: no interval is quoted
     read = summary[summary["reading"] == "bns_ft_last"]
     if read.empty:
         return {}
