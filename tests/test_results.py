@@ -237,7 +237,8 @@ def test_the_gains_under_each_momentum_read_in_words_whichever_is_larger():
     phrase = results.gains_phrase(results.momentum_gains(0.63, 0.23, 0.47))
     assert phrase == ("BNS-FT gains ρ +0.40 over NO-FT at 0.003 (the released runs' setting) and +0.16 over NO-FT at "
                       "0.997 (main.py's default)")
-    assert "−" not in phrase and "-0.10" in results.gains_phrase(results.momentum_gains(0.3, 0.4, 0.1))
+    negative = results.gains_phrase(results.momentum_gains(0.3, 0.4, 0.1))
+    assert "−" not in phrase and "−0.10" in negative and "-0.10" not in negative  # the book's minus sign
 
 
 def test_an_epoch_read_in_part_says_so():

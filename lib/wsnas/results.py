@@ -485,8 +485,9 @@ def momentum_gains(bns_ft: float, no_ft_corrected: float, no_ft_main_py: float) 
 
 def gains_phrase(gains: dict[str, float]) -> str:
     """`momentum_gains` in words."""
-    return (f"BNS-FT gains ρ {gains['gain_corrected']:+.2f} over NO-FT at {CORRECTED_MOMENTUM:g} (the released runs' "
-            f"setting) and {gains['gain_main_py']:+.2f} over NO-FT at {MAIN_PY_MOMENTUM:g} (main.py's default)")
+    return (f"BNS-FT gains ρ {rho_text(gains['gain_corrected'], signed=True)} over NO-FT at {CORRECTED_MOMENTUM:g} (the "
+            f"released runs' setting) and {rho_text(gains['gain_main_py'], signed=True)} over NO-FT at "
+            f"{MAIN_PY_MOMENTUM:g} (main.py's default)")
 
 
 def momentum_gains_of_draws(readings: pd.DataFrame, bns_ft_spearman: float) -> dict[str, float]:
@@ -523,9 +524,9 @@ def momentum_caveat(cpu_study_run: str = "A4_baseline_seed0_e81", paper_scale_ru
         spread = momentum_spread(readings)
         gains = momentum_gains_of_draws(readings, run_spearman(cpu_study_run))
         text += (f" On our CPU-study super-net {cpu_study_run} (profile cpu-study, 3 × 1 cells) NO-FT is ρ "
-                 f"{readings['spearman'].iloc[0]:.2f} at {CORRECTED_MOMENTUM:g} and {spread['mean']:.2f} on average at "
-                 f"{MAIN_PY_MOMENTUM:g} ({spread['draws']} draws of the last steps, {spread['low']:.2f} to "
-                 f"{spread['high']:.2f}): {gains_phrase(gains)}.")
+                 f"{rho_text(readings['spearman'].iloc[0])} at {CORRECTED_MOMENTUM:g} and {rho_text(spread['mean'])} on "
+                 f"average at {MAIN_PY_MOMENTUM:g} ({spread['draws']} draws of the last steps, {rho_text(spread['low'])} "
+                 f"to {rho_text(spread['high'])}): {gains_phrase(gains)}.")
     paper_scale = paper_scale_momentum(paper_scale_run)
     return f"{text} {paper_scale}" if paper_scale else text
 
@@ -554,8 +555,9 @@ def paper_scale_momentum(run: str = PAPER_SCALE_RUN) -> str:
     if not read:
         return ""
     return (f"On our paper-scale run (profile paper, 3 × 3 cells) at epoch {read['epoch']} of {study_run(run).epochs}, "
-            f"on {read['cells']}: BNS-FT ρ {read['bns_ft']:.2f}; NO-FT {read['no_ft_corrected']:.2f} at "
-            f"{CORRECTED_MOMENTUM:g} (mean proxy accuracy {read['accuracy_corrected']:.2f}) and {read['no_ft_main_py']:.2f} "
+            f"on {read['cells']}: BNS-FT ρ {rho_text(read['bns_ft'])}; NO-FT {rho_text(read['no_ft_corrected'])} at "
+            f"{CORRECTED_MOMENTUM:g} (mean proxy accuracy {read['accuracy_corrected']:.2f}) and "
+            f"{rho_text(read['no_ft_main_py'])} "
             f"at {MAIN_PY_MOMENTUM:g} (the statistics of its own last training steps; mean proxy accuracy "
             f"{read['accuracy_main_py']:.2f}): {gains_phrase(read)}.")
 
