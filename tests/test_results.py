@@ -241,6 +241,35 @@ def test_the_gains_under_each_momentum_read_in_words_whichever_is_larger():
     assert "−" not in phrase and "−0.10" in negative and "-0.10" not in negative  # the book's minus sign
 
 
+def test_the_paper_scale_runs_no_ft_draws_are_read_on_the_cells_they_share_with_its_trained_reading():
+    from wsnas.datafiles import data_dir, data_path
+    from wsnas.nb101 import NB101
+
+    run = results.PAPER_SCALE_RUN
+    folder = data_dir() / results.STUDY_DIR / run / results.READINGS_DIR
+    names_of = sorted(path.name for path in folder.glob("epoch*_draws*.parquet"))
+    draws = results.paper_scale_draws(run)
+    if not names_of:
+        assert draws == {} and results.paper_scale_draws_phrase(run) == ""
+        pytest.skip("no NO-FT draws of the paper-scale run are committed yet")
+    epoch = max(int(name[len("epoch"):len("epoch") + 3]) for name in names_of)
+    read = pd.concat([pd.read_parquet(data_path(f"{results.STUDY_DIR}/{run}/{results.READINGS_DIR}/{name}"))
+                      for name in names_of if name.startswith(f"epoch{epoch:03d}")])
+    truth = NB101.default().metrics(read["hash"].unique())["mean_validation_accuracy"]
+    rho = {reading: scipy.stats.spearmanr(group["proxy_accuracy"], group["hash"].map(truth)).statistic
+           for reading, group in read.groupby("reading")}
+    assert set(rho) == {results.draw_reading(0.997, draw) for draw in range(len(rho))}
+    assert draws["epoch"] == epoch and draws["draws"] == len(rho) and draws["cells"] == read["hash"].nunique()
+    assert draws["low"] == pytest.approx(min(rho.values())) and draws["high"] == pytest.approx(max(rho.values()))
+    trained = results.load_readings(run).query("epoch == @epoch and reading == 'no_ft@0.997'")
+    trained = trained[trained["hash"].isin(read["hash"])]
+    assert len(trained) == read["hash"].nunique()  # the draws re-read cells the run's own reading covers
+    expected = scipy.stats.spearmanr(trained["proxy_accuracy"], trained["nb101_validation_accuracy"]).statistic
+    assert draws["as_trained"] == pytest.approx(expected)
+    phrase = results.paper_scale_draws_phrase(run)
+    assert f"ρ {names.rho(draws['low'])} to {names.rho(draws['high'])}" in phrase and phrase in results.momentum_caveat()
+
+
 def test_an_epoch_read_in_part_says_so():
     run = results.PAPER_SCALE_RUN
     assert results.planned_cells(run, 432) == 1000 and results.planned_cells(run, 81) == results.CHECKPOINT_CELLS
@@ -333,8 +362,8 @@ def test_the_ranking_chapter_states_the_momentum_on_the_paper_scale_run_with_the
     assert f"at epoch {epoch} of 432, on {phrase}:" in results.paper_scale_momentum() in results.momentum_caveat()
     rows = summary[summary["epoch"] == epoch].set_index("reading")
     corrected, main_py = rows.loc["no_ft@0.003"], rows.loc["no_ft@0.997"]
-    assert glued["beside_no_ft"] == (f"{corrected['spearman']:.2f} at 0.003 (mean proxy accuracy "
-                                     f"{corrected['mean_accuracy']:.2f}) and {main_py['spearman']:.2f} at 0.997 "
+    assert glued["beside_no_ft"] == (f"{names.rho(corrected['spearman'])} at 0.003 (mean proxy accuracy "
+                                     f"{corrected['mean_accuracy']:.2f}) and {names.rho(main_py['spearman'])} at 0.997 "
                                      f"({main_py['mean_accuracy']:.2f})")
     gain = rows.loc["bns_ft_last", "spearman"] - corrected["spearman"]
     assert glued["beside_gain_corrected"] == names.decimal(gain, 2, signed=True)

@@ -549,17 +549,55 @@ def paper_scale_no_ft(run: str = PAPER_SCALE_RUN) -> dict[str, object]:
             **momentum_gains(bns_ft, float(corrected["spearman"]), float(main_py["spearman"]))}
 
 
+def paper_scale_draws(run: str = PAPER_SCALE_RUN) -> dict[str, object]:
+    """NO-FT at the first momentum of paper-scale run `run` re-read after each replay of its last steps
+    (`wsnas study --readings EPOCH --draws`), at the latest epoch that has draws: epoch, cells, draws, the lowest and
+    highest Spearman ρ and mean proxy accuracy over the draws, and the same reading as trained on the very same
+    cells (`as_trained`, `as_trained_accuracy`); {} while no draw is committed."""
+    readings = load_readings(run)
+    first = f"no_ft@{MAIN_PY_MOMENTUM:g}"
+    replayed = readings[readings["reading"].str.startswith(f"{first} draw ")]
+    if replayed.empty:
+        return {}
+    epoch = int(replayed["epoch"].max())
+    replayed = replayed[replayed["epoch"] == epoch]
+    cells = set(replayed["hash"])
+    trained = readings[(readings["epoch"] == epoch) & (readings["reading"] == first) & readings["hash"].isin(cells)]
+    per_draw = replayed.groupby("reading").apply(
+        lambda group: pd.Series({"spearman": _spearman(group, "nb101_validation_accuracy"),
+                                 "accuracy": float(group["proxy_accuracy"].mean()), "cells": len(group)}))
+    return {"epoch": epoch, "cells": int(per_draw["cells"].min()), "draws": len(per_draw),
+            "low": float(per_draw["spearman"].min()), "high": float(per_draw["spearman"].max()),
+            "accuracy_low": float(per_draw["accuracy"].min()), "accuracy_high": float(per_draw["accuracy"].max()),
+            "as_trained": _spearman(trained, "nb101_validation_accuracy") if len(trained) > 1 else float("nan"),
+            "as_trained_accuracy": float(trained["proxy_accuracy"].mean()) if len(trained) else float("nan")}
+
+
+def paper_scale_draws_phrase(run: str = PAPER_SCALE_RUN) -> str:
+    """`paper_scale_draws` in one sentence; empty while no draw is committed."""
+    draws = paper_scale_draws(run)
+    if not draws:
+        return ""
+    return (f"Re-read at epoch {draws['epoch']} after {draws['draws']} replays of its last 100 training steps with fresh "
+            f"cells and mini-batches, NO-FT at {MAIN_PY_MOMENTUM:g} ranks its first {draws['cells']:,} cells at ρ "
+            f"{rho_text(draws['low'])} to {rho_text(draws['high'])} (mean proxy accuracy {draws['accuracy_low']:.2f}–"
+            f"{draws['accuracy_high']:.2f}), against {rho_text(draws['as_trained'])} "
+            f"({draws['as_trained_accuracy']:.2f}) with the statistics its training left on the same cells.")
+
+
 def paper_scale_momentum(run: str = PAPER_SCALE_RUN) -> str:
-    """`paper_scale_no_ft` in one sentence that names the run, the epoch and the cells read; empty while unread."""
+    """`paper_scale_no_ft` in one sentence that names the run, the epoch and the cells read, followed by
+    `paper_scale_draws_phrase` once draws are committed; empty while unread."""
     read = paper_scale_no_ft(run)
     if not read:
         return ""
-    return (f"On our paper-scale run (profile paper, 3 × 3 cells) at epoch {read['epoch']} of {study_run(run).epochs}, "
-            f"on {read['cells']}: BNS-FT ρ {rho_text(read['bns_ft'])}; NO-FT {rho_text(read['no_ft_corrected'])} at "
-            f"{CORRECTED_MOMENTUM:g} (mean proxy accuracy {read['accuracy_corrected']:.2f}) and "
-            f"{rho_text(read['no_ft_main_py'])} "
-            f"at {MAIN_PY_MOMENTUM:g} (the statistics of its own last training steps; mean proxy accuracy "
-            f"{read['accuracy_main_py']:.2f}): {gains_phrase(read)}.")
+    sentence = (f"On our paper-scale run (profile paper, 3 × 3 cells) at epoch {read['epoch']} of {study_run(run).epochs}, "
+                f"on {read['cells']}: BNS-FT ρ {rho_text(read['bns_ft'])}; NO-FT {rho_text(read['no_ft_corrected'])} at "
+                f"{CORRECTED_MOMENTUM:g} (mean proxy accuracy {read['accuracy_corrected']:.2f}) and "
+                f"{rho_text(read['no_ft_main_py'])} at {MAIN_PY_MOMENTUM:g} (the statistics of its own last training "
+                f"steps; mean proxy accuracy {read['accuracy_main_py']:.2f}): {gains_phrase(read)}.")
+    draws = paper_scale_draws_phrase(run)
+    return f"{sentence} {draws}" if draws else sentence
 
 
 # --------------------------------------------------------------------------------------------

@@ -328,13 +328,17 @@ def beside_released_tables(run: str, n_resamples: int) -> dict[str, object]:
 def paper_scale_no_ft_glue(run: str) -> dict[str, str]:
     """The glue of NO-FT under each momentum on the paper-scale run at its latest read epoch, and BNS-FT's gains."""
     read = results.paper_scale_no_ft(run)
+    draws = results.paper_scale_draws_phrase(run) or (
+        f"Its NO-FT at {MAIN_PY_MOMENTUM:g} is not yet re-read after replays of its last steps "
+        f"(`wsnas study --run {run} --readings {results.study_run(run).epochs} --draws`).")
     if not read:
-        return dict.fromkeys(("beside_no_ft", "beside_gain_corrected", "beside_gain_main_py"), names.UNDEFINED)
-    return {"beside_no_ft": f"{read['no_ft_corrected']:.2f} at {CORRECTED_MOMENTUM:g} (mean proxy accuracy "
-                            f"{read['accuracy_corrected']:.2f}) and {read['no_ft_main_py']:.2f} at {MAIN_PY_MOMENTUM:g} "
-                            f"({read['accuracy_main_py']:.2f})",
+        return {**dict.fromkeys(("beside_no_ft", "beside_gain_corrected", "beside_gain_main_py"), names.UNDEFINED),
+                "beside_draws": draws}
+    return {"beside_no_ft": f"{names.rho(read['no_ft_corrected'])} at {CORRECTED_MOMENTUM:g} (mean proxy accuracy "
+                            f"{read['accuracy_corrected']:.2f}) and {names.rho(read['no_ft_main_py'])} at "
+                            f"{MAIN_PY_MOMENTUM:g} ({read['accuracy_main_py']:.2f})",
             "beside_gain_corrected": names.decimal(read["gain_corrected"], 2, signed=True),
-            "beside_gain_main_py": names.decimal(read["gain_main_py"], 2, signed=True)}
+            "beside_gain_main_py": names.decimal(read["gain_main_py"], 2, signed=True), "beside_draws": draws}
 
 
 def welch_tables(released: Released, space: str = "A4") -> dict[str, object]:
