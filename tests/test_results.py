@@ -367,3 +367,8 @@ def test_the_ranking_chapter_states_the_momentum_on_the_paper_scale_run_with_the
                                      f"({main_py['mean_accuracy']:.2f})")
     gain = rows.loc["bns_ft_last", "spearman"] - corrected["spearman"]
     assert glued["beside_gain_corrected"] == names.decimal(gain, 2, signed=True)
+    draws = results.paper_scale_draws()  # committed: the final epoch's NO-FT at 0.997 after replays of its last steps
+    assert glued["beside_draws"] == results.paper_scale_draws_phrase()
+    assert glued["beside_draws_range"] == (f"ranges from {names.rho(draws['low'])} to {names.rho(draws['high'])} over "
+                                           f"{draws['draws']} replays of its last steps, on its first "
+                                           f"{draws['cells']:,} cells")

@@ -328,17 +328,21 @@ def beside_released_tables(run: str, n_resamples: int) -> dict[str, object]:
 def paper_scale_no_ft_glue(run: str) -> dict[str, str]:
     """The glue of NO-FT under each momentum on the paper-scale run at its latest read epoch, and BNS-FT's gains."""
     read = results.paper_scale_no_ft(run)
-    draws = results.paper_scale_draws_phrase(run) or (
-        f"Its NO-FT at {MAIN_PY_MOMENTUM:g} is not yet re-read after replays of its last steps "
-        f"(`wsnas study --run {run} --readings {results.study_run(run).epochs} --draws`).")
+    spread = results.paper_scale_draws(run)
+    draws = {"beside_draws": results.paper_scale_draws_phrase(run) or (
+                 f"Its NO-FT at {MAIN_PY_MOMENTUM:g} is not yet re-read after replays of its last steps "
+                 f"(`wsnas study --run {run} --readings {results.study_run(run).epochs} --draws`)."),
+             "beside_draws_range": (f"ranges from {names.rho(spread['low'])} to {names.rho(spread['high'])} over "
+                                    f"{spread['draws']} replays of its last steps, on its first {spread['cells']:,} cells"
+                                    if spread else "is not yet re-read after replays of its last steps")}
     if not read:
         return {**dict.fromkeys(("beside_no_ft", "beside_gain_corrected", "beside_gain_main_py"), names.UNDEFINED),
-                "beside_draws": draws}
+                **draws}
     return {"beside_no_ft": f"{names.rho(read['no_ft_corrected'])} at {CORRECTED_MOMENTUM:g} (mean proxy accuracy "
                             f"{read['accuracy_corrected']:.2f}) and {names.rho(read['no_ft_main_py'])} at "
                             f"{MAIN_PY_MOMENTUM:g} ({read['accuracy_main_py']:.2f})",
             "beside_gain_corrected": names.decimal(read["gain_corrected"], 2, signed=True),
-            "beside_gain_main_py": names.decimal(read["gain_main_py"], 2, signed=True), "beside_draws": draws}
+            "beside_gain_main_py": names.decimal(read["gain_main_py"], 2, signed=True), **draws}
 
 
 def welch_tables(released: Released, space: str = "A4") -> dict[str, object]:
