@@ -270,6 +270,17 @@ def test_the_paper_scale_runs_no_ft_draws_are_read_on_the_cells_they_share_with_
     assert f"ρ {names.rho(draws['low'])} to {names.rho(draws['high'])}" in phrase and phrase in results.momentum_caveat()
 
 
+def test_the_paper_scale_runs_interval_is_the_same_in_the_introduction_ranking_and_training():
+    from wsnas.plots import claims as claims_plots
+    from wsnas.plots import ranking as ranking_plots
+
+    verdict = ranking_plots.beside_released_tables(results.PAPER_SCALE_RUN)["beside_verdict"]
+    assert claims_plots.paper_scale_line().startswith(f"{verdict};")
+    summary = results.readings_summary(results.PAPER_SCALE_RUN)
+    final = summary[(summary["reading"] == "bns_ft_last")].sort_values("epoch").iloc[-1]
+    assert f"[{final['spearman_low']:.2f}, {final['spearman_high']:.2f}]" in verdict
+
+
 def test_an_epoch_read_in_part_says_so():
     run = results.PAPER_SCALE_RUN
     assert results.planned_cells(run, 432) == 1000 and results.planned_cells(run, 81) == results.CHECKPOINT_CELLS

@@ -38,6 +38,7 @@ READINGS_COLUMNS = ["epoch", "hash", "reading", "proxy_accuracy", "precision"]
 READINGS_CHUNK = 100  # cells per committed chunk of readings (about half an hour at the paper's scale)
 CHECKPOINT_CELLS = 300  # a mid-run checkpoint is read on the first 300 of the run's cells (a uniform subsample)
 EARLIER_PRECISION = "fp32"  # what every committed evaluation without a `precision` column ran in
+PAPER_SCALE_RESAMPLES = 1000  # cell resamples of the paper-scale run's intervals: the same on every page, whatever profile builds the book
 SPREAD_DRAWS, SPREAD_CELLS = 3, 300  # NO-FT at the first momentum re-read after other last steps: draws, cells
 # BN momentum, PyTorch convention: main.py's default at a7237c3; 1a746cb's correction, which every settings file of
 # the released runs records (data/released_settings.parquet)
@@ -190,7 +191,7 @@ def load_readings(run: str) -> pd.DataFrame:
     return _with_truth(pd.concat([with_precision(pd.read_parquet(data_path(name))) for name in names], ignore_index=True))
 
 
-def readings_summary(run: str, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+def readings_summary(run: str, n_resamples: int = PAPER_SCALE_RESAMPLES, seed: int = 0) -> pd.DataFrame:
     """Per epoch and reading of run `run`: n_cells, Spearman ρ with a bootstrap 95% CI over cells, Kendall τ and
     the mean proxy accuracy."""
     rows = []
@@ -210,7 +211,8 @@ BESIDE_RELEASED_COLUMNS = ["super_net", "epochs", "cells", "bns_ft_last", "bns_f
                            "no_ft_main_py_accuracy", "note"]
 
 
-def beside_released(run: str, space: str = "A4", n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
+def beside_released(run: str, space: str = "A4", n_resamples: int = PAPER_SCALE_RESAMPLES,
+                    seed: int = 0) -> pd.DataFrame:
     """Run `run`'s readings at each committed epoch beside the paper's row for `space` (Table 1, mean of 5) and each
     of the authors' released baseline super-nets of that space, recomputed: BNS-FT from the last batches (the
     authors' code) with a bootstrap 95% CI over cells, BNS-FT from their mean (ours only), NO-FT at momentum 0.003
@@ -299,7 +301,7 @@ def readings_beside_counts(run: str, reading: str = "bns_ft_last") -> pd.DataFra
 
 def paper_scale_findings(run: str = PAPER_SCALE_RUN) -> list[str]:
     """The paper-scale run's latest read epoch in one line for a Findings box (none while no epoch is read)."""
-    summary = readings_summary(run, n_resamples=1000)
+    summary = readings_summary(run, n_resamples=PAPER_SCALE_RESAMPLES)
     read = summary[summary["reading"] == "bns_ft_last"]
     if read.empty:
         return []

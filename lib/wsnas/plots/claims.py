@@ -101,7 +101,7 @@ def _paper_scale_status() -> str:
 def paper_scale_line() -> str:
     """Our paper-scale run in one sentence for the introduction: its latest read epoch beside the released
     super-nets and beside the parameter count on the same cells, or how far its training has come."""
-    beside = results.beside_released(results.PAPER_SCALE_RUN, n_resamples=1000)
+    beside = results.beside_released(results.PAPER_SCALE_RUN, n_resamples=results.PAPER_SCALE_RESAMPLES)
     counts = results.readings_beside_counts(results.PAPER_SCALE_RUN)
     if counts.empty:
         _log, status = results.training_progress(results.PAPER_SCALE_RUN)

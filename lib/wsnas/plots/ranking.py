@@ -317,8 +317,9 @@ def bn_readings_tables(run: str, n_resamples: int) -> dict[str, object]:
             "bn_main_py_accuracy": f"{spread['accuracy_low']:.2f}–{spread['accuracy_high']:.2f}"}
 
 
-def beside_released_tables(run: str, n_resamples: int) -> dict[str, object]:
-    """The glue of our paper-scale run beside the released A4 super-nets: the table and where our run stands."""
+def beside_released_tables(run: str, n_resamples: int = results.PAPER_SCALE_RESAMPLES) -> dict[str, object]:
+    """The glue of our paper-scale run beside the released A4 super-nets: the table and where our run stands
+    (intervals from `n_resamples` resamples of the cells; by default those the introduction quotes too)."""
     beside = results.beside_released(run, n_resamples=n_resamples)
     return {"tab_beside_released": beside_released_display(beside),
             "beside_verdict": results.released_spread_verdict(beside, run),
